@@ -1,0 +1,27 @@
+// Child-process entry for the embedded S3-compatible store (s3rver).
+// It runs in its own process so that the service's memory figures stay its own,
+// and so that tests can kill the store to simulate an S3 outage.
+import S3rver from "s3rver";
+
+const dir = process.env.S3RVER_DIR;
+const port = Number(process.env.S3RVER_PORT ?? "0");
+const bucket = process.env.S3RVER_BUCKET ?? "dicom";
+if (!dir) {
+  process.stderr.write("S3RVER_DIR is required\n");
+  process.exit(2);
+}
+
+const server = new S3rver({
+  address: "127.0.0.1",
+  port,
+  directory: dir,
+  silent: true,
+  configureBuckets: [{ name: bucket, configs: [] }],
+});
+
+const address = (await server.run()) as { port: number };
+process.stdout.write(JSON.stringify({ event: "s3rver-listening", port: address.port }) + "\n");
+
+const stop = () => server.close(() => process.exit(0));
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

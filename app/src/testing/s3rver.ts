@@ -1,0 +1,62 @@
+// Test harness: a real S3-compatible server (s3rver) in a child process on 127.0.0.1.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { startEmbeddedStore, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY } from "../embedded-s3/embedded-store.js";
+
+export interface S3rverHandle {
+  endpoint: string;
+  port: number;
+  bucket: string;
+  dir: string;
+  client: S3Client;
+  /** Environment for the service (or nginx/render) to use this server. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export async function startS3rver(opts: { dir?: string; bucket?: string } = {}): Promise<S3rverHandle> {
+  const ownDir = !opts.dir;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "s3rver-"));
+  const bucket = opts.bucket ?? "dicom";
+  const store = await startEmbeddedStore({ dir, bucket });
+  const client = new S3Client({
+    endpoint: store.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  return {
+    get endpoint() {
+      return store.endpoint;
+    },
+    get port() {
+      return store.port;
+    },
+    bucket,
+    dir,
+    client,
+    get env() {
+      return {
+        S3_ENDPOINT: store.endpoint,
+        S3_BUCKET: bucket,
+        S3_FORCE_PATH_STYLE: "true",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: EMBEDDED_ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY: EMBEDDED_SECRET_KEY,
+      };
+    },
+    async stop() {
+      client.destroy();
+      await store.stop();
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+    },
+    kill: () => store.kill(),
+    restart: () => store.restart(),
+  };
+}
