@@ -1,5 +1,6 @@
 // Test fixtures: synthetic PS3.10 instances, hand-encoded so that tests do not depend on the
 // code under test to build their inputs.
+import { randomUUID } from "node:crypto";
 import { deflateRawSync } from "node:zlib";
 
 export const TS = {
@@ -29,11 +30,9 @@ export interface InstanceOptions {
   patientId?: string;
 }
 
-let counter = 0;
-/** A fresh, valid UID under 2.25 (UUID-derived root). */
+/** A fresh, valid UID under the 2.25 root (a random UUID as a decimal integer). */
 export function newUid(): string {
-  counter += 1;
-  return `2.25.${BigInt(Date.now()) * 1000000n + BigInt(process.pid) * 1000n + BigInt(counter)}`;
+  return `2.25.${BigInt("0x" + randomUUID().replace(/-/g, ""))}`;
 }
 
 type Element = { tag: number; vr: string; value: Buffer; undefinedLength?: boolean };

@@ -1,0 +1,180 @@
+// Service configuration from the environment, validated in one pass.
+// Names and defaults stay compatible with the Python service this replaces.
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug";
+export type DuplicatePolicy = "overwrite" | "reject";
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset means: start the embedded S3-compatible store (local use only). */
+  bucket: string | undefined;
+  s3Endpoint: string | undefined;
+  s3ForcePathStyle: boolean;
+  region: string;
+  prefix: string;
+  wadoUrl: string | undefined;
+  logLevel: LogLevel;
+  responseDelayMs: number;
+  upload: {
+    partSizeBytes: number;
+    partConcurrency: number;
+    instanceConcurrency: number;
+  };
+  duplicatePolicy: DuplicatePolicy;
+  maxRequestBytes: number;
+  maxInstanceBytes: number;
+  maxInstancesInFlight: number;
+  s3MaxAttempts: number;
+  s3RequestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+/** S3 allows at most 10,000 parts in one multipart upload. */
+export const S3_MAX_PARTS = 10_000;
+
+const LOG_LEVELS: Record<string, LogLevel> = {
+  CRITICAL: "fatal",
+  ERROR: "error",
+  WARNING: "warn",
+  WARN: "warn",
+  INFO: "info",
+  DEBUG: "debug",
+};
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+  };
+
+  const int = (name: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = read(name);
+    if (raw === undefined) return dflt;
+    if (!/^\d+$/.test(raw)) {
+      problems.push(`${name}: expected a whole number, got "${raw}"`);
+      return dflt;
+    }
+    const n = Number(raw);
+    if (n < min || n > max) {
+      problems.push(`${name}: must be between ${min} and ${max}, got ${raw}`);
+      return dflt;
+    }
+    return n;
+  };
+
+  const bool = (name: string, dflt: boolean): boolean => {
+    const raw = read(name);
+    if (raw === undefined) return dflt;
+    const v = raw.toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off"].includes(v)) return false;
+    problems.push(`${name}: expected true or false, got "${raw}"`);
+    return dflt;
+  };
+
+  const url = (name: string): string | undefined => {
+    const raw = read(name);
+    if (raw === undefined) return undefined;
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("protocol");
+      return raw;
+    } catch {
+      problems.push(`${name}: expected an http(s) URL, got "${raw}"`);
+      return undefined;
+    }
+  };
+
+  const port = int("PORT", 8080, 0, 65535);
+  const host = read("HOST") ?? "0.0.0.0";
+
+  const bucket = read("S3_BUCKET") ?? read("BUCKETNAME");
+  if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    problems.push(`S3_BUCKET: "${bucket}" is not a valid S3 bucket name`);
+  }
+  const s3Endpoint = url("S3_ENDPOINT");
+  const s3ForcePathStyle = bool("S3_FORCE_PATH_STYLE", false);
+  const region = read("AWS_REGION") ?? read("AWS_DEFAULT_REGION") ?? "us-east-1";
+
+  const rawPrefix = read("PREFIX") ?? "";
+  const prefix = rawPrefix.replace(/^\/+|\/+$/g, "");
+  if (prefix.split("/").some((seg) => seg === "." || seg === "..") || /[\\\x00-\x1f]/.test(prefix)) {
+    problems.push(`PREFIX: "${rawPrefix}" must not contain ".", ".." segments, backslashes or control characters`);
+  }
+
+  const wadoUrl = url("WADOURL")?.replace(/\/+$/, "");
+
+  const rawLevel = read("LOGLEVEL") ?? "INFO";
+  const logLevel = LOG_LEVELS[rawLevel.toUpperCase()];
+  if (!logLevel) problems.push(`LOGLEVEL: expected one of ERROR, WARNING, INFO, DEBUG, CRITICAL, got "${rawLevel}"`);
+
+  let responseDelayMs = 0;
+  const rawDelay = read("RESPONSEDELAY");
+  if (rawDelay !== undefined) {
+    const s = Number(rawDelay);
+    if (!/^\d+(\.\d+)?$/.test(rawDelay) || !(s <= 600)) {
+      problems.push(`RESPONSEDELAY: expected seconds between 0 and 600, got "${rawDelay}"`);
+    } else responseDelayMs = Math.round(s * 1000);
+  }
+
+  const partSizeMiB = int("UPLOAD_PART_SIZE_MIB", 8, 5, 5 * 1024);
+  const partConcurrency = int("UPLOAD_PART_CONCURRENCY", 4, 1, 64);
+  const instanceConcurrency = int("UPLOAD_INSTANCE_CONCURRENCY", 4, 1, 256);
+
+  const rawPolicy = (read("DUPLICATE_POLICY") ?? "overwrite").toLowerCase();
+  if (rawPolicy !== "overwrite" && rawPolicy !== "reject") {
+    problems.push(`DUPLICATE_POLICY: expected overwrite or reject, got "${rawPolicy}"`);
+  }
+
+  const maxRequestBytes = int("MAX_REQUEST_BYTES", 50 * GIB, 1);
+  const maxInstanceBytes = int("MAX_INSTANCE_BYTES", 10 * GIB, 1);
+  const partSizeBytes = partSizeMiB * MIB;
+  if (maxInstanceBytes > partSizeBytes * S3_MAX_PARTS) {
+    problems.push(
+      `MAX_INSTANCE_BYTES: ${maxInstanceBytes} cannot be uploaded in ${S3_MAX_PARTS} parts of UPLOAD_PART_SIZE_MIB=${partSizeMiB}; ` +
+        `raise UPLOAD_PART_SIZE_MIB or lower MAX_INSTANCE_BYTES (at most ${partSizeBytes * S3_MAX_PARTS})`,
+    );
+  }
+  const maxInstancesInFlight = int("MAX_INSTANCES_IN_FLIGHT", 64, 1, 100_000);
+  const s3MaxAttempts = int("S3_MAX_ATTEMPTS", 4, 1, 20);
+  const s3RequestTimeoutMs = int("S3_REQUEST_TIMEOUT_SECONDS", 60, 1, 3600) * 1000;
+  const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_SECONDS", 30, 0, 3600) * 1000;
+  const dataDir = read("DATA_DIR") ?? ".data";
+
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    port,
+    host,
+    bucket,
+    s3Endpoint,
+    s3ForcePathStyle,
+    region,
+    prefix,
+    wadoUrl,
+    logLevel: logLevel!,
+    responseDelayMs,
+    upload: { partSizeBytes, partConcurrency, instanceConcurrency },
+    duplicatePolicy: rawPolicy as DuplicatePolicy,
+    maxRequestBytes,
+    maxInstanceBytes,
+    maxInstancesInFlight,
+    s3MaxAttempts,
+    s3RequestTimeoutMs,
+    shutdownTimeoutMs,
+    dataDir,
+  };
+}

@@ -1,0 +1,182 @@
+// Reads the few attributes the service needs from the start of a PS3.10 instance, with dcmjs,
+// without ever looking at pixel data: it is called with a growing prefix of the part until it
+// has an answer, so only the header bytes are ever held in memory.
+import { inflateRawSync, constants as zlibConstants } from "node:zlib";
+import dcmjs from "dcmjs";
+import { Reason } from "../stow/reasons.js";
+import { isValidUid, normalizeUid } from "./uid.js";
+
+// dcmjs logs through loglevel; its messages can quote attribute values (PHI), so silence all of them.
+dcmjs.log.setLevel("silent");
+for (const name of ["validation.dcmjs", "AsyncDicomReader"]) dcmjs.log.getLogger(name).setLevel("silent");
+
+const { DicomMessage, ReadBufferStream } = dcmjs.data as unknown as DcmjsData;
+
+interface DcmjsStream {
+  offset: number;
+  size: number;
+  end(): boolean;
+  reset(): DcmjsStream;
+  increment(n: number): void;
+  readAsciiString(n: number): string;
+  more(n: number): DcmjsStream;
+}
+type DcmjsDict = Record<string, { vr: string; Value?: unknown[] }>;
+interface DcmjsData {
+  ReadBufferStream: new (buffer: ArrayBuffer, littleEndian?: boolean | null, options?: { noCopy?: boolean }) => DcmjsStream;
+  DicomMessage: {
+    _read(stream: DcmjsStream, syntax: string, options: Record<string, unknown>): DcmjsDict;
+    _readTag(stream: DcmjsStream, syntax: string, options?: Record<string, unknown>): { tag: { toCleanString(): string }; values: unknown[] };
+  };
+}
+
+export const TRANSFER_SYNTAX = {
+  implicitLE: "1.2.840.10008.1.2",
+  explicitLE: "1.2.840.10008.1.2.1",
+  deflatedLE: "1.2.840.10008.1.2.1.99",
+  explicitBE: "1.2.840.10008.1.2.2",
+} as const;
+
+/** The attributes needed to name, store and report an instance. */
+export interface DicomHeader {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  studyUid: string;
+  seriesUid: string;
+  transferSyntaxUid: string;
+}
+
+export type HeaderResult =
+  | { kind: "ok"; header: DicomHeader }
+  | { kind: "more" }
+  | { kind: "invalid"; reason: number; message: string; partial: Partial<DicomHeader> };
+
+/** The four UIDs must lie within this many bytes of the start of the instance. */
+export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+
+const TAGS = {
+  sopClassUid: "00080016",
+  sopInstanceUid: "00080018",
+  studyUid: "0020000D",
+  seriesUid: "0020000E",
+} as const;
+
+const NAMES: Record<keyof typeof TAGS, string> = {
+  sopClassUid: "SOP Class UID (0008,0016)",
+  sopInstanceUid: "SOP Instance UID (0008,0018)",
+  studyUid: "Study Instance UID (0020,000D)",
+  seriesUid: "Series Instance UID (0020,000E)",
+};
+
+function arrayBufferOf(buf: Buffer): ArrayBuffer {
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
+
+function first(dict: DcmjsDict, tag: string): unknown {
+  return dict[tag]?.Value?.[0];
+}
+
+/**
+ * @param prefix the first bytes of the part
+ * @param complete whether prefix is the whole part
+ */
+export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult {
+  const more = !complete && prefix.length < MAX_HEADER_BYTES;
+  if (prefix.length < 132) {
+    return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, "too short to be a DICOM PS3.10 file", {});
+  }
+  if (prefix.toString("latin1", 128, 132) !== "DICM") {
+    return invalid(Reason.CannotUnderstand, "not a DICOM PS3.10 file (no DICM prefix after the 128-byte preamble)", {});
+  }
+
+  let transferSyntaxUid: string | undefined;
+  let dataset: { stream: DcmjsStream; syntax: string };
+  try {
+    const meta = readFileMeta(prefix);
+    transferSyntaxUid = normalizeUid(first(meta.dict, "00020010"));
+    if (!transferSyntaxUid) {
+      return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
+    }
+    dataset = datasetStream(prefix, meta.end, transferSyntaxUid, complete);
+  } catch (e) {
+    return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, `unreadable File Meta Information: ${messageOf(e)}`, {});
+  }
+
+  const options = { untilTag: TAGS.seriesUid, includeUntilTagValue: true, stopOnGreaterTag: true, ignoreErrors: false };
+  let dict: DcmjsDict;
+  let stoppedEarly = false;
+  let parseError: unknown;
+  const start = dataset.stream.offset;
+  try {
+    dict = DicomMessage._read(dataset.stream, dataset.syntax, options);
+    stoppedEarly = !dataset.stream.end();
+  } catch (e) {
+    // Truncated prefix, or a quirk dcmjs is strict about (e.g. an unusual character set):
+    // read again leniently and keep whatever came before the problem.
+    parseError = e;
+    dataset.stream.offset = start;
+    dict = DicomMessage._read(dataset.stream, dataset.syntax, { ...options, ignoreErrors: true });
+  }
+
+  const partial: Partial<DicomHeader> = { transferSyntaxUid };
+  const missing: string[] = [];
+  const bad: string[] = [];
+  for (const key of Object.keys(TAGS) as (keyof typeof TAGS)[]) {
+    const value = normalizeUid(first(dict, TAGS[key]));
+    if (value === undefined) missing.push(NAMES[key]);
+    else if (!isValidUid(value)) bad.push(NAMES[key]);
+    else partial[key] = value;
+  }
+  if (missing.length === 0 && bad.length === 0) {
+    if (!isValidUid(transferSyntaxUid)) {
+      return invalid(Reason.DataSetDoesNotMatchSOPClass, "Transfer Syntax UID (0002,0010) is not a valid UID", partial);
+    }
+    return { kind: "ok", header: partial as DicomHeader };
+  }
+  if (bad.length) {
+    return invalid(Reason.DataSetDoesNotMatchSOPClass, `invalid UID in ${bad.join(", ")}`, partial);
+  }
+  if (more && !stoppedEarly) return { kind: "more" };
+  if (parseError !== undefined && complete) {
+    return invalid(Reason.CannotUnderstand, `unreadable data set: ${messageOf(parseError)}`, partial);
+  }
+  return invalid(Reason.DataSetDoesNotMatchSOPClass, `missing ${missing.join(", ")}`, partial);
+}
+
+function readFileMeta(prefix: Buffer): { dict: DcmjsDict; end: number } {
+  const stream = new ReadBufferStream(arrayBufferOf(prefix), null, { noCopy: true });
+  stream.reset();
+  stream.increment(132);
+  const groupLength = DicomMessage._readTag(stream, TRANSFER_SYNTAX.explicitLE);
+  if (groupLength.tag.toCleanString() === "00020000") {
+    const length = Number(groupLength.values[0]);
+    if (!Number.isFinite(length) || stream.offset + length > prefix.length) throw new RangeError("File Meta Information is incomplete");
+    const dict = DicomMessage._read(stream.more(length), TRANSFER_SYNTAX.explicitLE, { ignoreErrors: false });
+    return { dict, end: stream.offset };
+  }
+  // No group length: read group 0002 element by element, as dcmjs itself does.
+  stream.offset = 132;
+  const dict = DicomMessage._read(stream, TRANSFER_SYNTAX.explicitLE, { untilTag: "00030000", stopOnGreaterTag: true, ignoreErrors: false });
+  return { dict, end: stream.offset };
+}
+
+function datasetStream(prefix: Buffer, metaEnd: number, ts: string, complete: boolean): { stream: DcmjsStream; syntax: string } {
+  if (ts === TRANSFER_SYNTAX.deflatedLE) {
+    // Inflate only what has arrived; a sync flush returns the bytes so far without failing on the cut.
+    const inflated = inflateRawSync(prefix.subarray(metaEnd), complete ? {} : { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    return { stream: new ReadBufferStream(arrayBufferOf(inflated), null, { noCopy: true }), syntax: TRANSFER_SYNTAX.explicitLE };
+  }
+  const stream = new ReadBufferStream(arrayBufferOf(prefix), null, { noCopy: true });
+  stream.reset();
+  stream.offset = metaEnd;
+  const syntax = ts === TRANSFER_SYNTAX.implicitLE || ts === TRANSFER_SYNTAX.explicitBE ? ts : TRANSFER_SYNTAX.explicitLE;
+  return { stream, syntax };
+}
+
+function invalid(reason: number, message: string, partial: Partial<DicomHeader>): HeaderResult {
+  return { kind: "invalid", reason, message, partial };
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
