@@ -1,0 +1,122 @@
+// The real-world corpus: DICOM files written by other toolkits (GDCM, DCMTK,
+// pydicom, vendors) that Debian ships with python3-pydicom, plus files that
+// dcmtk derives from them at test time for transfer syntaxes the set lacks.
+//
+// Transfer syntaxes are listed here, not read at run time, so that a change in
+// the Debian files shows up as a test failure instead of silently shrinking
+// what the corpus covers.
+
+export const PYDICOM_TEST_FILES = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+
+export const TS = {
+  implicitLE: "1.2.840.10008.1.2",
+  explicitLE: "1.2.840.10008.1.2.1",
+  deflatedLE: "1.2.840.10008.1.2.1.99",
+  explicitBE: "1.2.840.10008.1.2.2",
+  jpegBaseline: "1.2.840.10008.1.2.4.50",
+  jpegExtended: "1.2.840.10008.1.2.4.51",
+  jpegSpectral: "1.2.840.10008.1.2.4.53",
+  jpegProgressive: "1.2.840.10008.1.2.4.55",
+  jpegLosslessP14: "1.2.840.10008.1.2.4.57",
+  jpegLosslessSV1: "1.2.840.10008.1.2.4.70",
+  jpegLsLossless: "1.2.840.10008.1.2.4.80",
+  jpegLsNearLossless: "1.2.840.10008.1.2.4.81",
+  jpeg2000Lossless: "1.2.840.10008.1.2.4.90",
+  jpeg2000: "1.2.840.10008.1.2.4.91",
+  rle: "1.2.840.10008.1.2.5",
+} as const;
+
+export const REASON = {
+  notDicom: 0xc000,
+  badUids: 0xa900,
+} as const;
+
+export interface StorableFile {
+  name: string;
+  transferSyntax: string;
+}
+
+/** Proper PS3.10 files: preamble, DICM, File Meta, and the four UIDs, all valid and agreeing with File Meta. */
+export const STORABLE: StorableFile[] = [
+  { name: "CT_small.dcm", transferSyntax: TS.explicitLE },
+  { name: "MR_small.dcm", transferSyntax: TS.explicitLE },
+  { name: "MR_small_padded.dcm", transferSyntax: TS.explicitLE },
+  { name: "SC_rgb_small_odd.dcm", transferSyntax: TS.explicitLE },
+  { name: "SC_ybr_full_422_uncompressed.dcm", transferSyntax: TS.explicitLE },
+  { name: "liver_1frame.dcm", transferSyntax: TS.explicitLE },
+  { name: "reportsi.dcm", transferSyntax: TS.explicitLE },
+  { name: "reportsi_with_empty_number_tags.dcm", transferSyntax: TS.explicitLE },
+  { name: "test-SR.dcm", transferSyntax: TS.explicitLE },
+  { name: "waveform_ecg.dcm", transferSyntax: TS.explicitLE },
+  { name: "MR_small_implicit.dcm", transferSyntax: TS.implicitLE },
+  { name: "SC_rgb_jpeg_dcmd.dcm", transferSyntax: TS.implicitLE },
+  { name: "image_dfl.dcm", transferSyntax: TS.deflatedLE },
+  { name: "ExplVR_BigEnd.dcm", transferSyntax: TS.explicitBE },
+  { name: "MR_small_bigendian.dcm", transferSyntax: TS.explicitBE },
+  { name: "MR_small_expb.dcm", transferSyntax: TS.explicitBE },
+  { name: "liver_expb_1frame.dcm", transferSyntax: TS.explicitBE },
+  { name: "SC_jpeg_no_color_transform.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_jpeg_no_color_transform_2.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_dcmtk_+eb+cr.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_dcmtk_+eb+cy+n1.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_dcmtk_+eb+cy+n2.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_dcmtk_+eb+cy+np.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_dcmtk_+eb+cy+s2.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_dcmtk_+eb+cy+s4.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_jpeg.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_jpeg_app14_dcmd.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_jpeg_dcmtk.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_jpeg_lossy_gdcm.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "SC_rgb_small_odd_jpeg.dcm", transferSyntax: TS.jpegBaseline },
+  { name: "JPEG-lossy.dcm", transferSyntax: TS.jpegExtended },
+  { name: "JPGExtended.dcm", transferSyntax: TS.jpegExtended },
+  { name: "SC_rgb_jpeg_gdcm.dcm", transferSyntax: TS.jpegLosslessSV1 },
+  { name: "MR_small_jpeg_ls_lossless.dcm", transferSyntax: TS.jpegLsLossless },
+  { name: "GDCMJ2K_TextGBR.dcm", transferSyntax: TS.jpeg2000Lossless },
+  { name: "J2K_pixelrep_mismatch.dcm", transferSyntax: TS.jpeg2000Lossless },
+  { name: "MR_small_jp2klossless.dcm", transferSyntax: TS.jpeg2000Lossless },
+  { name: "693_J2KI.dcm", transferSyntax: TS.jpeg2000 },
+  { name: "JPEG2000.dcm", transferSyntax: TS.jpeg2000 },
+  { name: "JPEG2000-embedded-sequence-delimiter.dcm", transferSyntax: TS.jpeg2000 },
+  { name: "SC_rgb_gdcm_KY.dcm", transferSyntax: TS.jpeg2000 },
+  { name: "MR_small_RLE.dcm", transferSyntax: TS.rle },
+  { name: "SC_rgb_rle.dcm", transferSyntax: TS.rle },
+  { name: "SC_rgb_rle_16bit.dcm", transferSyntax: TS.rle },
+  { name: "SC_rgb_rle_16bit_2frame.dcm", transferSyntax: TS.rle },
+  { name: "SC_rgb_rle_2frame.dcm", transferSyntax: TS.rle },
+  { name: "SC_rgb_rle_32bit.dcm", transferSyntax: TS.rle },
+  { name: "SC_rgb_rle_32bit_2frame.dcm", transferSyntax: TS.rle },
+  { name: "rtdose_rle.dcm", transferSyntax: TS.rle },
+  { name: "rtdose_rle_1frame.dcm", transferSyntax: TS.rle },
+];
+
+export interface RejectedFile {
+  name: string;
+  reason: number;
+  why: string;
+}
+
+/** Files that are not storable instances, each with the one failure reason it must get. */
+export const REJECTED: RejectedFile[] = [
+  { name: "ExplVR_LitEndNoMeta.dcm", reason: REASON.notDicom, why: "bare data set: no preamble, no DICM, no File Meta" },
+  { name: "ExplVR_BigEndNoMeta.dcm", reason: REASON.notDicom, why: "bare big endian data set without File Meta" },
+  { name: "no_meta.dcm", reason: REASON.notDicom, why: "bare data set without File Meta" },
+  { name: "rtstruct.dcm", reason: REASON.notDicom, why: "implicit VR data set without preamble or File Meta" },
+  { name: "README.txt", reason: REASON.notDicom, why: "plain text" },
+  { name: "test1.json", reason: REASON.notDicom, why: "JSON text" },
+  { name: "rtplan.dump", reason: REASON.notDicom, why: "text dump of a data set" },
+  { name: "zipMR.gz", reason: REASON.notDicom, why: "gzip of a DICOM file" },
+  { name: "empty_charset_LEI.dcm", reason: REASON.badUids, why: "PS3.10 file without SOP Class, SOP Instance, Study or Series UID" },
+  { name: "nested_priv_SQ.dcm", reason: REASON.badUids, why: "PS3.10 file holding only a private sequence, no UIDs" },
+  { name: "priv_SQ.dcm", reason: REASON.badUids, why: "File Meta names an instance but the data set has no UIDs" },
+  { name: "UN_sequence.dcm", reason: REASON.badUids, why: "JPEG lossless File Meta; data set holds one private sequence, no UIDs" },
+];
+
+// Left out on purpose, because more than one outcome is defensible and the
+// service's choice is tested where it is specified, not here:
+// - MR_truncated.dcm, rtplan_truncated.dcm: cut off after all UIDs; a service
+//   that does not parse pixel data may store them as received.
+// - rtdose.dcm, rtdose_1frame.dcm, rtdose_expb*.dcm, rtplan.dcm, badVR.dcm:
+//   File Meta SOP Instance UID differs from the data set's.
+// - no_meta_group_length.dcm, meta_missing_tsyntax.dcm: malformed File Meta,
+//   so "not a PS3.10 instance" (0xC000) and "missing UIDs" (0xA900) both fit.

@@ -1,0 +1,130 @@
+// What the corpus test (and the client tests) expect of one STOW-RS exchange:
+// the parts sent, the Store Instances Response, and the objects in the bucket.
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { expect } from "vitest";
+import { multipartBody, type PartSpec } from "../testing/dicom.js";
+
+export interface StoredExpectation {
+  kind: "stored";
+  sopClass: string;
+  sopInstance: string;
+  study: string;
+  series: string;
+}
+
+export interface FailedExpectation {
+  kind: "failed";
+  reason: number;
+  /** Set when the part's SOP Class and Instance UIDs are valid: its failure item must name them. */
+  names?: { sopClass: string; sopInstance: string };
+}
+
+export interface SentPart {
+  label: string;
+  body: Buffer;
+  /** Part Content-Type; application/dicom unless set. */
+  contentType?: string;
+  expect: StoredExpectation | FailedExpectation;
+}
+
+type DicomJson = Record<string, { vr: string; Value?: unknown[] }>;
+
+export interface StowReply {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+export const objectKey = (e: StoredExpectation, prefix = "") =>
+  `${prefix ? `${prefix}/` : ""}${e.study}/${e.series}/${e.sopInstance}.dcm`;
+
+export function expectedStatus(parts: SentPart[]): number {
+  const stored = parts.filter((p) => p.expect.kind === "stored").length;
+  if (stored === parts.length) return 200;
+  return stored === 0 ? 409 : 202;
+}
+
+export async function postStudies(baseUrl: string, parts: SentPart[], boundary: string): Promise<StowReply> {
+  const specs: PartSpec[] = parts.map((p) => ({ body: p.body, contentType: p.contentType ?? "application/dicom" }));
+  const res = await fetch(`${baseUrl}/studies`, {
+    method: "POST",
+    headers: {
+      "Content-Type": `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      Accept: "application/dicom+json",
+    },
+    body: multipartBody(specs, boundary),
+  });
+  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
+}
+
+const items = (body: DicomJson, tag: string): DicomJson[] => {
+  const attr = body[tag];
+  if (attr === undefined) return [];
+  expect(attr.vr, `${tag} VR`).toBe("SQ");
+  return (attr.Value ?? []) as DicomJson[];
+};
+
+const first = (item: DicomJson, tag: string): unknown => item[tag]?.Value?.[0];
+
+function reasonOf(item: DicomJson): unknown {
+  expect(item["00081197"]?.vr, "FailureReason VR").toBe("US");
+  return first(item, "00081197");
+}
+
+/** Checks status, media type and every item of a Store Instances Response against the parts sent. */
+export function checkStowReply(reply: StowReply, parts: SentPart[], context: string) {
+  const why = `${context}: ${reply.status} ${reply.text.slice(0, 2000)}`;
+  expect(reply.status, why).toBe(expectedStatus(parts));
+  expect(reply.contentType, why).toMatch(/^application\/dicom\+json\b/);
+  const body = JSON.parse(reply.text) as DicomJson;
+
+  const stored = parts.flatMap((p) => (p.expect.kind === "stored" ? [p.expect] : []));
+  const failed = parts.flatMap((p) => (p.expect.kind === "failed" ? [p.expect] : []));
+
+  const referenced = items(body, "00081199");
+  const describe = (cls: unknown, sop: unknown) => `${String(cls)} ${String(sop)}`;
+  expect(referenced.map((i) => describe(first(i, "00081150"), first(i, "00081155"))).sort(), why).toEqual(
+    stored.map((s) => describe(s.sopClass, s.sopInstance)).sort(),
+  );
+  for (const item of referenced) {
+    expect(item["00081196"], `${why}: no warning applies to an instance stored as received`).toBeUndefined();
+  }
+  if (stored.length === 0) expect(body["00081199"], `${why}: empty ReferencedSOPSequence must be omitted`).toBeUndefined();
+
+  const failedItems = items(body, "00081198");
+  const otherItems = items(body, "0008119A");
+  const reasons = [...failedItems, ...otherItems].map(reasonOf);
+  expect(reasons.every((r) => typeof r === "number"), `${why}: FailureReason is a JSON number`).toBe(true);
+  expect([...reasons].sort(), why).toEqual(failed.map((f) => f.reason).sort());
+  if (failed.length === 0) {
+    expect(body["00081198"], `${why}: empty FailedSOPSequence must be omitted`).toBeUndefined();
+    expect(body["0008119A"], `${why}: empty OtherFailuresSequence must be omitted`).toBeUndefined();
+  }
+  for (const f of failed) {
+    if (!f.names) continue;
+    const names = f.names;
+    const match = failedItems.find(
+      (i) => first(i, "00081155") === names.sopInstance && first(i, "00081150") === names.sopClass && reasonOf(i) === f.reason,
+    );
+    expect(match, `${why}: FailedSOPSequence must name ${names.sopInstance} with reason ${f.reason}`).toBeDefined();
+  }
+  // A failure must never be reported against an instance that was stored.
+  const storedUids = new Set(stored.map((s) => s.sopInstance));
+  for (const item of failedItems) expect(storedUids.has(String(first(item, "00081155"))), why).toBe(false);
+}
+
+export async function getObject(client: S3Client, bucket: string, key: string) {
+  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return { bytes: Buffer.from(await res.Body!.transformToByteArray()), contentType: res.ContentType };
+}
+
+/** Every stored part is in the bucket at its key, byte for byte, as application/dicom. */
+export async function checkStoredObjects(client: S3Client, bucket: string, parts: SentPart[], prefix = "") {
+  for (const part of parts) {
+    if (part.expect.kind !== "stored") continue;
+    const key = objectKey(part.expect, prefix);
+    const object = await getObject(client, bucket, key);
+    expect(object.bytes.equals(part.body), `${part.label} at ${key} must equal the bytes sent`).toBe(true);
+    expect(object.contentType, `${part.label} at ${key}`).toBe("application/dicom");
+  }
+}
