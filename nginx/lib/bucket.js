@@ -42,12 +42,13 @@ export async function readObject(client, bucket, key) {
     if (name === "NoSuchKey" || (status === 404 && name !== "NoSuchBucket")) return null;
     const where = `s3://${bucket}/${key}`;
     if (name === "NoSuchBucket") throw new BucketError(`cannot read ${where}: bucket "${bucket}" does not exist`);
+    const detail = String(error?.message ?? error).split("\n")[0];
     if (name === "AccessDenied" || status === 403) {
       throw new BucketError(
-        `cannot read ${where}: access denied (the task role needs s3:GetObject on it, and s3:ListBucket so a missing file reads as missing)`,
+        `cannot read ${where}: access denied (${name}: ${detail}); the task role needs s3:GetObject on it, ` +
+          "and s3:ListBucket on the bucket so that a missing file reads as missing",
       );
     }
-    const detail = String(error?.message ?? error).split("\n")[0];
     throw new BucketError(`cannot read ${where}: ${name}${status ? ` (HTTP ${status})` : ""}: ${detail}`);
   }
 }

@@ -1,0 +1,22 @@
+// Puts certificate files into a bucket of the test S3 server, as an operator
+// would with `aws s3 cp`.
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3rverHandle } from "../../app/src/testing/s3rver.js";
+
+export async function createBucket(client: S3Client, bucket: string): Promise<void> {
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+}
+
+/** files: object key -> PEM text (null deletes the key). */
+export async function putFiles(client: S3Client, bucket: string, files: Record<string, string | null>): Promise<void> {
+  for (const [key, body] of Object.entries(files)) {
+    if (body === null) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    else await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  }
+}
+
+/** Environment for nginx/render to read CERT_BUCKET from the test S3 server. */
+export function certBucketEnv(s3: S3rverHandle, bucket: string): Record<string, string> {
+  const { S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = s3.env;
+  return { CERT_MODE: "FROMS3", CERT_BUCKET: bucket, S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY };
+}

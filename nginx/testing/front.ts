@@ -1,0 +1,133 @@
+// Runs the front the way the container does: nginx/entrypoint.sh (render,
+// then exec nginx) with a given environment, on free 127.0.0.1 ports. When
+// the tests run as root, the front runs as "nobody" to prove that the
+// rendered configuration needs no privileges.
+import { spawn, type ChildProcess } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, isListening } from "./net.js";
+
+export const ENTRYPOINT = fileURLToPath(new URL("../entrypoint.sh", import.meta.url));
+export const RENDER = fileURLToPath(new URL("../render", import.meta.url));
+
+const NOBODY = 65534;
+const asNobody = process.getuid?.() === 0;
+
+/** A fresh OUT_DIR the front's user can write to. */
+export function makeOutDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "nginx-front-"));
+  if (asNobody) chownSync(dir, NOBODY, NOBODY);
+  return dir;
+}
+
+function baseEnv(outDir: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: outDir,
+    OUT_DIR: join(outDir, "out"),
+    ACCESS_LOG: join(outDir, "access.log"),
+    ...extra,
+  };
+}
+
+function launch(command: string, env: Record<string, string>): ChildProcess {
+  return spawn(command, [], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(asNobody ? { uid: NOBODY, gid: NOBODY } : {}),
+  });
+}
+
+export interface RenderResult {
+  code: number | null;
+  output: string;
+  outDir: string;
+}
+
+/** Runs nginx/render alone. */
+export async function runRender(env: Record<string, string>, outDir = makeOutDir()): Promise<RenderResult> {
+  const child = launch(RENDER, baseEnv(outDir, env));
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const code = await new Promise<number | null>((resolve) => child.once("close", (c) => resolve(c)));
+  return { code, output, outDir: join(outDir, "out") };
+}
+
+export interface FrontHandle {
+  port: number;
+  healthPort: number;
+  /** https://127.0.0.1:port */
+  url: string;
+  /** http://127.0.0.1:healthPort */
+  healthUrl: string;
+  outDir: string;
+  /** render's and nginx's stderr so far. */
+  output(): string;
+  /** Parsed access-log lines so far. */
+  accessLog(): Array<Record<string, unknown>>;
+  /** Exit code once the process has ended. */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+export interface StartFrontOptions {
+  /** AUTH_MODE, CERT_MODE, CERT_BUCKET, UPSTREAM, S3 settings... LISTEN/HEALTH_LISTEN default to free ports. */
+  env: Record<string, string>;
+}
+
+/** Starts the entrypoint and waits until both ports accept connections. */
+export async function startFront({ env }: StartFrontOptions): Promise<FrontHandle> {
+  const dir = makeOutDir();
+  const port = await freePort();
+  const healthPort = await freePort();
+  const fullEnv = baseEnv(dir, {
+    LISTEN: `127.0.0.1:${port}`,
+    HEALTH_LISTEN: `127.0.0.1:${healthPort}`,
+    ...env,
+  });
+  const child = launch(ENTRYPOINT, fullEnv);
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once("close", (c) => resolve(c)));
+  let ended = false;
+  void exited.then(() => (ended = true));
+
+  const deadline = Date.now() + 30_000;
+  while (!((await isListening(port)) && (await isListening(healthPort)))) {
+    if (ended || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`front did not start (exit ${child.exitCode}):\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const accessLogPath = fullEnv.ACCESS_LOG;
+  return {
+    port,
+    healthPort,
+    url: `https://127.0.0.1:${port}`,
+    healthUrl: `http://127.0.0.1:${healthPort}`,
+    outDir: fullEnv.OUT_DIR,
+    output: () => output,
+    accessLog: () =>
+      existsSync(accessLogPath)
+        ? readFileSync(accessLogPath, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
+        : [],
+    exited,
+    async stop() {
+      if (!ended) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
