@@ -52,7 +52,8 @@ export async function postStudies(baseUrl: string, parts: SentPart[], boundary: 
       "Content-Type": `multipart/related; type="application/dicom"; boundary=${boundary}`,
       Accept: "application/dicom+json",
     },
-    body: multipartBody(specs, boundary),
+    // fetch's types take a Uint8Array over a plain ArrayBuffer, not a Buffer.
+    body: new Uint8Array(multipartBody(specs, boundary)),
   });
   return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
 }

@@ -1,0 +1,120 @@
+// Orthanc's DICOMweb plugin as a STOW-RS client of the service. Orthanc cannot
+// be told to bind loopback only, so the whole scenario (s3rver, service,
+// Orthanc) runs in a fresh network namespace that has nothing but `lo`.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DICOMWEB_PLUGIN, ORTHANC_BINARY, RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
+import { SAMPLE_NAMES } from "./samples.js";
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+const scenarioScript = fileURLToPath(new URL("./orthanc-scenario.ts", import.meta.url));
+const namespace = `stowrs-orthanc-${process.pid}`;
+const SCENARIO_TIMEOUT_MS = 90_000;
+
+const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+function runInNamespace(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "--import", "tsx", scenarioScript], {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), SCENARIO_TIMEOUT_MS);
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("Orthanc pushes a study to the service (DICOMweb plugin STOW-RS client)", () => {
+  let result: ScenarioResult | undefined;
+  let raw = "";
+
+  beforeAll(async () => {
+    // CI installs all of these; a missing one is a broken environment, not a reason to skip.
+    expect(process.getuid?.(), "network namespaces need root").toBe(0);
+    expect(existsSync(ORTHANC_BINARY), `${ORTHANC_BINARY} (Debian package orthanc)`).toBe(true);
+    expect(existsSync(DICOMWEB_PLUGIN), `${DICOMWEB_PLUGIN} (Debian package orthanc-dicomweb)`).toBe(true);
+    ip("netns", "add", namespace);
+    ip("netns", "exec", namespace, "ip", "link", "set", "lo", "up");
+    const addresses = ip("netns", "exec", namespace, "ip", "-o", "addr", "show")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(/\s+/)[3]);
+    expect(addresses.sort(), "the namespace must reach nothing but loopback").toEqual(["127.0.0.1/8", "::1/128"]);
+
+    const run = await runInNamespace();
+    raw = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-4000)}`;
+    const line = run.stdout.split("\n").find((l) => l.includes(`"marker":"${RESULT_MARKER}"`));
+    result = line ? (JSON.parse(line) as ScenarioResult) : undefined;
+  }, SCENARIO_TIMEOUT_MS + 30_000);
+
+  afterAll(() => {
+    // Anything the scenario left running in the namespace was started by it.
+    const leftovers = (() => {
+      try {
+        return ip("netns", "pids", namespace).split("\n").filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    })();
+    for (const pid of leftovers) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+    try {
+      ip("netns", "delete", namespace);
+    } catch {
+      /* never created */
+    }
+  });
+
+  it("runs to the end and prints its result", () => {
+    expect(result, raw).toBeDefined();
+    expect(result!.error, `${raw}\nOrthanc log:\n${result!.orthancLogTail.join("\n")}`).toBeNull();
+    expect(result!.orthancVersion).toMatch(/^1\./);
+    expect(result!.uploaded).toBe(SAMPLE_NAMES.length);
+  });
+
+  it("Orthanc reports success for the synchronous push", () => {
+    const push = result?.synchronous;
+    expect(push, raw).toBeTruthy();
+    expect(push!.httpStatus, JSON.stringify(push)).toBe(200);
+    expect(push!.jobState, `${push!.jobError}\n${result!.orthancLogTail.join("\n")}`).toBe("Success");
+  });
+
+  it("Orthanc's asynchronous push job succeeds too (the same instances again)", () => {
+    const push = result?.asynchronous;
+    expect(push, raw).toBeTruthy();
+    expect(push!.httpStatus, JSON.stringify(push)).toBe(200);
+    expect(push!.jobId).toBeTruthy();
+    expect(push!.jobState, `${push!.jobError}\n${result!.orthancLogTail.join("\n")}`).toBe("Success");
+  });
+
+  it("every instance is in S3 at its key, byte-identical to Orthanc's copy, as application/dicom", () => {
+    expect(result?.objects.map((o) => o.file).sort(), raw).toEqual([...SAMPLE_NAMES].sort());
+    for (const o of result!.objects) {
+      expect(o.found, o.key).toBe(true);
+      expect(o.contentType, o.key).toBe("application/dicom");
+      expect(o.equalsOrthancCopy, `${o.key} differs from GET /instances/{id}/file`).toBe(true);
+      // Orthanc stores what it receives, so this also holds; it pins down that
+      // nothing on the way (Orthanc or the service) re-encoded the samples.
+      expect(o.equalsSample, `${o.key} differs from dcm-samples/${o.file}`).toBe(true);
+    }
+  });
+
+  it("the scenario exits 0 exactly when everything above held", () => {
+    expect(result?.ok, raw).toBe(true);
+  });
+});
