@@ -97,7 +97,9 @@ export async function startFront({ env }: StartFrontOptions): Promise<FrontHandl
   void exited.then(() => (ended = true));
 
   const deadline = Date.now() + 30_000;
-  while (!((await isListening(port)) && (await isListening(healthPort)))) {
+  // nginx binds its sockets before it starts the workers.
+  const started = () => output.includes("start worker processes");
+  while (!(started() && (await isListening(port)) && (await isListening(healthPort)))) {
     if (ended || Date.now() > deadline) {
       child.kill("SIGKILL");
       await exited;
