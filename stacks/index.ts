@@ -1,0 +1,17 @@
+// Pulumi entry point (Pulumi.yaml: main: stacks/). Configuration is read and checked
+// once here; everything below works on typed values.
+import { loadConfig } from "./config";
+import { createStack } from "./stack";
+
+const outputs = createStack(loadConfig());
+
+export const serviceUrl = outputs.serviceUrl;
+export const nlbDnsName = outputs.nlbDnsName;
+export const dicomBucketName = outputs.dicomBucketName;
+export const accessLogsBucketName = outputs.accessLogsBucketName;
+export const certificatesBucketName = outputs.certificatesBucketName;
+export const certificateMode = outputs.certificateMode;
+export const authMode = outputs.authMode;
+export const logGroups = outputs.logGroups;
+export const clusterName = outputs.clusterName;
+export const serviceName = outputs.serviceName;

@@ -1,0 +1,118 @@
+// Internet-facing NLB. Its security group has to exist when the NLB is created (one
+// cannot be attached later), and holds one ingress rule per allowed peer on 443.
+// ACM mode ends TLS here and re-encrypts to nginx; FROMS3 passes TCP through so
+// nginx can see (and with clientauth, verify) the client's certificate.
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { CertificateConfig } from "./config";
+
+/** TLS 1.3 with TLS 1.2 fallback, forward-secret AEAD ciphers only; no TLS 1.0/1.1. */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+export const TLS_PORT = 443;
+
+export interface LoadBalancerArgs {
+  appName: string;
+  vpcId: pulumi.Input<string>;
+  publicSubnetIds: pulumi.Input<string>[];
+  allowedPeers: string[];
+  certificateMode: CertificateConfig["mode"];
+  acmCertificateArn?: string;
+  /** Plain-HTTP port and path on the task that answer 200 only when the app is ready. */
+  healthCheck: { port: number; path: string };
+}
+
+export interface LoadBalancer {
+  arn: pulumi.Output<string>;
+  dnsName: pulumi.Output<string>;
+  securityGroupId: pulumi.Output<string>;
+  targetGroupArn: pulumi.Output<string>;
+  /** The service must not register targets before the listener binds its target group. */
+  listener: aws.lb.Listener;
+}
+
+export function createLoadBalancer(args: LoadBalancerArgs, opts: pulumi.CustomResourceOptions): LoadBalancer {
+  const { appName } = args;
+  if (args.certificateMode === "ACM" && !args.acmCertificateArn) {
+    throw new Error("ACM mode needs the certificate ARN for the listener");
+  }
+  const securityGroup = new aws.ec2.SecurityGroup(
+    `${appName}-nlb`,
+    { vpcId: args.vpcId, description: `${appName} load balancer: allowed peers on ${TLS_PORT}`, tags: { Name: `${appName}-nlb` } },
+    opts,
+  );
+  for (const peer of args.allowedPeers) {
+    // Named after the CIDR, not its position, so editing the list touches only what changed.
+    new aws.vpc.SecurityGroupIngressRule(
+      `${appName}-peer-${peer.replace(/[./]/g, "-")}`,
+      {
+        securityGroupId: securityGroup.id,
+        description: `allowed peer ${peer}`,
+        ipProtocol: "tcp",
+        fromPort: TLS_PORT,
+        toPort: TLS_PORT,
+        cidrIpv4: peer,
+      },
+      opts,
+    );
+  }
+
+  const nlb = new aws.lb.LoadBalancer(
+    `${appName}-nlb`,
+    {
+      loadBalancerType: "network",
+      internal: false,
+      ipAddressType: "ipv4",
+      subnets: args.publicSubnetIds,
+      securityGroups: [securityGroup.id],
+      enableCrossZoneLoadBalancing: true,
+    },
+    opts,
+  );
+
+  const terminateAtNlb = args.certificateMode === "ACM";
+  const targetGroup = new aws.lb.TargetGroup(
+    `${appName}-tg`,
+    {
+      vpcId: args.vpcId,
+      targetType: "ip",
+      port: TLS_PORT,
+      // ACM: re-encrypt to nginx; FROMS3: the client's TLS session reaches nginx untouched.
+      protocol: terminateAtNlb ? "TLS" : "TCP",
+      preserveClientIp: "true",
+      deregistrationDelay: 30,
+      healthCheck: {
+        enabled: true,
+        protocol: "HTTP",
+        port: String(args.healthCheck.port),
+        path: args.healthCheck.path,
+        matcher: "200",
+        interval: 10,
+        timeout: 5,
+        healthyThreshold: 2,
+        unhealthyThreshold: 2,
+      },
+    },
+    opts,
+  );
+
+  const listener = new aws.lb.Listener(
+    `${appName}-tls`,
+    {
+      loadBalancerArn: nlb.arn,
+      port: TLS_PORT,
+      ...(terminateAtNlb
+        ? { protocol: "TLS", certificateArn: args.acmCertificateArn, sslPolicy: TLS_POLICY }
+        : { protocol: "TCP" }),
+      defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+    },
+    opts,
+  );
+
+  return {
+    arn: nlb.arn,
+    dnsName: nlb.dnsName,
+    securityGroupId: securityGroup.id,
+    targetGroupArn: targetGroup.arn,
+    listener,
+  };
+}

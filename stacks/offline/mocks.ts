@@ -1,0 +1,102 @@
+// Stand-in for the AWS provider under Pulumi's runtime mocks: returns the inputs back
+// plus deterministic values for what AWS would compute (ids, ARNs, DNS names), so the
+// program runs to completion offline and the recorded graph is the same on every run.
+import { createHash } from "node:crypto";
+import type * as pulumi from "@pulumi/pulumi";
+
+export const MOCK_ACCOUNT_ID = "123456789012";
+
+type Inputs = Record<string, any>;
+
+export class OfflineAwsMocks implements pulumi.runtime.Mocks {
+  constructor(private readonly region: string) {}
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+    switch (args.token) {
+      case "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+          accountId: MOCK_ACCOUNT_ID,
+          arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/offline-plan`,
+          userId: "AIDAOFFLINEPLAN",
+          id: MOCK_ACCOUNT_ID,
+        };
+      case "aws:index/getAvailabilityZones:getAvailabilityZones": {
+        const names = ["a", "b", "c"].map((z) => `${this.region}${z}`);
+        return { names, zoneIds: names.map((_, i) => `${this.region}-az${i + 1}`), id: this.region };
+      }
+      case "aws:index/getRegion:getRegion":
+        return { name: this.region, region: this.region, id: this.region };
+      case "aws:index/getPartition:getPartition":
+        return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+      default:
+        throw new Error(`offline plan has no mock for the call ${args.token}`);
+    }
+  }
+
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Inputs } {
+    const inputs: Inputs = args.inputs ?? {};
+    const id = this.idFor(args.type, args.name, inputs);
+    return { id, state: { ...inputs, ...this.computed(args.type, args.name, id, inputs) } };
+  }
+
+  private idFor(type: string, name: string, inputs: Inputs): string {
+    if (type === "aws:s3/bucket:Bucket") return physicalName(inputs.bucketPrefix ?? name, name, 26);
+    if (typeof inputs.name === "string" && inputs.name !== "") return inputs.name;
+    return `${name}-id`;
+  }
+
+  private computed(type: string, name: string, id: string, inputs: Inputs): Inputs {
+    const region = this.region;
+    const account = MOCK_ACCOUNT_ID;
+    const generatedName = typeof inputs.name === "string" ? inputs.name : physicalName(name, name, 7);
+    switch (type) {
+      case "aws:s3/bucket:Bucket":
+        return { bucket: id, arn: `arn:aws:s3:::${id}`, region };
+      case "aws:iam/role:Role":
+        return { name: generatedName, arn: `arn:aws:iam::${account}:role/${generatedName}` };
+      case "aws:cloudwatch/logGroup:LogGroup":
+        return { name: generatedName, arn: `arn:aws:logs:${region}:${account}:log-group:${generatedName}` };
+      case "aws:kms/key:Key":
+        return { keyId: `${name}-key-id`, arn: `arn:aws:kms:${region}:${account}:key/${name}-key-id` };
+      case "aws:ecr/repository:Repository":
+        return {
+          name: generatedName,
+          arn: `arn:aws:ecr:${region}:${account}:repository/${generatedName}`,
+          repositoryUrl: `${account}.dkr.ecr.${region}.amazonaws.com/${generatedName}`,
+        };
+      case "awsx:ecr:Image":
+        return { imageUri: `${inputs.repositoryUrl}@sha256:${digest(name)}` };
+      case "aws:lb/loadBalancer:LoadBalancer":
+        return {
+          name: generatedName,
+          arn: `arn:aws:elasticloadbalancing:${region}:${account}:loadbalancer/net/${generatedName}/0123456789abcdef`,
+          arnSuffix: `net/${generatedName}/0123456789abcdef`,
+          dnsName: `${generatedName}-0123456789abcdef.elb.${region}.amazonaws.com`,
+        };
+      case "aws:lb/targetGroup:TargetGroup":
+        return {
+          name: generatedName,
+          arn: `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/${generatedName}/0123456789abcdef`,
+        };
+      case "aws:ecs/cluster:Cluster":
+        return { name: generatedName, arn: `arn:aws:ecs:${region}:${account}:cluster/${generatedName}` };
+      case "aws:ecs/service:Service":
+        return { name: generatedName, arn: `arn:aws:ecs:${region}:${account}:service/${generatedName}` };
+      case "aws:ecs/taskDefinition:TaskDefinition":
+        return { arn: `arn:aws:ecs:${region}:${account}:task-definition/${inputs.family}:1`, revision: 1 };
+      default: {
+        const [pkg, module] = type.split(":");
+        return pkg === "aws" ? { arn: `arn:aws:${module.split("/")[0]}:${region}:${account}:${id}` } : {};
+      }
+    }
+  }
+}
+
+/** Auto-naming as the provider does it: the logical name plus a (here: stable) suffix. */
+function physicalName(prefix: string, seed: string, suffixLength: number): string {
+  return `${prefix}${prefix.endsWith("-") ? "" : "-"}${digest(seed).slice(0, suffixLength - 1)}`;
+}
+
+function digest(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}

@@ -1,0 +1,149 @@
+// Runs the Pulumi program in-process under runtime mocks and records every resource it
+// registers: the offline plan, the snapshots and the tests all look at this record.
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "../config";
+import { createStack, type StackOutputs } from "../stack";
+import { OfflineAwsMocks } from "./mocks";
+
+export const PROJECT = "stowrs-to-s3";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  /** Provider reference ("<urn>::<id>") for custom resources, "" when the default provider would be used. */
+  provider: string;
+  inputs: Record<string, unknown>;
+  /** Resource options that change what `pulumi destroy` or `up` does; omitted when default. */
+  options: { retainOnDelete?: true; protect?: true; ignoreChanges?: string[]; providers?: Record<string, string> };
+  urn: string;
+  custom: boolean;
+}
+
+export interface RecordedStack {
+  stack: string;
+  resources: RecordedResource[];
+  outputs: Record<string, unknown>;
+}
+
+type Program = () => StackOutputs | Record<string, unknown>;
+
+/**
+ * Records the program for a flat config map (`"stowrs-to-s3:appName" -> "dev"`).
+ * Throws the program's own error (e.g. ConfigError) when it fails.
+ */
+export async function recordStack(
+  stack: string,
+  config: Record<string, string>,
+  program: Program = () => createStack(loadConfig()),
+): Promise<RecordedStack> {
+  const region = config["aws:region"] ?? "us-east-1";
+  const captured = new Map<string, { options: RecordedResource["options"]; custom: boolean }>();
+  const recorded: RecordedResource[] = [];
+  const mocks = new OfflineAwsMocks(region);
+
+  pulumi.runtime.setAllConfig(config, []);
+  await pulumi.runtime.setMocks(
+    {
+      call: (args) => mocks.call(args),
+      newResource: (args) => {
+        const result = mocks.newResource(args);
+        recorded.push({
+          type: args.type,
+          name: args.name,
+          provider: args.provider ?? "",
+          inputs: plain(args.inputs),
+          options: {},
+          urn: "",
+          custom: args.custom ?? true,
+        });
+        return result;
+      },
+    },
+    PROJECT,
+    stack,
+    false,
+  );
+  // The mock interface does not pass resource options on, but the retained buckets and
+  // ignored fields belong in the record, so read them off the registration request.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const options: RecordedResource["options"] = {};
+    if (req.getRetainondelete()) options.retainOnDelete = true;
+    if (req.getProtect()) options.protect = true;
+    if (req.getIgnorechangesList().length > 0) options.ignoreChanges = [...req.getIgnorechangesList()];
+    const providers = Object.fromEntries(req.getProvidersMap().toArray());
+    if (!req.getCustom() && Object.keys(providers).length > 0) options.providers = providers;
+    captured.set(`${req.getType()}::${req.getName()}`, { options, custom: req.getCustom() });
+    return register(req, cb);
+  };
+
+  const failures: unknown[] = [];
+  const onRejection = (reason: unknown) => failures.push(reason);
+  process.on("unhandledRejection", onRejection);
+  let outputs: Record<string, unknown>;
+  try {
+    const programOutputs = program();
+    outputs = (await resolve(programOutputs)) as Record<string, unknown>;
+    await settle();
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+  if (failures.length > 0) throw failures[0];
+
+  for (const r of recorded) {
+    const extra = captured.get(`${r.type}::${r.name}`);
+    if (extra) {
+      r.options = extra.options;
+      r.custom = extra.custom;
+    }
+    r.urn = `urn:pulumi:${stack}::${PROJECT}::${r.type}::${r.name}`;
+  }
+  recorded.sort((a, b) => (a.name === b.name ? a.type.localeCompare(b.type) : a.name.localeCompare(b.name)));
+  return { stack, resources: recorded, outputs };
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getCustom(): boolean;
+  getRetainondelete(): boolean | undefined;
+  getProtect(): boolean | undefined;
+  getIgnorechangesList(): string[];
+  getProvidersMap(): { toArray(): [string, string][] };
+}
+
+/** Resolves Outputs (nested in objects) to plain values. */
+async function resolve(value: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) {
+    return resolve(await new Promise((done) => (value as pulumi.Output<unknown>).apply((v) => done(v))));
+  }
+  if (Array.isArray(value)) return Promise.all(value.map(resolve));
+  if (value !== null && typeof value === "object" && !pulumi.Resource.isInstance(value)) {
+    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolve(v)] as const));
+    return Object.fromEntries(entries);
+  }
+  return value;
+}
+
+/**
+ * Waits until the runtime has no registration in flight. Pulumi chains every pending
+ * RPC onto one promise; when it settles without a new link being added, we are done.
+ */
+async function settle(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const state = require("@pulumi/pulumi/runtime/state") as { getStore(): { settings: { rpcDone: Promise<void> } } };
+  for (;;) {
+    const pending = state.getStore().settings.rpcDone;
+    await pending;
+    await new Promise((done) => setImmediate(done));
+    if (pending === state.getStore().settings.rpcDone) return;
+  }
+}
+
+/** Drops undefined and anything that is not JSON, so records compare and print cleanly. */
+function plain(value: unknown): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(value ?? {}));
+}

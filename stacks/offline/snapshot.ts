@@ -1,0 +1,52 @@
+// The committed form of a recorded stack: stable, and readable in a pull request diff.
+import * as path from "node:path";
+import type { RecordedResource, RecordedStack } from "./record";
+
+export const SNAPSHOT_DIR = path.resolve(__dirname, "..", "snapshots");
+
+export function snapshotPath(stack: string): string {
+  return path.join(SNAPSHOT_DIR, `${stack}.json`);
+}
+
+export interface Snapshot {
+  stack: string;
+  resources: (Pick<RecordedResource, "type" | "name" | "provider" | "inputs"> & { options?: RecordedResource["options"] })[];
+  outputs: Record<string, unknown>;
+}
+
+/**
+ * Policies and container definitions are JSON text inside the inputs; they are
+ * expanded here so a changed permission or variable shows up as a one-line diff.
+ */
+export function toSnapshot(recorded: RecordedStack): Snapshot {
+  return {
+    stack: recorded.stack,
+    resources: recorded.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      provider: r.provider,
+      inputs: expandJsonText(r.inputs) as Record<string, unknown>,
+      ...(Object.keys(r.options).length > 0 ? { options: r.options } : {}),
+    })),
+    outputs: recorded.outputs,
+  };
+}
+
+export function formatSnapshot(snapshot: Snapshot): string {
+  return `${JSON.stringify(snapshot, null, 2)}\n`;
+}
+
+function expandJsonText(value: unknown): unknown {
+  if (typeof value === "string" && /^\s*[[{]/.test(value)) {
+    try {
+      return expandJsonText(JSON.parse(value));
+    } catch {
+      return value;
+    }
+  }
+  if (Array.isArray(value)) return value.map(expandJsonText);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandJsonText(v)]));
+  }
+  return value;
+}

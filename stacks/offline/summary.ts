@@ -1,0 +1,118 @@
+// One line of "key settings" per resource for the plan's table: what a reviewer wants
+// to see at a glance, not every input.
+import type { RecordedResource } from "./record";
+
+type Inputs = Record<string, any>;
+type Summarizer = (inputs: Inputs, resource: RecordedResource) => (string | undefined | false)[];
+
+const SUMMARIES: Record<string, Summarizer> = {
+  "pulumi:providers:aws": (i) => [`region=${i.region}`, `defaultTags=${formatTags(parseJson(i.defaultTags)?.tags)}`],
+  "aws:ec2/vpc:Vpc": (i) => [`cidr=${i.cidrBlock}`],
+  "aws:ec2/subnet:Subnet": (i) => [`cidr=${i.cidrBlock}`, `az=${i.availabilityZone}`, `publicIp=${i.mapPublicIpOnLaunch}`],
+  "aws:ec2/route:Route": (i) => [
+    `${i.destinationCidrBlock} -> ${i.gatewayId ? `igw ${i.gatewayId}` : i.natGatewayId ? `nat ${i.natGatewayId}` : "?"}`,
+  ],
+  "aws:ec2/natGateway:NatGateway": (i) => [`subnet=${i.subnetId}`],
+  "aws:ec2/vpcEndpoint:VpcEndpoint": (i) => [`${i.vpcEndpointType} ${i.serviceName}`, `routeTables=${(i.routeTableIds ?? []).length}`],
+  "aws:ec2/flowLog:FlowLog": (i) => [`traffic=${i.trafficType}`, `to=${i.logDestinationType}`],
+  "aws:ec2/securityGroup:SecurityGroup": (i) => [i.description],
+  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (i) => [
+    `in ${i.ipProtocol}/${i.fromPort}`,
+    `from ${i.cidrIpv4 ?? `sg ${i.referencedSecurityGroupId}`}`,
+  ],
+  "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (i) => [
+    `out ${i.ipProtocol}/${i.fromPort}`,
+    `to ${i.cidrIpv4 ?? `sg ${i.referencedSecurityGroupId}`}`,
+  ],
+  "aws:cloudwatch/logGroup:LogGroup": (i) => [i.name, `retention=${i.retentionInDays}d`],
+  "aws:kms/key:Key": (i) => [`rotation=${i.enableKeyRotation}`],
+  "aws:s3/bucket:Bucket": (i) => [`prefix=${i.bucketPrefix}`, `forceDestroy=${i.forceDestroy}`],
+  "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (i) => {
+    const rule = i.rules?.[0] ?? {};
+    return [rule.applyServerSideEncryptionByDefault?.sseAlgorithm, rule.bucketKeyEnabled && "bucketKey"];
+  },
+  "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (i) => [
+    [i.blockPublicAcls, i.blockPublicPolicy, i.ignorePublicAcls, i.restrictPublicBuckets].every(Boolean) ? "all public access blocked" : "PUBLIC ACCESS ALLOWED",
+  ],
+  "aws:s3/bucketVersioning:BucketVersioning": (i) => [`versioning=${i.versioningConfiguration?.status}`],
+  "aws:s3/bucketOwnershipControls:BucketOwnershipControls": (i) => [i.rule?.objectOwnership],
+  "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (i) => [(i.rules ?? []).map((r: Inputs) => r.id).join(", ")],
+  "aws:s3/bucketLogging:BucketLogging": (i) => [`to ${i.targetBucket}/${i.targetPrefix}`],
+  "aws:s3/bucketPolicy:BucketPolicy": (i) => [statementSids(i.policy)],
+  "aws:iam/role:Role": (i) => [`assumedBy=${principals(i.assumeRolePolicy)}`],
+  "aws:iam/rolePolicy:RolePolicy": (i) => [statementSids(i.policy)],
+  "aws:ecr/repository:Repository": (i) => [`scanOnPush=${i.imageScanningConfiguration?.scanOnPush}`],
+  "awsx:ecr:Image": (i) => [`build ${i.dockerfile}`, `context=${i.context}`, i.platform],
+  "aws:lb/loadBalancer:LoadBalancer": (i) => [i.loadBalancerType, i.internal ? "internal" : "internet-facing", `subnets=${(i.subnets ?? []).length}`],
+  "aws:lb/targetGroup:TargetGroup": (i) => [
+    `${i.protocol}/${i.port}`,
+    `target=${i.targetType}`,
+    `clientIp=${i.preserveClientIp}`,
+    `health=${i.healthCheck?.protocol}:${i.healthCheck?.port}${i.healthCheck?.path ?? ""}`,
+  ],
+  "aws:lb/listener:Listener": (i) => [`${i.protocol}/${i.port}`, i.sslPolicy, i.certificateArn && `cert=${i.certificateArn}`],
+  "aws:ecs/cluster:Cluster": (i) => [(i.settings ?? []).map((s: Inputs) => `${s.name}=${s.value}`).join(" ")],
+  "aws:ecs/taskDefinition:TaskDefinition": (i) => [`cpu=${i.cpu}`, `memory=${i.memory}`, containers(i.containerDefinitions)],
+  "aws:ecs/service:Service": (i, r) => [
+    `desired=${i.desiredCount}`,
+    `circuitBreaker=${i.deploymentCircuitBreaker?.enable ? "rollback" : "off"}`,
+    `publicIp=${i.networkConfiguration?.assignPublicIp}`,
+    `propagateTags=${i.propagateTags}`,
+    r.options.ignoreChanges && `ignores=${r.options.ignoreChanges.join(",")}`,
+  ],
+  "aws:appautoscaling/target:Target": (i) => [`tasks ${i.minCapacity}..${i.maxCapacity}`],
+  "aws:appautoscaling/policy:Policy": (i) => [
+    `${i.targetTrackingScalingPolicyConfiguration?.predefinedMetricSpecification?.predefinedMetricType} -> ${i.targetTrackingScalingPolicyConfiguration?.targetValue}%`,
+  ],
+};
+
+export function summarize(resource: RecordedResource): string {
+  const summarizer = SUMMARIES[resource.type];
+  const parts = summarizer ? summarizer(resource.inputs as Inputs, resource) : [];
+  if (resource.options.retainOnDelete) parts.push("retained on destroy");
+  return parts.filter((p): p is string => typeof p === "string" && p !== "").join("  ");
+}
+
+/** "aws:ec2/subnet:Subnet" -> "aws:ec2:Subnet"; other tokens unchanged. */
+export function shortType(type: string): string {
+  const m = /^([^:]+):([^/:]+)\/[^:]+:(.+)$/.exec(type);
+  return m ? `${m[1]}:${m[2]}:${m[3]}` : type;
+}
+
+function parseJson(text: unknown): any {
+  if (typeof text !== "string") return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function formatTags(tags: Record<string, string> | undefined): string {
+  return tags ? Object.entries(tags).map(([k, v]) => `${k}:${v}`).join(",") : "none";
+}
+
+function statementSids(policy: unknown): string {
+  const doc = parseJson(policy);
+  return (doc?.Statement ?? []).map((s: Inputs) => s.Sid ?? `${s.Effect} ${[].concat(s.Action).join(",")}`).join(", ");
+}
+
+function principals(policy: unknown): string {
+  const doc = parseJson(policy);
+  return (doc?.Statement ?? []).map((s: Inputs) => [].concat(s.Principal?.Service ?? s.Principal?.AWS ?? "?").join(",")).join(",");
+}
+
+function containers(definitions: unknown): string {
+  const list = parseJson(definitions) ?? [];
+  return list
+    .map((c: Inputs) => {
+      const env = Object.fromEntries((c.environment ?? []).map((e: Inputs) => [e.name, e.value]));
+      const keys =
+        c.name === "app"
+          ? ["S3_BUCKET", "PREFIX", "LOGLEVEL", "UPLOAD_PART_SIZE_MIB", "UPLOAD_PART_CONCURRENCY", "UPLOAD_INSTANCE_CONCURRENCY"]
+          : ["CERT_MODE", "AUTH_MODE", "CERT_BUCKET"];
+      const shown = keys.filter((k) => env[k] !== undefined).map((k) => `${k}=${env[k]}`);
+      return `${c.name}[${shown.join(" ")}]`;
+    })
+    .join(" ");
+}

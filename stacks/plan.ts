@@ -1,0 +1,76 @@
+// Offline plan: runs the program for one stack file under Pulumi's runtime mocks (no
+// cloud account, no Pulumi CLI) and prints what it would create.
+//
+//   npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--write-snapshot]
+import * as fs from "node:fs";
+import { ConfigError } from "./config";
+import { recordStack, type RecordedStack } from "./offline/record";
+import { readStackFile, StackFileError } from "./offline/stackFile";
+import { formatSnapshot, snapshotPath, toSnapshot } from "./offline/snapshot";
+import { shortType, summarize } from "./offline/summary";
+
+const USAGE = "usage: npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--write-snapshot]";
+
+export async function main(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const flags = new Set(argv.filter((a) => a.startsWith("--")));
+  const targets = argv.filter((a) => !a.startsWith("--"));
+  const unknown = [...flags].filter((f) => !["--json", "--write-snapshot", "--help"].includes(f));
+  if (flags.has("--help")) return { code: 0, stdout: `${USAGE}\n`, stderr: "" };
+  if (targets.length !== 1 || unknown.length > 0) {
+    return { code: 2, stdout: "", stderr: `${unknown.map((f) => `unknown option ${f}\n`).join("")}${USAGE}\n` };
+  }
+
+  let recorded: RecordedStack;
+  let file: string;
+  try {
+    const stackFile = readStackFile(targets[0], cwd);
+    file = stackFile.file;
+    recorded = await recordStack(stackFile.stack, stackFile.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      return { code: 1, stdout: "", stderr: `${err.problems.join("\n")}\n` };
+    }
+    if (err instanceof StackFileError) return { code: 1, stdout: "", stderr: `${err.message}\n` };
+    return { code: 1, stdout: "", stderr: `the program failed: ${(err as Error)?.stack ?? String(err)}\n` };
+  }
+
+  if (flags.has("--write-snapshot")) {
+    const target = snapshotPath(recorded.stack);
+    fs.writeFileSync(target, formatSnapshot(toSnapshot(recorded)));
+    return { code: 0, stdout: `wrote ${target}\n`, stderr: "" };
+  }
+  if (flags.has("--json")) {
+    const list = recorded.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: r.inputs }));
+    return { code: 0, stdout: `${JSON.stringify(list, null, 2)}\n`, stderr: "" };
+  }
+  return { code: 0, stdout: formatTable(recorded, file), stderr: "" };
+}
+
+export function formatTable(recorded: RecordedStack, file: string): string {
+  const rows = recorded.resources.map((r) => [shortType(r.type), r.name, summarize(r)]);
+  const header = ["TYPE", "NAME", "KEY SETTINGS"];
+  const widths = [0, 1].map((col) => Math.max(header[col].length, ...rows.map((row) => row[col].length)));
+  const line = (row: string[]) => `${row[0].padEnd(widths[0])}  ${row[1].padEnd(widths[1])}  ${row[2]}`.trimEnd();
+  const out = [
+    `Stack ${recorded.stack} (${file}): ${recorded.resources.length} resources, planned offline with mocked AWS values`,
+    "",
+    line(header),
+    line(header.map((h, i) => "-".repeat(i < 2 ? widths[i] : h.length))),
+    ...rows.map(line),
+    "",
+    "Outputs:",
+    ...Object.entries(recorded.outputs).map(([k, v]) => `  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`),
+  ];
+  return `${out.join("\n")}\n`;
+}
+
+if (require.main === module) {
+  // npm runs scripts from the package root; INIT_CWD is where the user typed the command.
+  main(process.argv.slice(2), process.env.INIT_CWD ?? process.cwd()).then(({ code, stdout, stderr }) => {
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(code);
+    });
+    if (stderr) process.stderr.write(stderr);
+    process.stdout.write(stdout, () => process.exit(code));
+  });
+}

@@ -1,0 +1,221 @@
+// ECS on Fargate: cluster, task definition (nginx + app), the task's network access,
+// the service behind the NLB's target group, and CPU-based autoscaling.
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { AppSettings, CertificateConfig, FargateConfig, UploadSettings } from "./config";
+import { containerDefinitions, PORTS } from "./containers";
+import { createTaskRoles } from "./taskRoles";
+
+export const CPU_TARGET_PERCENT = 60;
+
+export interface ServiceArgs {
+  appName: string;
+  region: string;
+  accountId: pulumi.Input<string>;
+  vpcId: pulumi.Input<string>;
+  privateSubnetIds: pulumi.Input<string>[];
+  loadBalancer: {
+    securityGroupId: pulumi.Input<string>;
+    targetGroupArn: pulumi.Input<string>;
+    listener: pulumi.Resource;
+  };
+  images: { app: pulumi.Input<string>; nginx: pulumi.Input<string>; ecrRepositoryArns: pulumi.Input<string>[] };
+  dicomBucket: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  kmsKeyArn?: pulumi.Input<string>;
+  certificate: {
+    mode: CertificateConfig["mode"];
+    authMode: CertificateConfig["authMode"];
+    bucketName?: pulumi.Input<string>;
+    objectArns: pulumi.Input<string>[];
+  };
+  fargate: FargateConfig;
+  app: AppSettings;
+  upload: UploadSettings;
+  logRetentionDays: number;
+}
+
+export interface Service {
+  clusterName: pulumi.Output<string>;
+  serviceName: pulumi.Output<string>;
+  logGroupNames: { app: pulumi.Output<string>; nginx: pulumi.Output<string> };
+  taskSecurityGroupId: pulumi.Output<string>;
+  autoscaling: boolean;
+}
+
+export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOptions): Service {
+  const { appName } = args;
+
+  const cluster = new aws.ecs.Cluster(
+    `${appName}`,
+    { settings: [{ name: "containerInsights", value: "enabled" }] },
+    opts,
+  );
+
+  const logGroup = (container: "app" | "nginx") =>
+    new aws.cloudwatch.LogGroup(
+      `${appName}-${container}`,
+      { name: `/${appName}/ecs/${container}`, retentionInDays: args.logRetentionDays },
+      opts,
+    );
+  const appLogs = logGroup("app");
+  const nginxLogs = logGroup("nginx");
+
+  const { taskRole, executionRole } = createTaskRoles(
+    {
+      appName,
+      region: args.region,
+      accountId: args.accountId,
+      dicomBucketArn: args.dicomBucket.arn,
+      prefix: args.app.prefix,
+      kmsKeyArn: args.kmsKeyArn,
+      certificateObjectArns: args.certificate.objectArns,
+      logGroupArns: [appLogs.arn, nginxLogs.arn],
+      ecrRepositoryArns: args.images.ecrRepositoryArns,
+    },
+    opts,
+  );
+
+  const taskDefinition = new aws.ecs.TaskDefinition(
+    `${appName}`,
+    {
+      family: appName,
+      requiresCompatibilities: ["FARGATE"],
+      networkMode: "awsvpc",
+      cpu: String(args.fargate.cpu),
+      memory: String(args.fargate.memory),
+      runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+      taskRoleArn: taskRole.arn,
+      executionRoleArn: executionRole.arn,
+      containerDefinitions: pulumi
+        .all([args.images.app, args.images.nginx, args.dicomBucket.name, args.certificate.bucketName, appLogs.name, nginxLogs.name])
+        .apply(([app, nginx, dicomBucketName, certBucketName, appLogGroup, nginxLogGroup]) =>
+          JSON.stringify(
+            containerDefinitions({
+              region: args.region,
+              images: { app, nginx },
+              dicomBucketName,
+              certificate: { mode: args.certificate.mode, authMode: args.certificate.authMode, bucketName: certBucketName },
+              app: args.app,
+              upload: args.upload,
+              logGroups: { app: appLogGroup, nginx: nginxLogGroup },
+            }),
+          ),
+        ),
+    },
+    opts,
+  );
+
+  // Tasks accept traffic only from the NLB (TLS and health check), and reach out only
+  // on 443: ECR, CloudWatch Logs and STS through NAT, S3 through the gateway endpoint.
+  const taskSecurityGroup = new aws.ec2.SecurityGroup(
+    `${appName}-task`,
+    { vpcId: args.vpcId, description: `${appName} tasks: traffic from the load balancer only`, tags: { Name: `${appName}-task` } },
+    opts,
+  );
+  for (const [label, port] of [["tls", PORTS.tls], ["health", PORTS.health]] as const) {
+    new aws.vpc.SecurityGroupIngressRule(
+      `${appName}-task-from-nlb-${label}`,
+      {
+        securityGroupId: taskSecurityGroup.id,
+        referencedSecurityGroupId: args.loadBalancer.securityGroupId,
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        description: `${label} from the load balancer`,
+      },
+      opts,
+    );
+    new aws.vpc.SecurityGroupEgressRule(
+      `${appName}-nlb-to-task-${label}`,
+      {
+        securityGroupId: args.loadBalancer.securityGroupId,
+        referencedSecurityGroupId: taskSecurityGroup.id,
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        description: `${label} to the tasks`,
+      },
+      opts,
+    );
+  }
+  new aws.vpc.SecurityGroupEgressRule(
+    `${appName}-task-https-out`,
+    {
+      securityGroupId: taskSecurityGroup.id,
+      cidrIpv4: "0.0.0.0/0",
+      ipProtocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      description: "AWS APIs (S3, ECR, CloudWatch Logs, STS)",
+    },
+    opts,
+  );
+
+  const autoscaling = args.fargate.maxTasks > args.fargate.minTasks;
+  const service = new aws.ecs.Service(
+    `${appName}`,
+    {
+      cluster: cluster.arn,
+      taskDefinition: taskDefinition.arn,
+      launchType: "FARGATE",
+      desiredCount: args.fargate.taskCount,
+      networkConfiguration: {
+        subnets: args.privateSubnetIds,
+        securityGroups: [taskSecurityGroup.id],
+        assignPublicIp: false,
+      },
+      loadBalancers: [{ targetGroupArn: args.loadBalancer.targetGroupArn, containerName: "nginx", containerPort: PORTS.tls }],
+      healthCheckGracePeriodSeconds: 60,
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+      deploymentMinimumHealthyPercent: 100,
+      deploymentMaximumPercent: 200,
+      availabilityZoneRebalancing: "ENABLED",
+      propagateTags: "SERVICE",
+      enableEcsManagedTags: true,
+    },
+    {
+      ...opts,
+      dependsOn: [args.loadBalancer.listener],
+      // Once autoscaling owns the task count, a deployment must not reset it.
+      ignoreChanges: autoscaling ? ["desiredCount"] : [],
+    },
+  );
+
+  if (autoscaling) {
+    const target = new aws.appautoscaling.Target(
+      `${appName}-tasks`,
+      {
+        serviceNamespace: "ecs",
+        scalableDimension: "ecs:service:DesiredCount",
+        resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
+        minCapacity: args.fargate.minTasks,
+        maxCapacity: args.fargate.maxTasks,
+      },
+      opts,
+    );
+    new aws.appautoscaling.Policy(
+      `${appName}-cpu`,
+      {
+        policyType: "TargetTrackingScaling",
+        serviceNamespace: target.serviceNamespace,
+        scalableDimension: target.scalableDimension,
+        resourceId: target.resourceId,
+        targetTrackingScalingPolicyConfiguration: {
+          predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageCPUUtilization" },
+          targetValue: CPU_TARGET_PERCENT,
+          scaleOutCooldown: 60,
+          scaleInCooldown: 300,
+        },
+      },
+      opts,
+    );
+  }
+
+  return {
+    clusterName: cluster.name,
+    serviceName: service.name,
+    logGroupNames: { app: appLogs.name, nginx: nginxLogs.name },
+    taskSecurityGroupId: taskSecurityGroup.id,
+    autoscaling,
+  };
+}

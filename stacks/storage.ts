@@ -1,0 +1,209 @@
+// Buckets. Every bucket the stack makes has the same posture: encrypted by default,
+// versioned, owner-enforced, no public access, TLS-only, incomplete multipart uploads
+// cleaned up. The DICOM bucket and its access logs outlive the stack: destroying the
+// deployment must never destroy the images it received.
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { BucketEncryption } from "./config";
+
+export type EncryptionSpec = { kind: "SSE-KMS"; keyArn: pulumi.Input<string> } | { kind: "SSE-S3" };
+
+export interface PrivateBucketArgs {
+  /** Physical name prefix; the provider appends a unique suffix. */
+  bucketPrefix: string;
+  encryption: EncryptionSpec;
+  /** Keep the bucket, its objects and its settings when the stack is destroyed. */
+  retain: boolean;
+  accessLogs?: { bucket: pulumi.Input<string>; prefix: string };
+  /** Statements added to the bucket policy after the TLS-only denial. */
+  policyStatements?: (bucketArn: pulumi.Output<string>) => pulumi.Input<Record<string, unknown>>[];
+  expireObjectsAfterDays?: number;
+}
+
+export interface PrivateBucket {
+  bucket: aws.s3.Bucket;
+  /** Bucket name (the provider's id). */
+  name: pulumi.Output<string>;
+  arn: pulumi.Output<string>;
+}
+
+export function createPrivateBucket(
+  name: string,
+  args: PrivateBucketArgs,
+  opts: pulumi.CustomResourceOptions,
+): PrivateBucket {
+  // Retaining only the bucket would let `pulumi destroy` strip its public access block
+  // and encryption while leaving the data behind, so the settings are retained with it.
+  const keep: pulumi.CustomResourceOptions = { ...opts, retainOnDelete: args.retain };
+  const bucket = new aws.s3.Bucket(
+    name,
+    { bucketPrefix: args.bucketPrefix, forceDestroy: !args.retain },
+    keep,
+  );
+
+  const ownership = new aws.s3.BucketOwnershipControls(
+    `${name}-ownership`,
+    { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
+    keep,
+  );
+  const publicAccess = new aws.s3.BucketPublicAccessBlock(
+    `${name}-public-access`,
+    {
+      bucket: bucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    },
+    keep,
+  );
+  new aws.s3.BucketServerSideEncryptionConfiguration(
+    `${name}-encryption`,
+    {
+      bucket: bucket.id,
+      rules: [
+        args.encryption.kind === "SSE-KMS"
+          ? {
+              applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.encryption.keyArn },
+              // One data key per bucket instead of per object keeps KMS cost flat under load.
+              bucketKeyEnabled: true,
+            }
+          : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
+      ],
+    },
+    keep,
+  );
+  new aws.s3.BucketVersioning(
+    `${name}-versioning`,
+    { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
+    keep,
+  );
+  new aws.s3.BucketLifecycleConfiguration(
+    `${name}-lifecycle`,
+    {
+      bucket: bucket.id,
+      rules: [
+        {
+          id: "abort-incomplete-multipart-uploads",
+          status: "Enabled",
+          filter: {},
+          abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+        },
+        ...(args.expireObjectsAfterDays
+          ? [
+              {
+                id: "expire-objects",
+                status: "Enabled",
+                filter: {},
+                expiration: { days: args.expireObjectsAfterDays },
+                noncurrentVersionExpiration: { noncurrentDays: args.expireObjectsAfterDays },
+              },
+            ]
+          : []),
+      ],
+    },
+    keep,
+  );
+  if (args.accessLogs) {
+    new aws.s3.BucketLogging(
+      `${name}-access-logs`,
+      { bucket: bucket.id, targetBucket: args.accessLogs.bucket, targetPrefix: args.accessLogs.prefix },
+      keep,
+    );
+  }
+  const extra = args.policyStatements?.(bucket.arn) ?? [];
+  new aws.s3.BucketPolicy(
+    `${name}-policy`,
+    {
+      bucket: bucket.id,
+      policy: pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          },
+          ...extra,
+        ],
+      }),
+    },
+    // A policy put before the public access block could briefly be evaluated without it.
+    { ...keep, dependsOn: [publicAccess, ownership] },
+  );
+  return { bucket, name: bucket.id, arn: bucket.arn };
+}
+
+export interface StorageArgs {
+  appName: string;
+  accountId: pulumi.Input<string>;
+  dicomBucketPrefix: string;
+  encryption: BucketEncryption;
+  accessLogRetentionDays: number;
+}
+
+export interface Storage {
+  dicom: PrivateBucket;
+  accessLogs: PrivateBucket;
+  /** Set when the DICOM bucket uses SSE-KMS. */
+  kmsKeyArn?: pulumi.Output<string>;
+  encryption: EncryptionSpec;
+}
+
+export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOptions): Storage {
+  const { appName } = args;
+  let encryption: EncryptionSpec = { kind: "SSE-S3" };
+  let kmsKeyArn: pulumi.Output<string> | undefined;
+  if (args.encryption === "SSE-KMS") {
+    // Deleting the key would make the retained objects unreadable; it stays with them.
+    const key = new aws.kms.Key(
+      `${appName}-dicom`,
+      {
+        description: `Encrypts the DICOM objects of ${appName}`,
+        enableKeyRotation: true,
+        deletionWindowInDays: 30,
+      },
+      { ...opts, retainOnDelete: true },
+    );
+    new aws.kms.Alias(`${appName}-dicom`, { name: `alias/${appName}-dicom`, targetKeyId: key.keyId }, opts);
+    kmsKeyArn = key.arn;
+    encryption = { kind: "SSE-KMS", keyArn: key.arn };
+  }
+
+  // S3 server access logs can only be delivered to an SSE-S3 bucket.
+  const accessLogs = createPrivateBucket(
+    `${appName}-access-logs`,
+    {
+      bucketPrefix: `${appName}-access-logs`,
+      encryption: { kind: "SSE-S3" },
+      retain: true,
+      expireObjectsAfterDays: args.accessLogRetentionDays,
+      policyStatements: (arn) => [
+        {
+          Sid: "AllowS3ServerAccessLogs",
+          Effect: "Allow",
+          Principal: { Service: "logging.s3.amazonaws.com" },
+          Action: "s3:PutObject",
+          Resource: pulumi.interpolate`${arn}/*`,
+          Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
+        },
+      ],
+    },
+    opts,
+  );
+
+  const dicom = createPrivateBucket(
+    `${appName}-dicom`,
+    {
+      bucketPrefix: args.dicomBucketPrefix,
+      encryption,
+      retain: true,
+      accessLogs: { bucket: accessLogs.name, prefix: "dicom/" },
+    },
+    opts,
+  );
+  return { dicom, accessLogs, kmsKeyArn, encryption };
+}

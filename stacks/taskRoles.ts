@@ -1,0 +1,159 @@
+// IAM for the task. ECS gives a task one role shared by its containers, so "a role per
+// container" is not available; instead the task role holds only what the two
+// containers need at run time, and everything ECS needs to start the task (image
+// pulls, log streams) sits on a separate execution role the containers never see.
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+
+export interface TaskRolesArgs {
+  appName: string;
+  region: string;
+  accountId: pulumi.Input<string>;
+  dicomBucketArn: pulumi.Input<string>;
+  /** Key prefix the app writes under; "" for the whole bucket. */
+  prefix: string;
+  kmsKeyArn?: pulumi.Input<string>;
+  certificateObjectArns: pulumi.Input<string>[];
+  logGroupArns: pulumi.Input<string>[];
+  ecrRepositoryArns: pulumi.Input<string>[];
+}
+
+export interface TaskRoles {
+  taskRole: aws.iam.Role;
+  executionRole: aws.iam.Role;
+}
+
+type Statement = { Sid: string; Effect: "Allow"; Action: string[]; Resource: string | string[] };
+type PolicyDocument = { Version: "2012-10-17"; Statement: Statement[] };
+
+export interface TaskPolicyInputs {
+  dicomBucketArn: string;
+  prefix: string;
+  kmsKeyArn?: string;
+  certificateObjectArns: string[];
+}
+
+/** What the containers may do at run time. */
+export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
+  const objects = p.prefix === "" ? `${p.dicomBucketArn}/*` : `${p.dicomBucketArn}/${p.prefix}/*`;
+  const statements: Statement[] = [
+    {
+      Sid: "WriteDicomObjects",
+      Effect: "Allow",
+      // GetObject also authorises HEAD, which the app uses to detect duplicates.
+      Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:GetObject"],
+      Resource: objects,
+    },
+    {
+      // Without ListBucket S3 answers a HEAD of a missing key with 403 instead of 404,
+      // and duplicate detection could not tell "new" from "forbidden".
+      Sid: "TellMissingFromForbidden",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: p.dicomBucketArn,
+    },
+  ];
+  if (p.kmsKeyArn) {
+    statements.push({
+      Sid: "UseDicomKey",
+      Effect: "Allow",
+      // Decrypt is needed to complete multipart uploads and to read certificates.
+      Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+      Resource: p.kmsKeyArn,
+    });
+  }
+  if (p.certificateObjectArns.length > 0) {
+    statements.push({
+      Sid: "ReadTlsMaterial",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: [...p.certificateObjectArns],
+    });
+  }
+  return { Version: "2012-10-17", Statement: statements };
+}
+
+export interface ExecutionPolicyInputs {
+  logGroupArns: string[];
+  ecrRepositoryArns: string[];
+}
+
+/** What ECS may do on the task's behalf before the containers run. */
+export function executionPolicyDocument(p: ExecutionPolicyInputs): PolicyDocument {
+  const statements: Statement[] = [
+    {
+      Sid: "WriteContainerLogs",
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: p.logGroupArns.map((arn) => `${arn}:log-stream:*`),
+    },
+  ];
+  if (p.ecrRepositoryArns.length > 0) {
+    statements.push(
+      // Registry authentication cannot be scoped to a repository.
+      { Sid: "AuthenticateToEcr", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+      {
+        Sid: "PullImages",
+        Effect: "Allow",
+        Action: ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+        Resource: [...p.ecrRepositoryArns],
+      },
+    );
+  }
+  return { Version: "2012-10-17", Statement: statements };
+}
+
+export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResourceOptions): TaskRoles {
+  // Only ECS acting for this account's tasks in this region may assume the roles.
+  const assumeRolePolicy = pulumi.jsonStringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: "ecs-tasks.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: {
+          StringEquals: { "aws:SourceAccount": args.accountId },
+          ArnLike: { "aws:SourceArn": pulumi.interpolate`arn:aws:ecs:${args.region}:${args.accountId}:*` },
+        },
+      },
+    ],
+  });
+
+  const taskRole = new aws.iam.Role(
+    `${args.appName}-task`,
+    { description: `Run-time permissions of the ${args.appName} containers`, assumeRolePolicy },
+    opts,
+  );
+  new aws.iam.RolePolicy(
+    `${args.appName}-task`,
+    {
+      role: taskRole.name,
+      policy: pulumi
+        .all([args.dicomBucketArn, args.kmsKeyArn, pulumi.all(args.certificateObjectArns)])
+        .apply(([dicomBucketArn, kmsKeyArn, certificateObjectArns]) =>
+          JSON.stringify(taskPolicyDocument({ dicomBucketArn, prefix: args.prefix, kmsKeyArn, certificateObjectArns })),
+        ),
+    },
+    opts,
+  );
+
+  const executionRole = new aws.iam.Role(
+    `${args.appName}-execution`,
+    { description: `Lets ECS pull images and write logs for ${args.appName}`, assumeRolePolicy },
+    opts,
+  );
+  new aws.iam.RolePolicy(
+    `${args.appName}-execution`,
+    {
+      role: executionRole.name,
+      policy: pulumi
+        .all([pulumi.all(args.logGroupArns), pulumi.all(args.ecrRepositoryArns)])
+        .apply(([logGroupArns, ecrRepositoryArns]) =>
+          JSON.stringify(executionPolicyDocument({ logGroupArns, ecrRepositoryArns })),
+        ),
+    },
+    opts,
+  );
+  return { taskRole, executionRole };
+}
