@@ -22,7 +22,13 @@ describe("readDicomHeader", () => {
       const r = readIncrementally(data, 1024);
       expect(r).toEqual({
         kind: "ok",
-        header: { ...uids, sopClassUid: "1.2.840.10008.5.1.4.1.1.2", transferSyntaxUid: ts },
+        header: {
+          ...uids,
+          sopClassUid: "1.2.840.10008.5.1.4.1.1.2",
+          transferSyntaxUid: ts,
+          metaSopClassUid: "1.2.840.10008.5.1.4.1.1.2",
+          metaSopInstanceUid: uids.sopInstanceUid,
+        },
       });
     });
   }

@@ -44,6 +44,9 @@ export interface DicomHeader {
   studyUid: string;
   seriesUid: string;
   transferSyntaxUid: string;
+  /** Media Storage SOP Class / Instance UIDs of the File Meta, when present. */
+  metaSopClassUid?: string;
+  metaSopInstanceUid?: string;
 }
 
 export type HeaderResult =
@@ -90,10 +93,12 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
   }
 
   let transferSyntaxUid: string | undefined;
+  let metaUids: Pick<DicomHeader, "metaSopClassUid" | "metaSopInstanceUid"> = {};
   let dataset: { stream: DcmjsStream; syntax: string };
   try {
     const meta = readFileMeta(prefix);
     transferSyntaxUid = normalizeUid(first(meta.dict, "00020010"));
+    metaUids = { metaSopClassUid: normalizeUid(first(meta.dict, "00020002")), metaSopInstanceUid: normalizeUid(first(meta.dict, "00020003")) };
     if (!transferSyntaxUid) {
       return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
     }
@@ -131,7 +136,10 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
     if (!isValidUid(transferSyntaxUid)) {
       return invalid(Reason.DataSetDoesNotMatchSOPClass, "Transfer Syntax UID (0002,0010) is not a valid UID", partial);
     }
-    return { kind: "ok", header: partial as DicomHeader };
+    const header = partial as DicomHeader;
+    if (metaUids.metaSopClassUid) header.metaSopClassUid = metaUids.metaSopClassUid;
+    if (metaUids.metaSopInstanceUid) header.metaSopInstanceUid = metaUids.metaSopInstanceUid;
+    return { kind: "ok", header };
   }
   if (bad.length) {
     return invalid(Reason.DataSetDoesNotMatchSOPClass, `invalid UID in ${bad.join(", ")}`, partial);

@@ -1,0 +1,56 @@
+// Entry point: `npm start`, the container's command, and the test harness's child process.
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./logger.js";
+import { startService } from "./server.js";
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`stowrs-to-s3: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const service = await startService(config, log);
+  log.info(
+    {
+      url: service.url,
+      bucket: service.bucket,
+      prefix: config.prefix,
+      s3: service.embeddedStore ? `embedded store ${service.embeddedStore.endpoint}, data in ${service.embeddedStore.dir}` : (config.s3Endpoint ?? "AWS S3"),
+      upload: config.upload,
+    },
+    "listening",
+  );
+  if (service.embeddedStore) {
+    process.stderr.write(
+      `\nSTOW-RS service: ${service.url}/studies\n` +
+        `Bucket "${service.bucket}" in the embedded S3-compatible store at ${service.embeddedStore.endpoint}\n` +
+        `Objects land under ${service.embeddedStore.dir}/${service.bucket}/\n\n`,
+    );
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "signal received");
+    service.shutdown().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err: String(err) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`stowrs-to-s3: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

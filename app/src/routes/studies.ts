@@ -1,0 +1,110 @@
+// POST /studies and POST /studies/{StudyInstanceUID}: the STOW-RS store transaction.
+import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { isValidUid } from "../dicom/uid.js";
+import { parseStowContentType } from "../multipart/content-type.js";
+import { MultipartReader } from "../multipart/reader.js";
+import type { ServiceContext } from "../service-context.js";
+import { negotiateResponse } from "../stow/accept.js";
+import { limitedBody } from "../stow/body-source.js";
+import { statusOf } from "../stow/outcome.js";
+import { buildStoreResponse } from "../stow/response.js";
+import { toNativeDicomModel } from "../stow/response-xml.js";
+import { storeInstances } from "../stow/store-instances.js";
+import { errorResponse } from "./error-response.js";
+
+type Bindings = { incoming?: Readable };
+
+export function studiesRoutes(svc: ServiceContext) {
+  const routes = new Hono<{ Bindings: Bindings }>();
+  routes.post("/studies", (c) => store(c, svc, undefined));
+  routes.post("/studies/:study", (c) => {
+    const study = c.req.param("study");
+    // Checked before the body is read: a bad UID must never reach a key.
+    if (!isValidUid(study)) {
+      return errorResponse(c, 400, "the StudyInstanceUID in the path is not a valid UID (PS3.5 9.1: digits and dots, at most 64 characters)");
+    }
+    return store(c, svc, study);
+  });
+  return routes;
+}
+
+async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, studyUidFromPath: string | undefined) {
+  const { config, metrics } = svc;
+  const started = Date.now();
+  const requestId = sanitizeRequestId(c.req.header("x-request-id")) ?? randomUUID();
+  const clientDn = c.req.header("x-client-dn") || undefined;
+  const log = svc.log.child({ requestId });
+  c.header("X-Request-Id", requestId);
+
+  const reject = (status: 400 | 406 | 413 | 415 | 503, message: string) => {
+    metrics.requests.inc({ status: String(status) });
+    log.info({ status, clientDn, path: c.req.path, error: message, ms: Date.now() - started }, "request rejected");
+    return errorResponse(c, status, message);
+  };
+
+  const format = negotiateResponse(c.req.header("accept"));
+  if (!format) return reject(406, "no acceptable response media type; this service answers application/dicom+json or application/dicom+xml");
+  const contentType = parseStowContentType(c.req.header("content-type"));
+  if (!contentType.ok) return reject(contentType.status, contentType.message);
+  const encoding = (c.req.header("content-encoding") ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && encoding !== "") return reject(415, `Content-Encoding ${encoding} is not supported; send the body uncompressed`);
+  const declaredLength = Number(c.req.header("content-length") ?? "NaN");
+  if (declaredLength > config.maxRequestBytes) {
+    c.header("Connection", "close");
+    return reject(413, `request body of ${declaredLength} bytes exceeds MAX_REQUEST_BYTES (${config.maxRequestBytes})`);
+  }
+  if (svc.shuttingDown) {
+    c.header("Retry-After", "5");
+    c.header("Connection", "close");
+    return reject(503, "the service is shutting down; retry on another instance");
+  }
+  if (svc.instanceSlots.inUse >= svc.instanceSlots.capacity) {
+    metrics.overloadRejections.inc();
+    c.header("Retry-After", "5");
+    c.header("Connection", "close");
+    return reject(503, `the service is at capacity (MAX_INSTANCES_IN_FLIGHT=${config.maxInstancesInFlight}); retry later`);
+  }
+
+  let received = 0;
+  const body: AsyncIterable<Uint8Array> = c.env?.incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array>) ?? [];
+  const reader = new MultipartReader(
+    limitedBody(body, config.maxRequestBytes, (n) => {
+      received += n;
+      metrics.bytesReceived.inc(n);
+    }),
+    contentType.boundary,
+  );
+  svc.activeRequests += 1;
+  let result;
+  try {
+    result = await storeInstances(svc.storeDeps, { reader, rootType: contentType.rootType, studyUidFromPath, log });
+  } finally {
+    svc.activeRequests -= 1;
+  }
+  result.bytes = received;
+  if (config.responseDelayMs > 0) await new Promise((r) => setTimeout(r, config.responseDelayMs));
+
+  const status = statusOf(result);
+  const stored = result.instances.filter((i) => i.stored).length;
+  const failed = result.instances.length - stored + result.otherFailures.length;
+  metrics.requests.inc({ status: String(status) });
+  log.info(
+    { status, clientDn, path: c.req.path, parts: result.parts, bytes: result.bytes, stored, failed, ms: Date.now() - started, error: result.requestError?.message },
+    "store request",
+  );
+
+  // The first problem in words, for people reading responses; the body carries every reason as a number.
+  const problem = result.requestError?.message ?? [...result.instances.filter((i) => !i.stored), ...result.otherFailures][0]?.message;
+  if (problem) c.header("Warning", `299 stowrs-to-s3 "${problem.replace(/["\\\r\n]/g, " ").slice(0, 200)}"`);
+  if (result.requestError) c.header("Connection", "close");
+  const json = buildStoreResponse(result, config.wadoUrl);
+  c.header("Content-Type", format.contentType);
+  return c.body(format.format === "xml" ? toNativeDicomModel(json) : JSON.stringify(json), status);
+}
+
+function sanitizeRequestId(value: string | undefined): string | undefined {
+  return value && /^[\w.:-]{1,128}$/.test(value) ? value : undefined;
+}

@@ -1,0 +1,112 @@
+// Wires configuration, S3, the Hono app and the HTTP server together, and shuts them down cleanly.
+import { join, resolve } from "node:path";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import type { Logger } from "pino";
+import { createApp } from "./app.js";
+import type { Config } from "./config.js";
+import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type EmbeddedStore } from "./embedded-s3/embedded-store.js";
+import { createMetrics } from "./metrics.js";
+import type { ServiceContext } from "./service-context.js";
+import { createS3Client } from "./storage/s3-client.js";
+import { Semaphore } from "./util/semaphore.js";
+
+const EMBEDDED_BUCKET = "dicom";
+/** A connection with no traffic in either direction for this long is closed (stalled clients). */
+const SOCKET_IDLE_TIMEOUT_MS = 5 * 60_000;
+
+export interface RunningService {
+  url: string;
+  bucket: string;
+  embeddedStore?: EmbeddedStore;
+  context: ServiceContext;
+  /** Stop accepting, let requests in flight finish up to SHUTDOWN_TIMEOUT_SECONDS, then close. */
+  shutdown(): Promise<void>;
+}
+
+export async function startService(config: Config, log: Logger): Promise<RunningService> {
+  let embeddedStore: EmbeddedStore | undefined;
+  let effective = config;
+  let credentials;
+  if (!config.bucket) {
+    // Local use without an AWS account: an S3-compatible store on loopback, data under DATA_DIR.
+    embeddedStore = await startEmbeddedStore({ dir: resolve(join(config.dataDir, "s3")), bucket: EMBEDDED_BUCKET });
+    effective = { ...config, bucket: EMBEDDED_BUCKET, s3Endpoint: embeddedStore.endpoint, s3ForcePathStyle: true };
+    credentials = { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY };
+  }
+  const metrics = createMetrics();
+  const client = createS3Client(effective, { credentials });
+  // Time every S3 call (each UploadPart, PutObject, ...) for the latency histogram.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const end = metrics.s3Requests.startTimer({ operation: String(context.commandName ?? "unknown").replace(/Command$/, "") });
+      try {
+        const out = await next(args);
+        end({ outcome: "ok" });
+        return out;
+      } catch (err) {
+        end({ outcome: "error" });
+        throw err;
+      }
+    },
+    { step: "initialize", name: "stowrsLatency" },
+  );
+  const instanceSlots = new Semaphore(config.maxInstancesInFlight);
+  const context: ServiceContext = {
+    config: effective,
+    log,
+    metrics,
+    instanceSlots,
+    shuttingDown: false,
+    activeRequests: 0,
+    storeDeps: {
+      config: effective,
+      s3: { client, bucket: effective.bucket!, checksums: effective.s3Endpoint === undefined },
+      metrics,
+      instanceSlots,
+    },
+  };
+  const app = createApp(context);
+
+  const server = await new Promise<Server>((resolveServer, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: config.port,
+        hostname: config.host,
+        serverOptions: {
+          // Node's default 5-minute request timeout would cut off multi-GiB uploads.
+          requestTimeout: 0,
+          // Slow headers (slowloris) are still cut off.
+          headersTimeout: 30_000,
+          keepAliveTimeout: 65_000,
+        },
+      },
+      () => resolveServer(s as Server),
+    ) as Server;
+    s.once("error", reject);
+  });
+  server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;
+
+  let shutdownPromise: Promise<void> | undefined;
+  const shutdown = () =>
+    (shutdownPromise ??= (async () => {
+      context.shuttingDown = true;
+      log.info({ activeRequests: context.activeRequests }, "shutting down: no new connections, finishing requests in flight");
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      while (context.activeRequests > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (context.activeRequests > 0) log.warn({ activeRequests: context.activeRequests }, "shutdown timeout: closing requests still in flight");
+      server.closeAllConnections();
+      await closed;
+      client.destroy();
+      if (embeddedStore) await embeddedStore.stop();
+    })());
+
+  return { url, bucket: effective.bucket!, embeddedStore, context, shutdown };
+}

@@ -1,0 +1,242 @@
+// One instance's journey into S3: streamed through lib-storage (a single PUT when it fits in
+// one part, a multipart upload otherwise), hashed on the way, checked against an existing
+// object at the same key, and either completed or aborted so that nothing partial remains.
+import { createHash } from "node:crypto";
+import { PassThrough } from "node:stream";
+import {
+  AbortMultipartUploadCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import type { Logger } from "pino";
+import type { DuplicatePolicy } from "../config.js";
+import type { Metrics } from "../metrics.js";
+import { Reason, type ReasonCode } from "../stow/reasons.js";
+import { describeS3Error, isS3Unavailable, reasonForS3Error } from "./s3-errors.js";
+
+export interface UploadSettings {
+  client: S3Client;
+  bucket: string;
+  partSizeBytes: number;
+  partConcurrency: number;
+  duplicatePolicy: DuplicatePolicy;
+  checksums: boolean;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export type UploadResult =
+  | { stored: true; key: string; bytes: number; sha256: string; duplicate: "none" | "identical" | "overwritten" }
+  | { stored: false; key: string; reason: ReasonCode; message: string };
+
+interface ExistingObject {
+  size: number;
+  sha256?: string;
+}
+
+const SHA256_TAG = "sha256";
+
+/** Thrown by write() once the upload can no longer succeed. */
+export class UploadFailed extends Error {
+  constructor(
+    readonly reason: ReasonCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "UploadFailed";
+  }
+}
+
+export class InstanceUpload {
+  readonly key: string;
+  private readonly body: PassThrough;
+  private readonly hash = createHash("sha256");
+  private readonly upload: Upload;
+  private readonly metadata: Record<string, string>;
+  private readonly done: Promise<void>;
+  private readonly existing: Promise<ExistingObject | null>;
+  private failure: unknown;
+  private aborted = false;
+  private released = false;
+  private bytes = 0;
+
+  constructor(
+    private readonly settings: UploadSettings,
+    key: string,
+    metadata: { sopClassUid: string; transferSyntaxUid: string },
+  ) {
+    this.key = key;
+    // highWaterMark: lib-storage collects parts itself; keep our own buffer small.
+    this.body = new PassThrough({ highWaterMark: 64 * 1024 });
+    this.metadata = { "sop-class-uid": metadata.sopClassUid, "transfer-syntax-uid": metadata.transferSyntaxUid };
+    this.upload = new Upload({
+      client: settings.client,
+      partSize: settings.partSizeBytes,
+      queueSize: settings.partConcurrency,
+      // We abort the multipart upload ourselves, so that the first error is the one reported.
+      leavePartsOnError: true,
+      params: {
+        Bucket: settings.bucket,
+        Key: key,
+        Body: this.body,
+        ContentType: "application/dicom",
+        // Read again when the single PUT is sent, after the last byte, so sha256 can be added then.
+        Metadata: this.metadata,
+        ...(settings.checksums ? { ChecksumAlgorithm: "CRC32" as const } : {}),
+      },
+    });
+    settings.metrics.uploadsInFlight.inc();
+    this.done = this.upload.done().then(
+      () => undefined,
+      (err) => {
+        this.failure ??= err;
+        this.body.destroy();
+      },
+    );
+    this.existing = this.headExisting();
+    // A HEAD failure surfaces in finish(); don't let it go unhandled meanwhile.
+    this.existing.catch(() => undefined);
+  }
+
+  /** Adds bytes to the object; waits while S3 is behind (backpressure). */
+  async write(chunk: Buffer): Promise<void> {
+    this.throwIfFailed();
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    if (!this.body.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        // If the upload dies, the body is destroyed and "close" wakes us instead of "drain".
+        const wake = () => {
+          this.body.off("drain", wake);
+          this.body.off("close", wake);
+          resolve();
+        };
+        this.body.on("drain", wake);
+        this.body.on("close", wake);
+      });
+      this.throwIfFailed();
+    }
+  }
+
+  /** All bytes written: decide about duplicates, then complete (or abort) and report. */
+  async finish(): Promise<UploadResult> {
+    try {
+      this.throwIfFailed();
+      const sha256 = this.hash.digest("hex");
+      let existing: ExistingObject | null;
+      try {
+        existing = await this.existing;
+      } catch (err) {
+        await this.abort();
+        return this.failed(reasonForS3Error(err), `checking for an existing object failed: ${describeS3Error(err)}`);
+      }
+      let duplicate: "none" | "identical" | "overwritten" = "none";
+      if (existing) {
+        const same = existing.size === this.bytes && existing.sha256 === sha256;
+        if (same) {
+          // Identical bytes are already stored: acknowledge without writing them again.
+          await this.abort();
+          return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate: "identical" };
+        }
+        if (this.settings.duplicatePolicy === "reject") {
+          await this.abort();
+          return this.failed(Reason.DuplicateSOPInstance, "an instance with this SOP Instance UID and different content is already stored");
+        }
+        duplicate = "overwritten";
+      }
+      this.metadata[SHA256_TAG] = sha256;
+      this.body.end();
+      await this.done;
+      if (this.failure !== undefined) {
+        await this.cleanUp();
+        return this.failed(reasonForS3Error(this.failure), `S3 did not store the instance: ${describeS3Error(this.failure)}`);
+      }
+      if (this.upload.uploadId) await this.tagMultipartObject(sha256);
+      this.settings.metrics.bytesStored.inc(this.bytes);
+      return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate };
+    } catch (err) {
+      if (err instanceof UploadFailed) return this.failed(err.reason, err.message);
+      await this.abort();
+      return this.failed(reasonForS3Error(err), describeS3Error(err));
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Gives up on this instance: nothing will be written at its key. */
+  async abort(): Promise<void> {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.failure ??= new Error("upload aborted");
+    void this.upload.abort();
+    this.body.destroy();
+    await this.done;
+    await this.cleanUp();
+    this.release();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.settings.metrics.uploadsInFlight.dec();
+  }
+
+  private async cleanUp(): Promise<void> {
+    // Let lib-storage's part uploaders stop before asking S3 to drop the parts they sent.
+    await Promise.allSettled((this.upload as unknown as { concurrentUploaders: Promise<void>[] }).concurrentUploaders ?? []);
+    const uploadId = this.upload.uploadId;
+    if (!uploadId) return;
+    this.settings.metrics.uploadAborts.inc();
+    try {
+      await this.settings.client.send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: this.key, UploadId: uploadId }));
+    } catch (err) {
+      // The parts are invisible (no object exists at the key); the bucket's lifecycle rule removes them.
+      this.settings.log.warn({ key: this.key, uploadId, err: describeS3Error(err) }, "AbortMultipartUpload failed; parts left to the lifecycle rule");
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) {
+      throw new UploadFailed(reasonForS3Error(this.failure), `S3 did not store the instance: ${describeS3Error(this.failure)}`);
+    }
+  }
+
+  private failed(reason: ReasonCode, message: string): UploadResult {
+    return { stored: false, key: this.key, reason, message };
+  }
+
+  private async headExisting(): Promise<ExistingObject | null> {
+    const { client, bucket } = this.settings;
+    try {
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: this.key }));
+      let sha256 = head.Metadata?.[SHA256_TAG];
+      if (!sha256) {
+        // Multipart objects carry their hash as a tag: metadata is fixed before the last byte is seen.
+        const tags = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: this.key })).catch(() => undefined);
+        sha256 = tags?.TagSet?.find((t) => t.Key === SHA256_TAG)?.Value;
+      }
+      return { size: head.ContentLength ?? -1, sha256 };
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (err as Error).name === "NotFound" || (err as Error).name === "NoSuchKey") return null;
+      if (isS3Unavailable(err)) throw err;
+      // e.g. 403 without s3:GetObject: cannot compare, so behave as for a new instance.
+      this.settings.log.warn({ key: this.key, err: describeS3Error(err) }, "HEAD of the target key failed; treating the instance as new");
+      return null;
+    }
+  }
+
+  private async tagMultipartObject(sha256: string): Promise<void> {
+    try {
+      await this.settings.client.send(
+        new PutObjectTaggingCommand({ Bucket: this.settings.bucket, Key: this.key, Tagging: { TagSet: [{ Key: SHA256_TAG, Value: sha256 }] } }),
+      );
+    } catch (err) {
+      // The instance is stored byte-exact; only the duplicate check loses its shortcut.
+      this.settings.log.warn({ key: this.key, err: describeS3Error(err) }, "could not tag the object with its sha256");
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { S3Client } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { Config } from "../config.js";
+
+export interface S3Target {
+  client: S3Client;
+  bucket: string;
+  /** Whether uploads carry an S3 checksum (real S3) or not (S3-compatible stores that mishandle them). */
+  checksums: boolean;
+}
+
+export interface S3ClientOptions {
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export function createS3Client(config: Config, options: S3ClientOptions = {}): S3Client {
+  // Checksums are computed over each buffered part; some S3-compatible servers corrupt
+  // streamed uploads that carry them, so they are only asked for on AWS itself.
+  const onAws = config.s3Endpoint === undefined;
+  const agentOptions = { keepAlive: true, maxSockets: 256 };
+  return new S3Client({
+    region: config.region,
+    endpoint: config.s3Endpoint,
+    forcePathStyle: config.s3ForcePathStyle,
+    credentials: options.credentials,
+    requestChecksumCalculation: onAws ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
+    responseChecksumValidation: onAws ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
+    // Standard retry mode: exponential backoff with full jitter, on throttling, 5xx and network errors.
+    retryMode: "standard",
+    maxAttempts: config.s3MaxAttempts,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: 5_000,
+      requestTimeout: config.s3RequestTimeoutMs,
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+    }),
+  });
+}
