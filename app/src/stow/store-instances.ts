@@ -45,24 +45,29 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
   // Whether the part that broke the request off already has its failure recorded.
   let brokenPartRecorded = false;
 
-  const record = (outcome: InstanceOutcome) => {
+  const record = (outcome: InstanceOutcome, partIndex: number) => {
+    order.set(outcome, partIndex);
     result.instances.push(outcome);
     const label = outcome.stored ? "stored" : "failed";
     metrics.instances.inc({ outcome: label, reason: outcome.stored ? "" : String(outcome.reason) });
   };
+  const order = new Map<InstanceOutcome, number>();
+  let currentPart = -1;
   const otherFailure = (reason: (typeof Reason)[keyof typeof Reason], message: string) => {
     result.otherFailures.push({ reason, message });
     metrics.instances.inc({ outcome: "failed", reason: String(reason) });
   };
   const failInstance = (header: Partial<DicomHeader>, reason: (typeof Reason)[keyof typeof Reason], message: string) => {
     if (header.sopInstanceUid) {
-      record({ sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid, studyUid: header.studyUid, seriesUid: header.seriesUid, stored: false, reason, message });
+      record({ sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid, studyUid: header.studyUid, seriesUid: header.seriesUid, stored: false, reason, message }, currentPart);
     } else otherFailure(reason, message);
   };
 
   try {
     for (let head = await req.reader.nextPart(); head; head = await req.reader.nextPart()) {
       result.parts += 1;
+      currentPart = head.index;
+      const partIndex = head.index;
       const partType = partMediaType(head, req.rootType);
       if (partType !== "application/dicom") {
         await req.reader.skipBody();
@@ -77,7 +82,20 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
       let nextAttempt = FIRST_HEADER_ATTEMPT;
       let parsed = readDicomHeader(Buffer.alloc(0), false);
       for (;;) {
-        const chunk = await req.reader.readBody();
+        let chunk: Buffer | null;
+        try {
+          chunk = await req.reader.readBody();
+        } catch (err) {
+          // Cut off before its header could be read: name the instance if the bytes so far allow it.
+          const partial = readDicomHeader(Buffer.concat(prefix), false);
+          failInstance(
+            partial.kind === "ok" ? partial.header : partial.kind === "invalid" ? partial.partial : {},
+            err instanceof RequestTooLarge ? Reason.OutOfResources : Reason.CannotUnderstand,
+            err instanceof RequestTooLarge ? err.message : `part ${head.index + 1} ended before its closing boundary (truncated instance)`,
+          );
+          brokenPartRecorded = true;
+          throw err;
+        }
         if (chunk === null) complete = true;
         else {
           prefix.push(chunk);
@@ -178,11 +196,11 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
               : undefined;
           const base = { sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid, studyUid: header.studyUid, seriesUid: header.seriesUid };
           if (r.stored) {
-            record({ ...base, stored: true, warning });
+            record({ ...base, stored: true, warning }, partIndex);
             req.log.debug({ key: r.key, bytes: r.bytes, sha256: r.sha256, duplicate: r.duplicate, ms: Date.now() - started }, "instance stored");
           } else {
             if (r.reason === Reason.OutOfResources) s3Unavailable = true;
-            record({ ...base, stored: false, reason: r.reason, message: r.message });
+            record({ ...base, stored: false, reason: r.reason, message: r.message }, partIndex);
             req.log.warn({ key: r.key, bytes, reason: r.reason, error: r.message, ms: Date.now() - started }, "instance not stored");
           }
         }),
@@ -200,6 +218,8 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
   } finally {
     await Promise.all(pending);
   }
+  // Uploads finish in any order; report instances in the order of their parts.
+  result.instances.sort((a, b) => order.get(a)! - order.get(b)!);
   return result;
 }
 

@@ -172,7 +172,8 @@ export function multipartBody(parts: Array<Buffer | PartSpec>, boundary: string,
     const ct = spec.contentType === undefined ? "application/dicom" : spec.contentType;
     if (ct !== null) headers.push(`Content-Type: ${ct}`);
     for (const [k, v] of Object.entries(spec.headers ?? {})) headers.push(`${k}: ${v}`);
-    chunks.push(Buffer.from(`${i === 0 ? "" : "\r\n"}--${boundary}\r\n${headers.join("\r\n")}\r\n\r\n`, "latin1"));
+    const headerBlock = headers.map((h) => `${h}\r\n`).join("");
+    chunks.push(Buffer.from(`${i === 0 ? "" : "\r\n"}--${boundary}\r\n${headerBlock}\r\n`, "latin1"));
     chunks.push(spec.body);
   });
   chunks.push(Buffer.from(`\r\n--${boundary}--${opts.trailingCrlf === false ? "" : "\r\n"}`, "latin1"));
