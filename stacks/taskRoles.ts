@@ -45,9 +45,10 @@ export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
       Resource: objects,
     },
     {
-      // Without ListBucket S3 answers a HEAD of a missing key with 403 instead of 404,
-      // and duplicate detection could not tell "new" from "forbidden".
-      Sid: "TellMissingFromForbidden",
+      // The readiness check is a HeadBucket, which S3 authorises as ListBucket; it also
+      // makes a HEAD of a missing key answer 404 rather than 403, so duplicate
+      // detection can tell "new" from "forbidden".
+      Sid: "CheckBucket",
       Effect: "Allow",
       Action: ["s3:ListBucket"],
       Resource: p.dicomBucketArn,

@@ -1,0 +1,175 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, type StackConfig } from "./config";
+import { BASE, configMap } from "./testing/harness";
+
+function problemsOf(overrides: Record<string, unknown>, base = BASE, env = {}): string[] {
+  try {
+    parseConfig(configMap(overrides, base), env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error("expected the configuration to be rejected");
+}
+
+function parsed(overrides: Record<string, unknown>): StackConfig {
+  return parseConfig(configMap(overrides));
+}
+
+describe("parseConfig defaults", () => {
+  it("fills every optional key from code, not from Pulumi.yaml", () => {
+    const c = parsed({});
+    expect(c).toEqual({
+      region: "eu-central-1",
+      appName: "stowrs-test",
+      vpcCidr: "10.0.0.0/16",
+      dicomBucket: "stowrs-test-dicom",
+      bucketEncryption: "SSE-KMS",
+      certificate: { mode: "FROMS3", authMode: "anonymous", bucket: "stowrs-test-certs" },
+      allowedPeers: ["203.0.113.0/24"],
+      fargate: { cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1 },
+      app: { prefix: "", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
+      upload: { partSizeMiB: 8, partConcurrency: 4, instanceConcurrency: 4 },
+      tags: {},
+      images: {},
+    });
+  });
+
+  it("takes the region from the environment when aws:region is unset", () => {
+    const c = parseConfig(configMap({ "aws:region": undefined }), { AWS_REGION: "us-west-2" });
+    expect(c.region).toBe("us-west-2");
+  });
+
+  it("accepts numbers typed as text, as `pulumi config set --path` stores them", () => {
+    const c = parsed({ fargate: { cpu: "1024", memory: "2048", taskCount: "2" }, upload: { partConcurrency: "8" } });
+    expect(c.fargate).toMatchObject({ cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 2 });
+    expect(c.upload.partConcurrency).toBe(8);
+  });
+
+  it("accepts a comma-separated peer list typed on the command line", () => {
+    expect(parsed({ allowedPeers: "203.0.113.0/24, 198.51.100.7/32" }).allowedPeers).toEqual([
+      "203.0.113.0/24",
+      "198.51.100.7/32",
+    ]);
+  });
+});
+
+describe("parseConfig rules", () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["appName too long", { appName: "a-very-long-application-name" }, "stowrs-to-s3:appName: must be 1 to 20 characters"],
+    ["appName characters", { appName: "Stow_RS" }, "stowrs-to-s3:appName: \"Stow_RS\" may contain only"],
+    ["appName leading hyphen", { appName: "-stow" }, "stowrs-to-s3:appName:"],
+    ["vpcCidr malformed", { vpcCidr: "10.0.0/16" }, "stowrs-to-s3:vpcCidr: \"10.0.0/16\" is not an IPv4 CIDR"],
+    ["vpcCidr octet over 255", { vpcCidr: "10.300.0.0/16" }, "stowrs-to-s3:vpcCidr: \"10.300.0.0/16\" is not an IPv4 CIDR"],
+    ["vpcCidr host bits", { vpcCidr: "10.0.1.0/16" }, "stowrs-to-s3:vpcCidr: \"10.0.1.0/16\" has host bits set; did you mean 10.0.0.0/16?"],
+    ["vpcCidr too small", { vpcCidr: "10.0.0.0/26" }, "stowrs-to-s3:vpcCidr: prefix length must be between /16 and /24"],
+    ["dicomBucket characters", { dicomBucket: "My_Bucket" }, "stowrs-to-s3:dicomBucket: \"My_Bucket\" is not a valid S3 bucket name prefix"],
+    ["dicomBucket length", { dicomBucket: "d".repeat(38) }, "stowrs-to-s3:dicomBucket: must be 1 to 37 characters"],
+    ["bucketEncryption", { bucketEncryption: "KMS" }, "stowrs-to-s3:bucketEncryption: must be one of SSE-KMS, SSE-S3"],
+    ["certificate clientauth with ACM", { certificate: { mode: "ACM", authMode: "clientauth", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/abc-123" } }, "stowrs-to-s3:certificate: clientauth needs mode FROMS3"],
+    ["certificate ACM without arn", { certificate: { mode: "ACM", authMode: "anonymous" } }, "stowrs-to-s3:certificate: mode ACM needs arn"],
+    ["certificate malformed arn", { certificate: { mode: "ACM", arn: "arn:aws:iam::123456789012:role/x" } }, "stowrs-to-s3:certificate: arn \"arn:aws:iam::123456789012:role/x\" is not an ACM certificate ARN"],
+    ["certificate arn in another region", { certificate: { mode: "ACM", arn: "arn:aws:acm:us-east-1:123456789012:certificate/abc" } }, "stowrs-to-s3:certificate: arn is in us-east-1 but the stack deploys to eu-central-1"],
+    ["certificate arn with FROMS3", { certificate: { mode: "FROMS3", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/abc" } }, "stowrs-to-s3:certificate: arn is only used with mode ACM"],
+    ["certificate bucket with ACM", { certificate: { mode: "ACM", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/abc", bucket: "certs" } }, "stowrs-to-s3:certificate: bucket is only used with mode FROMS3"],
+    ["certificate mode", { certificate: { mode: "acm" } }, "stowrs-to-s3:certificate: mode must be one of ACM, FROMS3, got \"acm\""],
+    ["certificate authMode", { certificate: { mode: "FROMS3", authMode: "mtls" } }, "stowrs-to-s3:certificate: authMode must be one of anonymous, clientauth"],
+    ["certificate unknown field", { certificate: { mode: "FROMS3", mdoe: "x" } }, "stowrs-to-s3:certificate: unknown field \"mdoe\""],
+    ["certificate not an object", { certificate: "ACM" }, "stowrs-to-s3:certificate: expected an object"],
+    ["allowedPeers missing", { allowedPeers: undefined }, "stowrs-to-s3:allowedPeers: required"],
+    ["allowedPeers empty", { allowedPeers: [] }, "stowrs-to-s3:allowedPeers: must list at least one CIDR"],
+    ["allowedPeers malformed", { allowedPeers: ["203.0.113.0/24", "example.org"] }, "stowrs-to-s3:allowedPeers: \"example.org\" is not an IPv4 CIDR"],
+    ["allowedPeers prefix over 32", { allowedPeers: ["203.0.113.7/33"] }, "stowrs-to-s3:allowedPeers: \"203.0.113.7/33\" has a prefix length over 32"],
+    ["allowedPeers duplicate", { allowedPeers: ["203.0.113.0/24", "203.0.113.0/24"] }, "stowrs-to-s3:allowedPeers: 203.0.113.0/24 is listed twice"],
+    ["fargate pair", { fargate: { cpu: 512, memory: 512 } }, "stowrs-to-s3:fargate: cpu 512 with memory 512 is not a Fargate size"],
+    ["fargate cpu", { fargate: { cpu: 300, memory: 1024 } }, "stowrs-to-s3:fargate: cpu 300 with memory 1024 is not a Fargate size; valid pairs: cpu must be one of"],
+    ["fargate counts", { fargate: { taskCount: 1, minTasks: 2, maxTasks: 4 } }, "stowrs-to-s3:fargate: needs minTasks <= taskCount <= maxTasks, got 2 <= 1 <= 4"],
+    ["fargate whole numbers", { fargate: { taskCount: 1.5 } }, "stowrs-to-s3:fargate: taskCount must be a whole number"],
+    ["app logLevel", { app: { logLevel: "VERBOSE" } }, "stowrs-to-s3:app: logLevel must be one of ERROR, WARNING, INFO, DEBUG, CRITICAL"],
+    ["app wadoUrl", { app: { wadoUrl: "pacs.example.org" } }, "stowrs-to-s3:app: wadoUrl \"pacs.example.org\" is not an http(s) URL"],
+    ["app responseDelay", { app: { responseDelay: -1 } }, "stowrs-to-s3:app: responseDelay must be seconds between 0 and 600"],
+    ["app prefix dot segment", { app: { prefix: "a/../b" } }, "stowrs-to-s3:app: prefix \"a/../b\" must not contain"],
+    ["app prefix wildcard", { app: { prefix: "dicom*" } }, "stowrs-to-s3:app: prefix \"dicom*\" must be at most 512 characters without"],
+    ["upload part size", { upload: { partSizeMiB: 4 } }, "stowrs-to-s3:upload: partSizeMiB must be between 5 and 5120, got 4"],
+    ["upload part concurrency", { upload: { partConcurrency: 0 } }, "stowrs-to-s3:upload: partConcurrency must be between 1 and 64, got 0"],
+    ["upload instance concurrency", { upload: { instanceConcurrency: 1000 } }, "stowrs-to-s3:upload: instanceConcurrency must be between 1 and 256"],
+    ["upload unknown field", { upload: { partSize: 8 } }, "stowrs-to-s3:upload: unknown field \"partSize\""],
+    ["tags deployment", { tags: { deployment: "x" } }, "stowrs-to-s3:tags: \"deployment\" is set from appName"],
+    ["tags aws prefix", { tags: { "aws:owner": "x" } }, "stowrs-to-s3:tags: \"aws:owner\": the aws: prefix is reserved"],
+    ["tags nested value", { tags: { owner: { team: "x" } } }, "stowrs-to-s3:tags: value of \"owner\" must be text"],
+    ["images reference", { images: { app: "not an image" } }, "stowrs-to-s3:images: app \"not an image\" is not an image reference"],
+    ["unknown key", { certficate: { mode: "ACM" } }, "stowrs-to-s3:certficate: unknown key"],
+    ["region missing", { "aws:region": undefined }, "aws:region: required"],
+    ["region malformed", { "aws:region": "Frankfurt" }, "aws:region: \"Frankfurt\" is not an AWS region name"],
+  ];
+
+  it.each(cases)("%s", (_label, overrides, expected) => {
+    const problems = problemsOf(overrides);
+    expect(problems.some((p) => p.startsWith(expected)), `${expected}\nnot in\n${problems.join("\n")}`).toBe(true);
+  });
+
+  it("reports every invalid key at once, each message naming its key", () => {
+    const problems = problemsOf({
+      appName: "this-name-is-far-too-long",
+      vpcCidr: "10.0.0.0/33",
+      certificate: { mode: "ACM", authMode: "clientauth", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/abc" },
+      allowedPeers: ["300.1.1.1/32"],
+      fargate: { cpu: 256, memory: 4096 },
+      upload: { partConcurrency: 100 },
+    });
+    const keys = problems.map((p) => /^([^:]+:[^:]+):/.exec(p)?.[1]);
+    expect(new Set(keys)).toEqual(
+      new Set([
+        "stowrs-to-s3:appName",
+        "stowrs-to-s3:vpcCidr",
+        "stowrs-to-s3:certificate",
+        "stowrs-to-s3:allowedPeers",
+        "stowrs-to-s3:fargate",
+        "stowrs-to-s3:upload",
+      ]),
+    );
+    expect(problems).toContain(
+      "stowrs-to-s3:certificate: clientauth needs mode FROMS3 (the NLB cannot check client certificates, so TLS must pass through to nginx)",
+    );
+  });
+
+  it("throws an error whose message lists the problems, without a stack trace from Pulumi", () => {
+    const err = (() => {
+      try {
+        parsed({ appName: "UPPER" });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err?.message).toContain("stowrs-to-s3:appName:");
+    // RunError is what Pulumi prints as a plain message.
+    expect(err?.constructor.name).toBe("ConfigError");
+  });
+
+  it("accepts the documented valid combinations", () => {
+    expect(parsed({ certificate: { mode: "ACM", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c-2d3e" } }).certificate).toEqual({
+      mode: "ACM",
+      authMode: "anonymous",
+      arn: "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c-2d3e",
+    });
+    expect(parsed({ certificate: { mode: "FROMS3", authMode: "clientauth", bucket: "site-certs" } }).certificate).toEqual({
+      mode: "FROMS3",
+      authMode: "clientauth",
+      bucket: "site-certs",
+    });
+    expect(parsed({ fargate: { cpu: 16384, memory: 122880, taskCount: 3, minTasks: 2, maxTasks: 10 } }).fargate).toEqual({
+      cpu: 16384,
+      memory: 122880,
+      taskCount: 3,
+      minTasks: 2,
+      maxTasks: 10,
+    });
+    expect(parsed({ app: { prefix: "/incoming/dicom/", logLevel: "debug", responseDelay: 1.5 } }).app).toEqual({
+      prefix: "incoming/dicom",
+      wadoUrl: "",
+      logLevel: "DEBUG",
+      responseDelay: 1.5,
+    });
+    expect(parsed({ tags: { owner: "radiology-it", "cost-center": 4711 } }).tags).toEqual({ owner: "radiology-it", "cost-center": "4711" });
+  });
+});

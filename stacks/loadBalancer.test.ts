@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { createLoadBalancer, TLS_POLICY, type LoadBalancerArgs } from "./loadBalancer";
+import { inputs, ofType, one, recordComponent } from "./testing/harness";
+
+const base: LoadBalancerArgs = {
+  appName: "lb",
+  vpcId: "vpc-1",
+  publicSubnetIds: ["subnet-a", "subnet-b"],
+  allowedPeers: ["203.0.113.0/24", "198.51.100.7/32"],
+  certificateMode: "FROMS3",
+  healthCheck: { port: 8081, path: "/ready" },
+};
+
+describe("createLoadBalancer", () => {
+  it("creates an internet-facing NLB with its security group from the start", async () => {
+    const { resources } = await recordComponent((opts) => createLoadBalancer(base, opts));
+    expect(inputs(one(resources, "aws:lb/loadBalancer:LoadBalancer"))).toMatchObject({
+      loadBalancerType: "network",
+      internal: false,
+      subnets: ["subnet-a", "subnet-b"],
+      securityGroups: ["lb-nlb-id"],
+    });
+  });
+
+  it("admits exactly the allowed peers, one rule each, on 443 only", async () => {
+    const { resources } = await recordComponent((opts) => createLoadBalancer(base, opts));
+    const rules = ofType(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => inputs(r));
+    expect(rules.map((r) => [r.securityGroupId, r.cidrIpv4, r.ipProtocol, r.fromPort, r.toPort])).toEqual([
+      ["lb-nlb-id", "198.51.100.7/32", "tcp", 443, 443],
+      ["lb-nlb-id", "203.0.113.0/24", "tcp", 443, 443],
+    ]);
+    expect(inputs(one(resources, "aws:ec2/securityGroup:SecurityGroup")).ingress ?? []).toEqual([]);
+  });
+
+  it("names peer rules after the CIDR so editing the list only touches what changed", async () => {
+    const { resources } = await recordComponent((opts) => createLoadBalancer({ ...base, allowedPeers: ["198.51.100.7/32"] }, opts));
+    expect(ofType(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => r.name)).toEqual([
+      "lb-peer-198-51-100-7-32",
+    ]);
+  });
+
+  it("passes TCP through to nginx in FROMS3 mode", async () => {
+    const { resources } = await recordComponent((opts) => createLoadBalancer(base, opts));
+    const listener = inputs(one(resources, "aws:lb/listener:Listener"));
+    expect(listener).toMatchObject({ protocol: "TCP", port: 443 });
+    expect(listener.certificateArn).toBeUndefined();
+    expect(listener.sslPolicy).toBeUndefined();
+    expect(inputs(one(resources, "aws:lb/targetGroup:TargetGroup")).protocol).toBe("TCP");
+  });
+
+  it("ends TLS at the NLB with the ACM certificate and a TLS 1.3 policy, re-encrypting to the task", async () => {
+    const arn = "arn:aws:acm:eu-central-1:123456789012:certificate/abc";
+    const { resources } = await recordComponent((opts) =>
+      createLoadBalancer({ ...base, certificateMode: "ACM", acmCertificateArn: arn }, opts),
+    );
+    expect(inputs(one(resources, "aws:lb/listener:Listener"))).toMatchObject({
+      protocol: "TLS",
+      port: 443,
+      certificateArn: arn,
+      sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    });
+    expect(TLS_POLICY).toMatch(/^ELBSecurityPolicy-TLS13-/);
+    expect(inputs(one(resources, "aws:lb/targetGroup:TargetGroup")).protocol).toBe("TLS");
+  });
+
+  it("targets task IPs, keeps the client's address, and checks readiness over HTTP rather than a TCP connect", async () => {
+    const { resources } = await recordComponent((opts) => createLoadBalancer(base, opts));
+    expect(inputs(one(resources, "aws:lb/targetGroup:TargetGroup"))).toMatchObject({
+      targetType: "ip",
+      port: 443,
+      preserveClientIp: "true",
+      vpcId: "vpc-1",
+      healthCheck: { enabled: true, protocol: "HTTP", port: "8081", path: "/ready", matcher: "200" },
+    });
+  });
+
+  it("refuses ACM mode without a certificate", async () => {
+    await expect(recordComponent((opts) => createLoadBalancer({ ...base, certificateMode: "ACM" }, opts))).rejects.toThrow(/certificate ARN/);
+  });
+});

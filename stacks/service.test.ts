@@ -1,0 +1,136 @@
+import * as aws from "@pulumi/aws";
+import { describe, expect, it } from "vitest";
+import { createService, type ServiceArgs } from "./service";
+import { containerEnv, inputs, json, ofType, one, recordComponent } from "./testing/harness";
+
+function args(listener: aws.lb.Listener, overrides: Partial<ServiceArgs> = {}): ServiceArgs {
+  return {
+    appName: "sv",
+    region: "eu-central-1",
+    accountId: "123456789012",
+    vpcId: "vpc-1",
+    privateSubnetIds: ["private-a", "private-b"],
+    loadBalancer: { securityGroupId: "sg-nlb", targetGroupArn: "arn:tg", listener },
+    images: { app: "repo/app@sha256:1", nginx: "repo/nginx@sha256:2", ecrRepositoryArns: ["arn:aws:ecr:eu-central-1:123456789012:repository/sv-app"] },
+    dicomBucket: { name: "dicom-bucket", arn: "arn:aws:s3:::dicom-bucket" },
+    kmsKeyArn: "arn:aws:kms:eu-central-1:123456789012:key/k",
+    certificate: { mode: "FROMS3", authMode: "clientauth", bucketName: "cert-bucket", objectArns: ["arn:aws:s3:::cert-bucket/certificate.crt"] },
+    fargate: { cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 6 },
+    app: { prefix: "dicom", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
+    upload: { partSizeMiB: 8, partConcurrency: 5, instanceConcurrency: 7 },
+    logRetentionDays: 30,
+    ...overrides,
+  };
+}
+
+function record(overrides: Partial<ServiceArgs> = {}) {
+  return recordComponent((opts) => {
+    const listener = new aws.lb.Listener("sv-listener", { loadBalancerArn: "arn:lb", port: 443, defaultActions: [] }, opts);
+    return createService(args(listener, overrides), opts);
+  });
+}
+
+describe("createService", () => {
+  it("runs the tasks in private subnets without public IPs, behind the NLB's target group on nginx:443", async () => {
+    const { resources } = await record();
+    const service = inputs(one(resources, "aws:ecs/service:Service"));
+    expect(service).toMatchObject({
+      launchType: "FARGATE",
+      desiredCount: 2,
+      networkConfiguration: { subnets: ["private-a", "private-b"], securityGroups: ["sv-task-id"], assignPublicIp: false },
+      loadBalancers: [{ targetGroupArn: "arn:tg", containerName: "nginx", containerPort: 443 }],
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+      propagateTags: "SERVICE",
+      enableEcsManagedTags: true,
+    });
+  });
+
+  it("admits traffic to tasks only from the NLB's security group, on the TLS and health ports", async () => {
+    const { resources } = await record();
+    const ingress = ofType(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => inputs(r));
+    expect(ingress.map((r) => [r.securityGroupId, r.referencedSecurityGroupId, r.fromPort, r.cidrIpv4])).toEqual([
+      ["sv-task-id", "sg-nlb", 8081, undefined],
+      ["sv-task-id", "sg-nlb", 443, undefined],
+    ]);
+    const egress = ofType(resources, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").map((r) => inputs(r));
+    expect(egress.filter((r) => r.securityGroupId === "sg-nlb").map((r) => [r.referencedSecurityGroupId, r.fromPort])).toEqual([
+      ["sv-task-id", 8081],
+      ["sv-task-id", 443],
+    ]);
+    expect(egress.filter((r) => r.securityGroupId === "sv-task-id").map((r) => [r.cidrIpv4, r.fromPort, r.toPort])).toEqual([
+      ["0.0.0.0/0", 443, 443],
+    ]);
+  });
+
+  it("defines a Fargate task with separate task and execution roles", async () => {
+    const { resources } = await record();
+    const task = inputs(one(resources, "aws:ecs/taskDefinition:TaskDefinition"));
+    expect(task).toMatchObject({ cpu: "1024", memory: "2048", networkMode: "awsvpc", requiresCompatibilities: ["FARGATE"] });
+    expect(task.taskRoleArn).toMatch(/:role\/sv-task-/);
+    expect(task.executionRoleArn).toMatch(/:role\/sv-execution-/);
+    const roles = ofType(resources, "aws:iam/role:Role");
+    expect(roles.map((r) => r.name)).toEqual(["sv-execution", "sv-task"]);
+    for (const role of roles) {
+      const trust = json(inputs(role).assumeRolePolicy).Statement[0];
+      expect(trust.Principal).toEqual({ Service: "ecs-tasks.amazonaws.com" });
+      expect(trust.Condition.StringEquals).toEqual({ "aws:SourceAccount": "123456789012" });
+    }
+  });
+
+  it("attaches the least-privilege policy to the task role", async () => {
+    const { resources } = await record();
+    const policy = json(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "sv-task")).policy);
+    expect(policy.Statement.map((s: any) => [s.Sid, s.Resource])).toEqual([
+      ["WriteDicomObjects", "arn:aws:s3:::dicom-bucket/dicom/*"],
+      ["CheckBucket", "arn:aws:s3:::dicom-bucket"],
+      ["UseDicomKey", "arn:aws:kms:eu-central-1:123456789012:key/k"],
+      ["ReadTlsMaterial", ["arn:aws:s3:::cert-bucket/certificate.crt"]],
+    ]);
+    const execution = json(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "sv-execution")).policy);
+    expect(execution.Statement[0].Resource).toEqual([
+      "arn:aws:logs:eu-central-1:123456789012:log-group:/sv/ecs/app:log-stream:*",
+      "arn:aws:logs:eu-central-1:123456789012:log-group:/sv/ecs/nginx:log-stream:*",
+    ]);
+  });
+
+  it("passes the upload settings to the app container", async () => {
+    const { resources } = await record();
+    expect(containerEnv(resources, "app")).toMatchObject({
+      UPLOAD_PART_SIZE_MIB: "8",
+      UPLOAD_PART_CONCURRENCY: "5",
+      UPLOAD_INSTANCE_CONCURRENCY: "7",
+      S3_BUCKET: "dicom-bucket",
+      PREFIX: "dicom",
+    });
+    expect(containerEnv(resources, "nginx")).toMatchObject({ CERT_BUCKET: "cert-bucket", AUTH_MODE: "clientauth" });
+  });
+
+  it("keeps container logs for the configured time", async () => {
+    const { resources } = await record();
+    expect(ofType(resources, "aws:cloudwatch/logGroup:LogGroup").map((g) => [inputs(g).name, inputs(g).retentionInDays])).toEqual([
+      ["/sv/ecs/app", 30],
+      ["/sv/ecs/nginx", 30],
+    ]);
+  });
+
+  it("scales between min and max tasks on CPU and leaves the running count to the scaler", async () => {
+    const { resources } = await record();
+    expect(inputs(one(resources, "aws:appautoscaling/target:Target"))).toMatchObject({
+      minCapacity: 2,
+      maxCapacity: 6,
+      scalableDimension: "ecs:service:DesiredCount",
+      serviceNamespace: "ecs",
+    });
+    expect(inputs(one(resources, "aws:appautoscaling/policy:Policy")).targetTrackingScalingPolicyConfiguration).toMatchObject({
+      predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageCPUUtilization" },
+      targetValue: 60,
+    });
+    expect(one(resources, "aws:ecs/service:Service").options.ignoreChanges).toEqual(["desiredCount"]);
+  });
+
+  it("has no scaler when the task count is fixed", async () => {
+    const { resources } = await record({ fargate: { cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1 } });
+    expect(resources.filter((r) => r.type.startsWith("aws:appautoscaling"))).toEqual([]);
+    expect(one(resources, "aws:ecs/service:Service").options.ignoreChanges).toBeUndefined();
+  });
+});
