@@ -16,23 +16,6 @@ async function main() {
   }
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
-  log.info(
-    {
-      url: service.url,
-      bucket: service.bucket,
-      prefix: config.prefix,
-      s3: service.embeddedStore ? `embedded store ${service.embeddedStore.endpoint}, data in ${service.embeddedStore.dir}` : (config.s3Endpoint ?? "AWS S3"),
-      upload: config.upload,
-    },
-    "listening",
-  );
-  if (service.embeddedStore) {
-    process.stderr.write(
-      `\nSTOW-RS service: ${service.url}/studies\n` +
-        `Bucket "${service.bucket}" in the embedded S3-compatible store at ${service.embeddedStore.endpoint}\n` +
-        `Objects land under ${service.embeddedStore.dir}/${service.bucket}/\n\n`,
-    );
-  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -48,6 +31,24 @@ async function main() {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  if (service.embeddedStore) {
+    process.stderr.write(
+      `\nSTOW-RS service: ${service.url}/studies\n` +
+        `Bucket "${service.bucket}" in the embedded S3-compatible store at ${service.embeddedStore.endpoint}\n` +
+        `Objects land under ${service.embeddedStore.dir}/${service.bucket}/\n\n`,
+    );
+  }
+  // Last: harnesses and supervisors take this line to mean the service is fully up.
+  log.info(
+    {
+      url: service.url,
+      bucket: service.bucket,
+      prefix: config.prefix,
+      s3: service.embeddedStore ? `embedded store ${service.embeddedStore.endpoint}, data in ${service.embeddedStore.dir}` : (config.s3Endpoint ?? "AWS S3"),
+      upload: config.upload,
+    },
+    "listening",
+  );
 }
 
 main().catch((err) => {

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.js";
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe("loadConfig", () => {
+  it("has working defaults", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8080,
+      bucket: undefined,
+      prefix: "",
+      logLevel: "info",
+      responseDelayMs: 0,
+      upload: { partSizeBytes: 8 * 1024 * 1024, partConcurrency: 4, instanceConcurrency: 4 },
+      duplicatePolicy: "overwrite",
+    });
+  });
+
+  it("reads the Python service's names", () => {
+    const c = loadConfig({ BUCKETNAME: "my-dicom", PREFIX: "/a/b/", WADOURL: "https://x.example/wado/", LOGLEVEL: "warning", RESPONSEDELAY: "2.5" });
+    expect(c).toMatchObject({ bucket: "my-dicom", prefix: "a/b", wadoUrl: "https://x.example/wado", logLevel: "warn", responseDelayMs: 2500 });
+    expect(loadConfig({ S3_BUCKET: "first", BUCKETNAME: "second" }).bucket).toBe("first");
+    expect(loadConfig({ LOGLEVEL: "CRITICAL" }).logLevel).toBe("fatal");
+  });
+
+  it("reads the upload tuning", () => {
+    const c = loadConfig({ UPLOAD_PART_SIZE_MIB: "16", UPLOAD_PART_CONCURRENCY: "8", UPLOAD_INSTANCE_CONCURRENCY: "2", DUPLICATE_POLICY: "REJECT" });
+    expect(c.upload).toEqual({ partSizeBytes: 16 * 1024 * 1024, partConcurrency: 8, instanceConcurrency: 2 });
+    expect(c.duplicatePolicy).toBe("reject");
+  });
+
+  it.each([
+    ["PORT", "http", /^PORT: expected a whole number/],
+    ["PORT", "70000", /^PORT: must be between 0 and 65535/],
+    ["UPLOAD_PART_SIZE_MIB", "4", /^UPLOAD_PART_SIZE_MIB: must be between 5/],
+    ["UPLOAD_PART_CONCURRENCY", "0", /^UPLOAD_PART_CONCURRENCY: must be between 1/],
+    ["UPLOAD_INSTANCE_CONCURRENCY", "-1", /^UPLOAD_INSTANCE_CONCURRENCY: expected a whole number/],
+    ["DUPLICATE_POLICY", "ignore", /^DUPLICATE_POLICY: expected overwrite or reject/],
+    ["LOGLEVEL", "VERBOSE", /^LOGLEVEL: expected one of/],
+    ["RESPONSEDELAY", "soon", /^RESPONSEDELAY: expected seconds/],
+    ["S3_ENDPOINT", "ftp://x", /^S3_ENDPOINT: expected an http\(s\) URL/],
+    ["S3_FORCE_PATH_STYLE", "maybe", /^S3_FORCE_PATH_STYLE: expected true or false/],
+    ["S3_BUCKET", "Not_A_Bucket", /^S3_BUCKET: .* not a valid S3 bucket name/],
+    ["WADOURL", "not a url", /^WADOURL: expected an http\(s\) URL/],
+    ["PREFIX", "a/../b", /^PREFIX: /],
+    ["MAX_REQUEST_BYTES", "0", /^MAX_REQUEST_BYTES: must be between 1/],
+    ["MAX_INSTANCE_BYTES", "1e9", /^MAX_INSTANCE_BYTES: expected a whole number/],
+  ])("rejects %s=%s naming the variable", (name, value, pattern) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(pattern);
+  });
+
+  it("reports every problem at once", () => {
+    expect(problemsOf({ PORT: "x", LOGLEVEL: "loud", UPLOAD_PART_SIZE_MIB: "1" })).toHaveLength(3);
+  });
+
+  it("refuses an instance size limit that cannot fit in 10,000 parts", () => {
+    expect(problemsOf({ UPLOAD_PART_SIZE_MIB: "5", MAX_INSTANCE_BYTES: String(5 * 1024 * 1024 * 10_001) })[0]).toMatch(/^MAX_INSTANCE_BYTES: .*10000 parts/);
+  });
+});

@@ -1,0 +1,53 @@
+// The entry point as users run it: a child process, its exit codes and its start-up output.
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildInstance, multipartBody, multipartContentType } from "./testing/dicom.js";
+import { spawnService, startServiceProcess } from "./testing/service.js";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawnService(env);
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  child.stdout!.resume();
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stderr })));
+}
+
+describe("main", () => {
+  it("stops start-up with a message naming each invalid variable and a non-zero exit", async () => {
+    const { code, stderr } = await runToExit({ UPLOAD_PART_SIZE_MIB: "2", DUPLICATE_POLICY: "sometimes" });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/UPLOAD_PART_SIZE_MIB: must be between 5/);
+    expect(stderr).toMatch(/DUPLICATE_POLICY: expected overwrite or reject/);
+  });
+
+  it("without S3_BUCKET runs the embedded store, stores under DATA_DIR, and exits 0 on SIGTERM", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "stowrs-main-"));
+    dirs.push(dataDir);
+    const svc = await startServiceProcess({ DATA_DIR: dataDir, LOGLEVEL: "DEBUG" });
+    try {
+      await expect.poll(() => svc.stderr()).toContain(`${svc.url}/studies`);
+      const boundary = "main-test";
+      const res = await fetch(`${svc.url}/studies`, {
+        method: "POST",
+        headers: { "Content-Type": multipartContentType(boundary) },
+        body: multipartBody([buildInstance({ studyUid: "1.2.3.4", seriesUid: "1.2.3.4.5", sopInstanceUid: "1.2.3.4.5.6" })], boundary),
+      });
+      expect(res.status).toBe(200);
+      const studyDir = join(dataDir, "s3", "dicom", "1.2.3.4", "1.2.3.4.5");
+      expect(existsSync(studyDir)).toBe(true);
+      expect(readdirSync(studyDir).some((f) => f.startsWith("1.2.3.4.5.6.dcm"))).toBe(true);
+      // Logs carry UIDs and keys, never the patient's name or ID.
+      const logs = svc.logs().join("\n");
+      expect(logs).toContain("1.2.3.4/1.2.3.4.5/1.2.3.4.5.6.dcm");
+      expect(logs).not.toContain("PHANTOM");
+    } finally {
+      const code = await svc.stop("SIGTERM");
+      expect(code).toBe(0);
+    }
+  });
+});
