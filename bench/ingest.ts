@@ -1,0 +1,243 @@
+// `npm run bench`: STOW-RS ingest through the service versus PutObject straight into the same
+// store, and the service's peak memory while one very large instance streams through it.
+import { Agent } from "node:http";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { bigInstance } from "./lib/big-instance.js";
+import { commandLine, isMain, runCli } from "./lib/cli.js";
+import { buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
+import { readProcessMemory } from "./lib/memory.js";
+import type { OptionValues } from "./lib/options.js";
+import { formatSettings, formatTable, formatVerdicts, type Row, type Verdict } from "./lib/report.js";
+import { effectiveServiceSettings, serviceSettingsFromEnv, startStack, type Stack } from "./lib/stack.js";
+import { mib, percentile, round } from "./lib/stats.js";
+import { multipartChunks, multipartFrame, postStudies } from "./lib/stow-client.js";
+import { verifyStored } from "./lib/verify.js";
+import { drainQueue } from "./lib/workers.js";
+
+export const INGEST_OPTIONS = {
+  instances: { kind: "int", env: "BENCH_INSTANCES", default: 512, min: 1, help: "instances sent through the service (and PUT straight)" },
+  clients: { kind: "int", env: "BENCH_CLIENTS", default: 8, min: 1, help: "concurrent clients" },
+  "per-request": { kind: "int", env: "BENCH_PER_REQUEST", default: 8, min: 1, help: "instances per STOW-RS request" },
+  "instance-kib": { kind: "int", env: "BENCH_INSTANCE_KIB", default: 1024, min: 1, help: "size of each instance, KiB" },
+  "big-mib": { kind: "int", env: "BENCH_BIG_MIB", default: 1024, min: 1, help: "size of the single large instance, MiB" },
+  "skip-big": { kind: "bool", env: "BENCH_SKIP_BIG", default: false, help: "leave out the large-instance phase" },
+  "cpu-prof-dir": { kind: "string", env: "BENCH_CPU_PROF_DIR", default: "", help: "write a V8 CPU profile of the service's ingest phase here" },
+} as const;
+
+export type IngestOptions = OptionValues<typeof INGEST_OPTIONS>;
+
+export const TARGETS = { ratio: 0.9, bigPeakRssMiB: 150 } as const;
+
+interface Throughput {
+  seconds: number;
+  instances: number;
+  bytes: number;
+  mibPerSecond: number;
+  instancesPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface IngestResult {
+  bench: "ingest";
+  settings: Record<string, string | number | boolean>;
+  service: Throughput & { requests: number; peakRssMiB: number };
+  rawPut: Throughput & { puts: number };
+  ratio: number;
+  big: null | { sizeMiB: number; seconds: number; mibPerSecond: number; peakRssMiB: number; idlePeakRssMiB: number; bytesMatch: boolean };
+  verified: { checked: number; missing: number; wrong: number };
+  targets: { ratio: Verdict; bigPeakRss?: Verdict };
+  problems: string[];
+}
+
+function throughput(ms: number, instances: SentInstance[], latencies: number[]): Throughput {
+  const bytes = instances.reduce((n, i) => n + i.bytes.length, 0);
+  const seconds = ms / 1000;
+  return {
+    seconds: round(seconds, 2),
+    instances: instances.length,
+    bytes,
+    mibPerSecond: round(mib(bytes) / seconds),
+    instancesPerSecond: round(instances.length / seconds),
+    p50Ms: round(percentile(latencies, 50)),
+    p99Ms: round(percentile(latencies, 99)),
+  };
+}
+
+async function putStraight(stack: Stack, batches: SentInstance[][], clients: number, latencies: number[] | null): Promise<number> {
+  const all = batches.flat();
+  return drainQueue(all, clients, async (inst) => {
+    const started = performance.now();
+    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `raw/${inst.key}`, Body: inst.bytes, ContentType: "application/dicom" }));
+    latencies?.push(performance.now() - started);
+  });
+}
+
+async function postThroughService(url: string, batches: SentInstance[][], clients: number, latencies: number[] | null, problems: string[]): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  try {
+    return await drainQueue(batches, clients, async (batch) => {
+      const reply = await postStudies({ url, agent }, multipartChunks(batch.map((i) => i.bytes)));
+      latencies?.push(reply.ms);
+      if (reply.status !== 200 || reply.stored.length !== batch.length) {
+        problems.push(`POST /studies: status ${reply.status}, ${reply.stored.length}/${batch.length} stored, failures ${JSON.stringify(reply.failed)} ${reply.error ?? ""}`);
+      }
+    });
+  } finally {
+    agent.destroy();
+  }
+}
+
+async function bigPhase(stack: Stack, sizeMiB: number, serviceEnv: Record<string, string>, problems: string[]): Promise<IngestResult["big"]> {
+  // A fresh process, so that the high-water mark is this instance's alone.
+  const service = await stack.startService(serviceEnv);
+  const agent = new Agent({ keepAlive: false });
+  try {
+    const idle = readProcessMemory(service.pid);
+    const big = bigInstance(sizeMiB * 1024 * 1024);
+    const { head, tail } = multipartFrame();
+    async function* body() {
+      yield head;
+      yield* big.chunks();
+      yield tail;
+    }
+    const reply = await postStudies({ url: service.url, agent }, { length: head.length + big.size + tail.length, chunks: body() });
+    const peak = readProcessMemory(service.pid);
+    if (reply.status !== 200 || reply.stored[0] !== big.sopInstanceUid) {
+      problems.push(`large instance: status ${reply.status}, stored ${JSON.stringify(reply.stored)}, failures ${JSON.stringify(reply.failed)} ${reply.error ?? ""}`);
+    }
+    const check = await verifyStored(stack.s3, stack.bucket, [{ key: big.key, size: big.size, sha256: big.sha256() }], 1);
+    if (check.missing.length) problems.push(`large instance: no object at ${big.key}`);
+    if (check.wrong.length) problems.push(`large instance: stored bytes differ from the bytes sent (${big.key})`);
+    return {
+      sizeMiB,
+      seconds: round(reply.ms / 1000, 2),
+      mibPerSecond: round(sizeMiB / (reply.ms / 1000)),
+      peakRssMiB: round(mib(peak.peakRss)),
+      idlePeakRssMiB: round(mib(idle.peakRss)),
+      bytesMatch: check.missing.length === 0 && check.wrong.length === 0,
+    };
+  } finally {
+    agent.destroy();
+    await stack.stopService(service);
+  }
+}
+
+export async function runIngest(opts: IngestOptions, log: (line: string) => void = () => undefined): Promise<IngestResult> {
+  const problems: string[] = [];
+  const perRequest = opts["per-request"];
+  const requests = Math.ceil(opts.instances / perRequest);
+  const serviceEnv = serviceSettingsFromEnv();
+  const settings = {
+    instances: requests * perRequest,
+    instanceKiB: opts["instance-kib"],
+    perRequest,
+    requests,
+    clients: opts.clients,
+    bigMiB: opts["skip-big"] ? 0 : opts["big-mib"],
+    ...effectiveServiceSettings(serviceEnv),
+  };
+
+  const stack = await startStack();
+  try {
+    log(`building ${settings.instances} instances of ${opts["instance-kib"]} KiB (+ warm-up)...`);
+    const pixels = pixelData(opts["instance-kib"] * 1024);
+    const batches = buildRequests(requests, perRequest, pixels);
+    const warmup = buildRequests(Math.min(opts.clients, requests), perRequest, pixels);
+    const sent = batches.flat();
+
+    const cpuProf = opts["cpu-prof-dir"] ? ["--cpu-prof", `--cpu-prof-dir=${opts["cpu-prof-dir"]}`] : [];
+    const service = await stack.startService(serviceEnv, cpuProf);
+    let serviceMs: number;
+    let rawMs: number;
+    const serviceLatencies: number[] = [];
+    const rawLatencies: number[] = [];
+    let servicePeak;
+    try {
+      log("warming up both paths...");
+      await putStraight(stack, warmup, opts.clients, null);
+      await postThroughService(service.url, warmup, opts.clients, null, problems);
+      log(`PUT straight into the store: ${sent.length} objects, ${opts.clients} clients...`);
+      rawMs = await putStraight(stack, batches, opts.clients, rawLatencies);
+      log(`POST /studies through the service: ${requests} requests x ${perRequest} instances, ${opts.clients} clients...`);
+      serviceMs = await postThroughService(service.url, batches, opts.clients, serviceLatencies, problems);
+      servicePeak = readProcessMemory(service.pid);
+    } finally {
+      await stack.stopService(service);
+    }
+
+    log("reading every stored instance back...");
+    const check = await verifyStored(stack.s3, stack.bucket, sent.map((i) => ({ key: i.key, size: i.bytes.length, sha256: i.sha256 })));
+    for (const key of check.missing) problems.push(`not in the store: ${key}`);
+    for (const key of check.wrong) problems.push(`stored bytes differ from the bytes sent: ${key}`);
+
+    let big: IngestResult["big"] = null;
+    if (!opts["skip-big"]) {
+      log(`streaming one ${opts["big-mib"]} MiB instance through a fresh service...`);
+      big = await bigPhase(stack, opts["big-mib"], serviceEnv, problems);
+    }
+
+    const svc = throughput(serviceMs, sent, serviceLatencies);
+    const raw = throughput(rawMs, sent, rawLatencies);
+    const ratio = round(svc.mibPerSecond / raw.mibPerSecond, 2);
+    return {
+      bench: "ingest",
+      settings,
+      service: { ...svc, requests, peakRssMiB: round(mib(servicePeak.peakRss)) },
+      rawPut: { ...raw, puts: sent.length },
+      ratio,
+      big,
+      verified: { checked: check.checked, missing: check.missing.length, wrong: check.wrong.length },
+      targets: {
+        ratio: { target: `ingest/raw ratio >= ${TARGETS.ratio}`, pass: ratio >= TARGETS.ratio },
+        ...(big ? { bigPeakRss: { target: `peak RSS for one ${big.sizeMiB} MiB instance <= ${TARGETS.bigPeakRssMiB} MiB`, pass: big.peakRssMiB <= TARGETS.bigPeakRssMiB } } : {}),
+      },
+      problems,
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+export function ingestRows(r: IngestResult): Row[] {
+  const rows: Row[] = [
+    { figure: "service ingest", value: `${r.service.mibPerSecond} MiB/s` },
+    { figure: "service ingest", value: `${r.service.instancesPerSecond} inst/s` },
+    { figure: "raw PutObject", value: `${r.rawPut.mibPerSecond} MiB/s` },
+    { figure: "raw PutObject", value: `${r.rawPut.instancesPerSecond} inst/s` },
+    { figure: "ratio service/raw", value: String(r.ratio), target: `>= ${TARGETS.ratio}`, pass: r.targets.ratio.pass },
+    { figure: `service request p50 (${r.settings.perRequest} inst)`, value: `${r.service.p50Ms} ms` },
+    { figure: `service request p99 (${r.settings.perRequest} inst)`, value: `${r.service.p99Ms} ms` },
+    { figure: "raw PutObject p50 (1 inst)", value: `${r.rawPut.p50Ms} ms` },
+    { figure: "raw PutObject p99 (1 inst)", value: `${r.rawPut.p99Ms} ms` },
+    { figure: "service peak RSS, ingest phase", value: `${r.service.peakRssMiB} MiB` },
+    { figure: "instances read back byte-exact", value: `${r.verified.checked - r.verified.missing - r.verified.wrong}/${r.service.instances}` },
+  ];
+  if (r.big) {
+    rows.push(
+      { figure: `${r.big.sizeMiB} MiB instance: peak RSS`, value: `${r.big.peakRssMiB} MiB`, target: `<= ${TARGETS.bigPeakRssMiB} MiB`, pass: r.targets.bigPeakRss!.pass },
+      { figure: `${r.big.sizeMiB} MiB instance: idle RSS before`, value: `${r.big.idlePeakRssMiB} MiB` },
+      { figure: `${r.big.sizeMiB} MiB instance: throughput`, value: `${r.big.mibPerSecond} MiB/s` },
+      { figure: `${r.big.sizeMiB} MiB instance: size + sha256`, value: r.big.bytesMatch ? "match" : "MISMATCH" },
+    );
+  }
+  return rows;
+}
+
+export function printIngest(r: IngestResult, command: string, out: (s: string) => void): void {
+  out(formatSettings(command, r.settings));
+  out("");
+  out(formatTable(ingestRows(r)));
+  out("");
+  out(formatVerdicts(Object.values(r.targets).filter((v): v is Verdict => v !== undefined)));
+  out(JSON.stringify(r));
+}
+
+if (isMain(import.meta.url)) {
+  await runCli("npm run bench --", INGEST_OPTIONS, async (opts) => {
+    const command = commandLine("bench");
+    const result = await runIngest(opts, (line) => process.stderr.write(`${line}\n`));
+    printIngest(result, command, (s) => process.stdout.write(s + "\n"));
+    return result;
+  });
+}

@@ -1,0 +1,132 @@
+// What a benchmark runs against: the embedded S3-compatible store (s3rver child process, data in a
+// temporary directory) and service child processes pointed at it. Everything started here is
+// stopped by stop(), which the CLI also calls on SIGINT/SIGTERM.
+import { mkdtempSync, rmSync } from "node:fs";
+import { Agent } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { loadConfig } from "../../app/src/config.js";
+import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type EmbeddedStore } from "../../app/src/embedded-s3/embedded-store.js";
+import { startServiceProcess, type ServiceHandle } from "../../app/src/testing/service.js";
+
+const BUCKET = "dicom";
+/** A service that does not exit this long after SIGTERM is killed. */
+const STOP_GRACE_MS = 10_000;
+
+/** Service settings a benchmark may pass through from its own environment. */
+export const SERVICE_SETTINGS = [
+  "UPLOAD_PART_SIZE_MIB",
+  "UPLOAD_PART_CONCURRENCY",
+  "UPLOAD_INSTANCE_CONCURRENCY",
+  "MAX_INSTANCES_IN_FLIGHT",
+  "LOGLEVEL",
+] as const;
+
+export interface Stack {
+  bucket: string;
+  dir: string;
+  store: EmbeddedStore;
+  /** A client for the same store, configured as s3rver needs (no streamed checksums). */
+  s3: S3Client;
+  /** Environment that points a service at the store. */
+  serviceEnv: Record<string, string>;
+  startService(env?: Record<string, string>, nodeArgs?: string[]): Promise<ServiceHandle>;
+  /** Stops a service started here (SIGTERM, then SIGKILL after a grace period). */
+  stopService(service: ServiceHandle): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const running = new Set<Stack>();
+
+/** Stops every stack still running (signal handlers, crashes). */
+export async function stopAllStacks(): Promise<void> {
+  await Promise.allSettled([...running].map((s) => s.stop()));
+}
+
+export async function startStack(opts: { s3Sockets?: number } = {}): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), "stowrs-bench-"));
+  let store: EmbeddedStore;
+  try {
+    store = await startEmbeddedStore({ dir: join(dir, "s3"), bucket: BUCKET });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const s3 = new S3Client({
+    endpoint: store.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: opts.s3Sockets ?? 64 }) }),
+  });
+  const serviceEnv = {
+    S3_ENDPOINT: store.endpoint,
+    S3_BUCKET: BUCKET,
+    S3_FORCE_PATH_STYLE: "true",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: EMBEDDED_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: EMBEDDED_SECRET_KEY,
+  };
+  const services = new Set<ServiceHandle>();
+
+  const stopService = async (service: ServiceHandle) => {
+    services.delete(service);
+    const timer = setTimeout(() => void service.stop("SIGKILL"), STOP_GRACE_MS);
+    try {
+      await service.stop("SIGTERM");
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stack: Stack = {
+    bucket: BUCKET,
+    dir,
+    store,
+    s3,
+    serviceEnv,
+    async startService(env = {}, nodeArgs = []) {
+      const service = await startServiceProcess({ ...serviceEnv, ...env }, nodeArgs);
+      services.add(service);
+      return service;
+    },
+    stopService,
+    stop: () =>
+      (stopping ??= (async () => {
+        running.delete(stack);
+        await Promise.allSettled([...services].map(stopService));
+        s3.destroy();
+        await store.stop().catch(() => store.kill());
+        rmSync(dir, { recursive: true, force: true });
+      })()),
+  };
+  running.add(stack);
+  return stack;
+}
+
+/** Service settings taken from the benchmark's environment (unset ones keep the service default). */
+export function serviceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of SERVICE_SETTINGS) {
+    const v = env[name];
+    if (v !== undefined && v !== "") out[name] = v;
+  }
+  return out;
+}
+
+/** The values the service will actually use, defaults included, for printing. */
+export function effectiveServiceSettings(env: Record<string, string>): Record<string, string | number> {
+  const c = loadConfig({ S3_BUCKET: BUCKET, ...env });
+  return {
+    UPLOAD_PART_SIZE_MIB: c.upload.partSizeBytes / (1024 * 1024),
+    UPLOAD_PART_CONCURRENCY: c.upload.partConcurrency,
+    UPLOAD_INSTANCE_CONCURRENCY: c.upload.instanceConcurrency,
+    MAX_INSTANCES_IN_FLIGHT: c.maxInstancesInFlight,
+    LOGLEVEL: env.LOGLEVEL ?? "INFO",
+  };
+}
