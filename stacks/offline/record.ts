@@ -16,6 +16,8 @@ export interface RecordedResource {
   /** Resource options that change what `pulumi destroy` or `up` does; omitted when default. */
   options: { retainOnDelete?: true; protect?: true; ignoreChanges?: string[]; providers?: Record<string, string> };
   urn: string;
+  /** The id the mocks gave it; lets the offline policy run link settings to their bucket. */
+  id: string;
   custom: boolean;
 }
 
@@ -54,6 +56,7 @@ export async function recordStack(
           inputs: plain(args.inputs),
           options: {},
           urn: "",
+          id: result.id,
           custom: args.custom ?? true,
         });
         return result;

@@ -1,0 +1,56 @@
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { recordStack } from "../offline/record";
+import { listStacks, readStackFile } from "../offline/stackFile";
+import { configMap } from "../testing/harness";
+import { evaluatePolicies, policyConfigFor } from "./evaluate";
+import { policies } from "./rules";
+
+const REPO = path.resolve(__dirname, "..", "..");
+
+describe("policies over the recorded graph of every stack file", () => {
+  it.each(listStacks(REPO))("%s passes every policy with its pack configuration", async (stack) => {
+    const file = readStackFile(stack, REPO);
+    const { resources } = await recordStack(file.stack, file.config);
+    expect(await evaluatePolicies(resources, policies, policyConfigFor(stack))).toEqual([]);
+  });
+});
+
+describe("evaluatePolicies", () => {
+  it("blocks world-open ingress in prod but only warns elsewhere", async () => {
+    const { resources } = await recordStack("test", configMap({ allowedPeers: ["0.0.0.0/0"] }));
+    const prod = await evaluatePolicies(resources, policies, policyConfigFor("prod"));
+    expect(prod).toEqual([
+      {
+        policy: "no-world-ingress",
+        enforcementLevel: "mandatory",
+        message: "ingress rule admits 0.0.0.0/0 on port 443",
+        resource: "stowrs-test-peer-0-0-0-0-0",
+      },
+    ]);
+    const dev = await evaluatePolicies(resources, policies, policyConfigFor("dev"));
+    expect(dev.map((v) => v.enforcementLevel)).toEqual(["advisory"]);
+  });
+
+  it("sees a bucket that lost its settings in the recorded graph", async () => {
+    const { resources } = await recordStack("test", configMap());
+    const stripped = resources.filter((r) => r.name !== "stowrs-test-dicom-encryption" && r.name !== "stowrs-test-dicom-public-access");
+    const found = await evaluatePolicies(stripped, policies, {});
+    expect(found.map((v) => [v.policy, v.resource])).toEqual([
+      ["s3-buckets-encrypted", "stowrs-test-dicom"],
+      ["s3-no-public-access", "stowrs-test-dicom"],
+    ]);
+  });
+
+  it("sees resources that bypass the tagged provider", async () => {
+    const { resources } = await recordStack("test", configMap());
+    const untagged = resources.map((r) => (r.name === "stowrs-test-vpc" && r.type === "aws:ec2/vpc:Vpc" ? { ...r, provider: "" } : r));
+    const found = await evaluatePolicies(untagged, policies, {});
+    expect(found.map((v) => [v.policy, v.resource])).toEqual([["deployment-tag", "stowrs-test-vpc"]]);
+  });
+
+  it("skips disabled policies", async () => {
+    const { resources } = await recordStack("test", configMap({ allowedPeers: ["0.0.0.0/0"] }));
+    expect(await evaluatePolicies(resources, policies, { "no-world-ingress": "disabled" })).toEqual([]);
+  });
+});
