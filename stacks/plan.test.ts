@@ -146,6 +146,20 @@ describe("plan of an edited stack file", () => {
     expect(stderr).toContain(key);
   });
 
+  it("--policies checks the plan against the policy pack with the stack's pack configuration", async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "policies-"));
+    const doc = parse(fs.readFileSync(path.join(REPO, "Pulumi.prod.yaml"), "utf8"));
+    doc.config["stowrs-to-s3:allowedPeers"] = ["0.0.0.0/0"];
+    const file = path.join(dir, "Pulumi.prod.yaml");
+    fs.writeFileSync(file, stringify(doc));
+    const open = await main([file, "--policies"], REPO);
+    expect(open.code).toBe(1);
+    expect(open.stdout).toContain("[mandatory] no-world-ingress: stowrs-prod-peer-0-0-0-0-0: ingress rule admits 0.0.0.0/0 on port 443");
+    const committed = await main(["prod", "--policies"], REPO);
+    expect(committed.code).toBe(0);
+    expect(committed.stdout).toContain("Policies (stacks/policy): no violations");
+  });
+
   it("refuses encrypted values it cannot read offline, naming the key", async () => {
     const file = stackFile("secret", (c) => (c["stowrs-to-s3:appName"] = { secure: "v1:abc" }));
     const { code, stderr } = await main([file], REPO);

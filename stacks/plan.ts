@@ -1,20 +1,22 @@
 // Offline plan: runs the program for one stack file under Pulumi's runtime mocks (no
 // cloud account, no Pulumi CLI) and prints what it would create.
 //
-//   npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--write-snapshot]
+//   npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--policies] [--write-snapshot]
 import * as fs from "node:fs";
 import { ConfigError } from "./config";
 import { recordStack, type RecordedStack } from "./offline/record";
 import { readStackFile, StackFileError } from "./offline/stackFile";
 import { formatSnapshot, snapshotPath, toSnapshot } from "./offline/snapshot";
 import { shortType, summarize } from "./offline/summary";
+import { evaluatePolicies, policyConfigFor } from "./policy/evaluate";
+import { policies } from "./policy/rules";
 
-const USAGE = "usage: npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--write-snapshot]";
+const USAGE = "usage: npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--policies] [--write-snapshot]";
 
 export async function main(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const flags = new Set(argv.filter((a) => a.startsWith("--")));
   const targets = argv.filter((a) => !a.startsWith("--"));
-  const unknown = [...flags].filter((f) => !["--json", "--write-snapshot", "--help"].includes(f));
+  const unknown = [...flags].filter((f) => !["--json", "--policies", "--write-snapshot", "--help"].includes(f));
   if (flags.has("--help")) return { code: 0, stdout: `${USAGE}\n`, stderr: "" };
   if (targets.length !== 1 || unknown.length > 0) {
     return { code: 2, stdout: "", stderr: `${unknown.map((f) => `unknown option ${f}\n`).join("")}${USAGE}\n` };
@@ -43,7 +45,15 @@ export async function main(argv: string[], cwd: string): Promise<{ code: number;
     const list = recorded.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: r.inputs }));
     return { code: 0, stdout: `${JSON.stringify(list, null, 2)}\n`, stderr: "" };
   }
-  return { code: 0, stdout: formatTable(recorded, file), stderr: "" };
+  let table = formatTable(recorded, file);
+  if (flags.has("--policies")) {
+    // Same rules and per-stack pack configuration as `pulumi preview --policy-pack stacks/policy` in CI.
+    const violations = await evaluatePolicies(recorded.resources, policies, policyConfigFor(recorded.stack));
+    table += `\nPolicies (stacks/policy): ${violations.length === 0 ? "no violations" : `${violations.length} violation(s)`}\n`;
+    table += violations.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.resource ? `${v.resource}: ` : ""}${v.message}\n`).join("");
+    if (violations.some((v) => v.enforcementLevel === "mandatory")) return { code: 1, stdout: table, stderr: "" };
+  }
+  return { code: 0, stdout: table, stderr: "" };
 }
 
 export function formatTable(recorded: RecordedStack, file: string): string {
