@@ -84,6 +84,8 @@ export function containerDefinitions(args: ContainerArgs): ContainerDefinition[]
       logConfiguration: logging(args.logGroups.nginx, "nginx"),
       // Taking traffic before the app answers would only produce 502s.
       dependsOn: [{ containerName: "app", condition: "HEALTHY" }],
+      // The image stops nginx with SIGQUIT, which lets in-flight uploads finish.
+      stopTimeout: 60,
     },
     {
       name: "app",

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { CertificateConfig } from "./config";
 
-/** TLS 1.3 with TLS 1.2 fallback, forward-secret AEAD ciphers only; no TLS 1.0/1.1. */
+/** AWS's TLS 1.3 policy with a TLS 1.2 fallback for older senders; no TLS 1.0 or 1.1. */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 export const TLS_PORT = 443;
 
