@@ -32,7 +32,10 @@ export function createS3Client(config: Config, options: S3ClientOptions = {}): S
     maxAttempts: config.s3MaxAttempts,
     requestHandler: new NodeHttpHandler({
       connectionTimeout: 5_000,
-      requestTimeout: config.s3RequestTimeoutMs,
+      // S3_REQUEST_TIMEOUT_SECONDS means "no progress for this long". That is the socket timeout:
+      // the handler's requestTimeout only logs a warning unless told to throw, and as a cap on the
+      // whole request it would cut off a large part on a slow link that is still making progress.
+      socketTimeout: config.s3RequestTimeoutMs,
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
     }),

@@ -1,0 +1,221 @@
+// S3 slow, throttling, failing or dropping connections, between the service and a real S3 server:
+// transient faults are retried away, persistent ones end in an honest failure after a bounded
+// number of attempts, and no request waits forever.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { RunningService } from "../server.js";
+import { Reason } from "../stow/reasons.js";
+import { buildInstance, multipartBody, newUid } from "../testing/dicom.js";
+import { startFaultyS3Proxy, type FaultyS3Proxy, type S3Operation } from "../testing/faulty-s3-proxy.js";
+import { startInProcessService } from "../testing/in-process.js";
+import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, referencedUids, type SentInstance } from "../testing/ledger.js";
+import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
+
+const B = "s3-faults-boundary";
+const MAX_ATTEMPTS = 3;
+const UNAVAILABLE = [Reason.OutOfResources];
+
+let s3: S3rverHandle;
+let proxy: FaultyS3Proxy;
+let svc: RunningService | undefined;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  proxy = await startFaultyS3Proxy(() => s3.port);
+});
+afterEach(async () => {
+  await svc?.shutdown();
+  svc = undefined;
+  proxy.clearRules();
+});
+afterAll(async () => {
+  await proxy?.close();
+  await s3?.stop();
+});
+
+/** A fresh service per test: the SDK's retry quota is per client, and each test must see the full budget. */
+async function service(env: Record<string, string> = {}) {
+  svc = await startInProcessService(s3, {
+    S3_ENDPOINT: proxy.endpoint,
+    S3_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+    S3_REQUEST_TIMEOUT_SECONDS: "2",
+    UPLOAD_PART_SIZE_MIB: "5",
+    ...env,
+  });
+  return svc;
+}
+
+function instance(pixels = 2048): SentInstance {
+  const ids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
+  return { ...ids, bytes: buildInstance({ ...ids, pixels }) };
+}
+
+const on = (operation: S3Operation, key?: string) => (r: { operation: S3Operation; key?: string }) =>
+  r.operation === operation && (key === undefined || r.key === key);
+
+async function store(sent: SentInstance[]) {
+  return postStow(svc!.url, multipartBody(sent.map((i) => i.bytes), B), B);
+}
+
+describe("transient S3 faults are retried away", () => {
+  it.each([
+    ["503 SlowDown", { kind: "error", status: 503, code: "SlowDown" }],
+    ["500 InternalError", { kind: "error", status: 500, code: "InternalError" }],
+    ["503 ServiceUnavailable", { kind: "error", status: 503, code: "ServiceUnavailable" }],
+    ["a connection cut while the body is sent", { kind: "cut", afterBytes: 1000 }],
+    ["an answer lost after S3 stored the object", { kind: "lose-answer" }],
+  ] as const)("a PutObject answered once with %s is retried and the instance stored byte-exact", async (_, fault) => {
+    await service();
+    const a = instance();
+    proxy.addRule({ match: on("PutObject", keyOf(a)), fault, times: 1 });
+    const res = await store([a]);
+    expect(res.status).toBe(200);
+    await expectWordKept(s3, [a], res, []);
+    expect(proxy.count("PutObject", keyOf(a))).toBe(2);
+  });
+
+  it("a multipart upload with a failing CreateMultipartUpload, UploadPart and cut part is retried and stored byte-exact", async () => {
+    await service();
+    const big = instance(17 * MIB);
+    const key = keyOf(big);
+    proxy.addRule({ match: on("CreateMultipartUpload", key), fault: { kind: "error", status: 500, code: "InternalError" }, times: 1 });
+    proxy.addRule({ match: on("UploadPart", key), fault: { kind: "error", status: 503, code: "SlowDown" }, times: 2 });
+    proxy.addRule({ match: on("UploadPart", key), fault: { kind: "cut", afterBytes: 64 * 1024 }, times: 1 });
+    const res = await store([big]);
+    expect(res.status).toBe(200);
+    await expectWordKept(s3, [big], res, []);
+    expect(proxy.count("CreateMultipartUpload", key)).toBe(2);
+    // Four parts of 5 MiB, three of them sent twice.
+    expect(proxy.count("UploadPart", key)).toBe(4 + 3);
+  });
+});
+
+describe("persistent S3 faults end in an honest failure after bounded retries", () => {
+  it.each([
+    ["503 SlowDown", { kind: "error", status: 503, code: "SlowDown" }],
+    ["500 InternalError", { kind: "error", status: 500, code: "InternalError" }],
+    ["connections cut", { kind: "cut", afterBytes: 100 }],
+  ] as const)("a small instance whose PutObject always gets %s fails with 0xA700 after S3_MAX_ATTEMPTS; the others are stored", async (_, fault) => {
+    await service();
+    const doomed = instance();
+    const fine = [instance(), instance()];
+    proxy.addRule({ match: on("PutObject", keyOf(doomed)), fault });
+    const res = await store([fine[0], doomed, fine[1]]);
+    expect(res.status).toBe(202);
+    const { failed } = await expectWordKept(s3, [...fine, doomed], res, UNAVAILABLE);
+    expect(failed).toEqual([doomed.sopInstanceUid]);
+    expect(proxy.count("PutObject", keyOf(doomed))).toBe(MAX_ATTEMPTS);
+    expect(res.headers.get("warning")).toMatch(/^299 .*(SlowDown|InternalError|socket|ECONNRESET|hang up)/i);
+  });
+
+  it("retries with backoff: the attempts are spread out, not sent back to back", async () => {
+    await service({ S3_MAX_ATTEMPTS: "5" });
+    const doomed = instance();
+    proxy.addRule({ match: on("PutObject", keyOf(doomed)), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    const res = await store([doomed]);
+    expect(res.status).toBe(409);
+    const times = proxy.requests.filter((r) => r.operation === "PutObject" && r.key === keyOf(doomed)).map((r) => r.at);
+    expect(times).toHaveLength(5);
+    // Full-jitter backoff draws each wait from [0, 100 ms * 2^attempt): four waits summing to
+    // under 20 ms would mean no backoff at all (chance with backoff: well under one in a million).
+    expect(times[4] - times[0]).toBeGreaterThan(20);
+  });
+
+  it("a large instance whose parts always get SlowDown fails with 0xA700, its multipart upload is aborted, nothing is at its key", async () => {
+    await service();
+    const big = instance(12 * MIB);
+    const after = instance();
+    const key = keyOf(big);
+    proxy.addRule({ match: on("UploadPart", key), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    const res = await store([big, after]);
+    // S3 is known to be unavailable once the large instance failed; what follows may fail fast too.
+    expect([409, 202]).toContain(res.status);
+    const { failed } = await expectWordKept(s3, [big, after], res, UNAVAILABLE);
+    expect(failed).toContain(big.sopInstanceUid);
+    expect(proxy.count("AbortMultipartUpload", key)).toBe(1);
+    expect(proxy.count("CompleteMultipartUpload", key)).toBe(0);
+    const metrics = await fetchMetrics(svc!.url);
+    expect(metric(metrics, "stowrs_uploads_in_flight")).toBe(0);
+    expect(metric(metrics, "stowrs_upload_aborts_total")).toBe(1);
+    expect(metric(metrics, "stowrs_instances_total", { outcome: "failed", reason: String(Reason.OutOfResources) })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a CompleteMultipartUpload that always fails leaves nothing at the key and reports 0xA700", async () => {
+    await service();
+    const big = instance(6 * MIB);
+    proxy.addRule({ match: on("CompleteMultipartUpload", keyOf(big)), fault: { kind: "error", status: 500, code: "InternalError" } });
+    const res = await store([big]);
+    expect(res.status).toBe(409);
+    await expectWordKept(s3, [big], res, UNAVAILABLE);
+    expect(proxy.count("CompleteMultipartUpload", keyOf(big))).toBe(MAX_ATTEMPTS);
+  });
+
+  it("a refusal (403 AccessDenied) is not retried and fails with 0x0110", async () => {
+    await service();
+    const denied = instance();
+    proxy.addRule({ match: on("PutObject", keyOf(denied)), fault: { kind: "error", status: 403, code: "AccessDenied" } });
+    const res = await store([denied]);
+    expect(res.status).toBe(409);
+    await expectWordKept(s3, [denied], res, [Reason.ProcessingFailure]);
+    expect(proxy.count("PutObject", keyOf(denied))).toBe(1);
+  });
+
+  it("the duplicate check failing with 503 fails the instance with 0xA700 instead of writing blind", async () => {
+    await service();
+    const a = instance();
+    proxy.addRule({ match: on("HeadObject", keyOf(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    const res = await store([a]);
+    expect(res.status).toBe(409);
+    await expectWordKept(s3, [a], res, UNAVAILABLE);
+  });
+
+  it("a failing sha256 tag does not fail an instance S3 stored", async () => {
+    await service();
+    const big = instance(6 * MIB);
+    proxy.addRule({ match: on("PutObjectTagging", keyOf(big)), fault: { kind: "error", status: 500, code: "InternalError" } });
+    const res = await store([big]);
+    expect(res.status).toBe(200);
+    await expectWordKept(s3, [big], res, []);
+  });
+});
+
+describe("slow S3", () => {
+  it("answers within the S3 request timeout when S3 does not answer, failing the stuck instance with 0xA700", async () => {
+    await service({ S3_REQUEST_TIMEOUT_SECONDS: "1", S3_MAX_ATTEMPTS: "2" });
+    const stuck = instance();
+    const fine = instance();
+    // S3 sits on the request far longer than the service may wait.
+    proxy.addRule({ match: on("PutObject", keyOf(stuck)), fault: { kind: "delay", ms: 60_000 } });
+    const res = await store([fine, stuck]);
+    expect(res.status).toBe(202);
+    await expectWordKept(s3, [fine, stuck], res, UNAVAILABLE);
+    // Two attempts of one second each plus backoff, far from S3's minute.
+    expect(res.ms).toBeLessThan(15_000);
+    expect(proxy.count("PutObject", keyOf(stuck))).toBe(2);
+  });
+
+  it("stores byte-exact through an S3 that is slow but within the timeout", async () => {
+    await service({ S3_REQUEST_TIMEOUT_SECONDS: "5" });
+    const big = instance(11 * MIB);
+    const small = instance();
+    proxy.addRule({ match: (r) => r.operation === "UploadPart" || r.operation === "PutObject", fault: { kind: "delay", ms: 300 } });
+    const res = await store([big, small]);
+    expect(res.status).toBe(200);
+    expect(referencedUids(res.json)).toEqual([big.sopInstanceUid, small.sopInstanceUid]);
+    await expectWordKept(s3, [big, small], res, []);
+  });
+});
+
+describe("after the faults", () => {
+  it("the same service stores normally once S3 recovers", async () => {
+    await service();
+    const first = instance();
+    proxy.addRule({ match: on("PutObject"), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    expect((await store([first])).status).toBe(409);
+    proxy.clearRules();
+    const next = [instance(), instance(7 * MIB)];
+    const res = await store(next);
+    expect(res.status).toBe(200);
+    await expectWordKept(s3, next, res, []);
+    expect(await getObject(s3.client, s3.bucket, keyOf(first))).toBeUndefined();
+  });
+});
