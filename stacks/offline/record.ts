@@ -38,7 +38,8 @@ export async function recordStack(
   config: Record<string, string>,
   program: Program = () => createStack(loadConfig()),
 ): Promise<RecordedStack> {
-  const region = config["aws:region"] ?? "us-east-1";
+  // Same fallback as loadConfig, so mocked ARNs and zones match the configured region.
+  const region = config["aws:region"] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
   const captured = new Map<string, { options: RecordedResource["options"]; custom: boolean }>();
   const recorded: RecordedResource[] = [];
   const mocks = new OfflineAwsMocks(region);
