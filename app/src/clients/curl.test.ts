@@ -30,7 +30,7 @@ describe("curl recipe from dcm-samples/README.md", () => {
   beforeAll(async () => {
     samples = loadSamples();
     s3 = await startS3rver();
-    service = await startServiceProcess({ ...s3.env, LOGLEVEL: "WARNING" });
+    service = await startServiceProcess(s3.env);
   });
 
   afterAll(async () => {

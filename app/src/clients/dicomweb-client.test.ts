@@ -28,8 +28,8 @@ describe("dicomweb-client storeInstances against the service", () => {
   beforeAll(async () => {
     samples = loadSamples();
     s3 = await startS3rver();
-    service = await startServiceProcess({ ...s3.env, LOGLEVEL: "WARNING" });
-    client = new api.DICOMwebClient({ url: service.url });
+    service = await startServiceProcess(s3.env);
+    client = new api.DICOMwebClient({ url: service.url, verbose: false });
   });
 
   afterAll(async () => {

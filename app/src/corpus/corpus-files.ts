@@ -63,7 +63,6 @@ export const STORABLE: StorableFile[] = [
   { name: "SC_rgb_dcmtk_+eb+cy+np.dcm", transferSyntax: TS.jpegBaseline },
   { name: "SC_rgb_dcmtk_+eb+cy+s2.dcm", transferSyntax: TS.jpegBaseline },
   { name: "SC_rgb_dcmtk_+eb+cy+s4.dcm", transferSyntax: TS.jpegBaseline },
-  { name: "SC_rgb_jpeg.dcm", transferSyntax: TS.jpegBaseline },
   { name: "SC_rgb_jpeg_app14_dcmd.dcm", transferSyntax: TS.jpegBaseline },
   { name: "SC_rgb_jpeg_dcmtk.dcm", transferSyntax: TS.jpegBaseline },
   { name: "SC_rgb_jpeg_lossy_gdcm.dcm", transferSyntax: TS.jpegBaseline },
@@ -107,9 +106,12 @@ export const REJECTED: RejectedFile[] = [
   { name: "rtplan.dump", reason: REASON.notDicom, why: "text dump of a data set" },
   { name: "zipMR.gz", reason: REASON.notDicom, why: "gzip of a DICOM file" },
   { name: "empty_charset_LEI.dcm", reason: REASON.badUids, why: "PS3.10 file without SOP Class, SOP Instance, Study or Series UID" },
-  { name: "nested_priv_SQ.dcm", reason: REASON.badUids, why: "PS3.10 file holding only a private sequence, no UIDs" },
   { name: "priv_SQ.dcm", reason: REASON.badUids, why: "File Meta names an instance but the data set has no UIDs" },
-  { name: "UN_sequence.dcm", reason: REASON.badUids, why: "JPEG lossless File Meta; data set holds one private sequence, no UIDs" },
+  {
+    name: "UN_sequence.dcm",
+    reason: REASON.badUids,
+    why: "well-formed data set (one UN sequence of undefined length, PS3.5 6.2.2) without any of the UIDs",
+  },
 ];
 
 // Left out on purpose, because more than one outcome is defensible and the
@@ -120,3 +122,7 @@ export const REJECTED: RejectedFile[] = [
 //   File Meta SOP Instance UID differs from the data set's.
 // - no_meta_group_length.dcm, meta_missing_tsyntax.dcm: malformed File Meta,
 //   so "not a PS3.10 instance" (0xC000) and "missing UIDs" (0xA900) both fit.
+// - nested_priv_SQ.dcm: no UIDs, but also an odd-length value (0001,0002),
+//   so again 0xC000 and 0xA900 both fit.
+// - SC_rgb_jpeg.dcm: File Meta says explicit VR, the data set is implicit VR;
+//   dcmdump cannot read it, pydicom only by guessing.

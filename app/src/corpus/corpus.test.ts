@@ -3,6 +3,7 @@
 // and files that are not storable instances. Sent through the real service
 // into a real S3-compatible server.
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
 import { PYDICOM_TEST_FILES, REASON, REJECTED, STORABLE } from "./corpus-files.js";
-import { DERIVED_REJECTED, DERIVED_STORABLE, deriveFiles } from "./derived-files.js";
+import { DERIVED_REJECTED, DERIVED_STORABLE, deriveFiles, UN_SEQUENCE_FILE } from "./derived-files.js";
 import { readUidsWithPydicom } from "./pydicom-uids.js";
 import { checkStoredObjects, checkStowReply, objectKey, postStudies, type SentPart, type StoredExpectation } from "./stow-check.js";
 
@@ -24,6 +25,7 @@ const missing = [...STORABLE, ...REJECTED].filter((f) => !available(f.name)).map
 const storableNames = [
   ...STORABLE.filter((f) => available(f.name)).map((f) => f.name),
   ...DERIVED_STORABLE.filter((d) => available(d.source)).map((d) => d.name),
+  ...(available(UN_SEQUENCE_FILE.source) ? [UN_SEQUENCE_FILE.name] : []),
 ];
 const rejectedNames = [
   ...REJECTED.filter((f) => available(f.name)).map((f) => f.name),
@@ -35,6 +37,7 @@ describe("real-world DICOM corpus through the service", () => {
   const parts = new Map<string, SentPart>();
   const listedSyntax = new Map<string, string>();
   const readSyntax = new Map<string, string | null>();
+  const storablePaths = new Map<string, string>();
   let wrongTypePart: SentPart | undefined;
   let s3: S3rverHandle;
   let service: ServiceHandle;
@@ -45,7 +48,6 @@ describe("real-world DICOM corpus through the service", () => {
     if (missing.length > 0) console.warn(`corpus: not in this Debian pydicom, skipped: ${missing.join(", ")}`);
     const derived = deriveFiles(PYDICOM_TEST_FILES, workDir, available);
 
-    const storablePaths = new Map<string, string>();
     for (const f of STORABLE.filter((f) => available(f.name))) {
       storablePaths.set(f.name, join(PYDICOM_TEST_FILES, f.name));
       listedSyntax.set(f.name, f.transferSyntax);
@@ -123,6 +125,14 @@ describe("real-world DICOM corpus through the service", () => {
     }
   });
 
+  it("each storable file is read by dcmdump without an error", () => {
+    for (const [name, path] of storablePaths) {
+      const run = spawnSync("dcmdump", ["-q", "+P", "0008,0018", path], { encoding: "utf8" });
+      expect(run.error, "dcmdump (Debian dcmtk) must be installed").toBeUndefined();
+      expect(run.status, `${name}: ${run.stderr}`).toBe(0);
+    }
+  });
+
   it(`covers at least ${MIN_TRANSFER_SYNTAXES} transfer syntaxes`, () => {
     const covered = new Set(storableNames.map((n) => readSyntax.get(n)));
     expect(covered.size, [...covered].join(" ")).toBeGreaterThanOrEqual(MIN_TRANSFER_SYNTAXES);
@@ -131,7 +141,7 @@ describe("real-world DICOM corpus through the service", () => {
   describe("sent to the service", () => {
     beforeAll(async () => {
       s3 = await startS3rver();
-      service = await startServiceProcess({ ...s3.env, LOGLEVEL: "WARNING" });
+      service = await startServiceProcess(s3.env);
     });
 
     afterAll(async () => {

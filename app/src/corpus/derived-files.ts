@@ -2,7 +2,7 @@
 // the shipped set lacks, and broken variants of real files whose failure
 // reason is unambiguous.
 import { execFileSync } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REASON, TS } from "./corpus-files.js";
 
@@ -84,6 +84,69 @@ export const DERIVED_REJECTED: DerivedRejected[] = [
 /** CT_small under a fresh UID, for sending as a part that is not application/dicom. */
 export const WRONG_TYPE_FILE = { name: "CT_small_wrong_part_type.dcm", source: "CT_small.dcm", edits: ["-m", `(0008,0018)=${WRONG_TYPE_UID}`] };
 
+/**
+ * CT_small with a private sequence of VR UN and undefined length inserted in
+ * group 0009, before the Study and Series UIDs. PS3.5 6.2.2 says such a UN
+ * holds an implicit VR little endian sequence: this is what a private
+ * sequence looks like after passing through a system that did not know its
+ * VR, and a conformant reader (dcmdump, pydicom) reads straight past it.
+ */
+export const UN_SEQUENCE_FILE = { name: "CT_small_private_UN_sequence.dcm", source: "CT_small.dcm", transferSyntax: TS.explicitLE };
+
+const LONG_LENGTH_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"]);
+
+/** Inserts the private UN sequence into an explicit VR little endian file whose group 0009 elements have defined lengths. */
+export function insertPrivateUnSequence(file: Buffer): Buffer {
+  const u16 = (n: number) => Buffer.from([n & 0xff, n >> 8]);
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const tag = (group: number, element: number) => Buffer.concat([u16(group), u16(element)]);
+  const undefinedLength = 0xffffffff;
+
+  // Top-level walk from the end of the preamble to the first element after group 0009.
+  let offset = 132;
+  let afterLast0009 = -1;
+  while (offset < file.length) {
+    const group = file.readUInt16LE(offset);
+    if (group > 0x0009) break;
+    const vr = file.toString("latin1", offset + 4, offset + 6);
+    const long = LONG_LENGTH_VRS.has(vr);
+    const length = long ? file.readUInt32LE(offset + 8) : file.readUInt16LE(offset + 6);
+    if (length === undefinedLength) throw new Error("undefined length before group 0010; pick another source file");
+    offset += (long ? 12 : 8) + length;
+    if (group === 0x0009) afterLast0009 = offset;
+  }
+  if (afterLast0009 < 0) throw new Error("source has no group 0009 to extend");
+
+  // Private block 0x11 of group 0009: a creator, then the UN element.
+  const creatorValue = Buffer.from("ACME 1.0", "latin1");
+  const creator = Buffer.concat([tag(0x0009, 0x0011), Buffer.from("LO"), u16(creatorValue.length), creatorValue]);
+  const leafValue = Buffer.from("hello ", "latin1");
+  const implicitSequence = Buffer.concat([
+    tag(0xfffe, 0xe000), u32(undefinedLength),
+    tag(0x0009, 0x1102), u32(leafValue.length), leafValue,
+    tag(0xfffe, 0xe00d), u32(0),
+    tag(0xfffe, 0xe0dd), u32(0),
+  ]);
+  const unElement = Buffer.concat([tag(0x0009, 0x1101), Buffer.from("UN"), u16(0), u32(undefinedLength), implicitSequence]);
+
+  // (0009,0011) sorts after the existing creator (0009,0010) and before every
+  // (0009,10xx); (0009,1101) sorts after all of block 0x10.
+  const creatorAt = file.indexOf(Buffer.concat([tag(0x0009, 0x0010), Buffer.from("LO")]), 132);
+  if (creatorAt < 0) throw new Error("source has no private creator (0009,0010)");
+  const afterCreator = creatorAt + 8 + file.readUInt16LE(creatorAt + 6);
+  return Buffer.concat([
+    file.subarray(0, afterCreator),
+    creator,
+    file.subarray(afterCreator, afterLast0009),
+    unElement,
+    file.subarray(afterLast0009),
+  ]);
+}
+
 function edit(source: string, target: string, edits: string[]) {
   copyFileSync(source, target);
   // -nb: no .bak copy. dcmodify also rewrites File Meta to match the data set.
@@ -102,6 +165,11 @@ export function deriveFiles(sourceDir: string, outDir: string, available: (name:
     edit(join(sourceDir, d.source), path, d.edits);
     return { ...d, path };
   });
+  if (available(UN_SEQUENCE_FILE.source)) {
+    const path = join(outDir, UN_SEQUENCE_FILE.name);
+    writeFileSync(path, insertPrivateUnSequence(readFileSync(join(sourceDir, UN_SEQUENCE_FILE.source))));
+    storable.push({ ...UN_SEQUENCE_FILE, tool: ["(spliced in derived-files.ts)"], path });
+  }
   let wrongType: string | null = null;
   if (available(WRONG_TYPE_FILE.source)) {
     wrongType = join(outDir, WRONG_TYPE_FILE.name);
