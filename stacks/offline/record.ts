@@ -44,12 +44,24 @@ export async function recordStack(
   const recorded: RecordedResource[] = [];
   const mocks = new OfflineAwsMocks(region);
 
+  // A throwing mock leaves the outputs that depend on it unresolved rather than failed,
+  // so its message is kept here to explain the stall.
+  const mockErrors: string[] = [];
+  const noting = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      mockErrors.push((err as Error).message);
+      throw err;
+    }
+  };
+
   pulumi.runtime.setAllConfig(config, []);
   await pulumi.runtime.setMocks(
     {
-      call: (args) => mocks.call(args),
+      call: (args) => noting(() => mocks.call(args)),
       newResource: (args) => {
-        const result = mocks.newResource(args);
+        const result = noting(() => mocks.newResource(args));
         recorded.push({
           type: args.type,
           name: args.name,
@@ -86,14 +98,27 @@ export async function recordStack(
 
   const failures: unknown[] = [];
   const onRejection = (reason: unknown) => failures.push(reason);
+  let onStall = () => {};
+  // Node empties its event loop while we wait on something that can no longer happen.
+  const stalled = new Promise<never>((_, reject) => {
+    onStall = () =>
+      reject(
+        new Error(
+          `the program stopped before all its outputs resolved` +
+            (mockErrors.length ? `: ${[...new Set(mockErrors)].join("; ")}` : ""),
+        ),
+      );
+  });
   process.on("unhandledRejection", onRejection);
+  process.once("beforeExit", onStall);
   let outputs: Record<string, unknown>;
   try {
     const programOutputs = program();
-    outputs = (await resolve(programOutputs)) as Record<string, unknown>;
-    await settle();
+    outputs = (await Promise.race([resolve(programOutputs), stalled])) as Record<string, unknown>;
+    await Promise.race([settle(), stalled]);
   } finally {
     process.off("unhandledRejection", onRejection);
+    process.off("beforeExit", onStall);
   }
   if (failures.length > 0) throw failures[0];
 
@@ -122,7 +147,8 @@ interface RegisterRequest {
 /** Resolves Outputs (nested in objects) to plain values. */
 async function resolve(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
-    return resolve(await new Promise((done) => (value as pulumi.Output<unknown>).apply((v) => done(v))));
+    // promise() rejects when the output fails; waiting on apply() would hang instead.
+    return resolve(await (value as unknown as { promise(): Promise<unknown> }).promise());
   }
   if (Array.isArray(value)) return Promise.all(value.map(resolve));
   if (value !== null && typeof value === "object" && !pulumi.Resource.isInstance(value)) {
