@@ -87,6 +87,27 @@ describe("transient S3 faults are retried away", () => {
     // Four parts of 5 MiB, three of them sent twice.
     expect(proxy.count("UploadPart", key)).toBe(4 + 3);
   });
+
+  it("a CompleteMultipartUpload whose answer is lost is not reported as a failure while the object is stored", async () => {
+    await service();
+    const big = instance(11 * MIB);
+    proxy.addRule({ match: on("CompleteMultipartUpload", keyOf(big)), fault: { kind: "lose-answer" }, times: 1 });
+    const res = await store([big]);
+    // The retries of CompleteMultipartUpload fail (the upload is no longer open), yet the object is there.
+    expect(proxy.count("CompleteMultipartUpload", keyOf(big))).toBeGreaterThanOrEqual(2);
+    expect(res.status).toBe(200);
+    await expectWordKept(s3, [big], res, []);
+  });
+
+  it("a PutObject whose answer is lost, and whose retries are refused, is reported stored because S3 holds the bytes", async () => {
+    await service();
+    const a = instance();
+    proxy.addRule({ match: on("PutObject", keyOf(a)), fault: { kind: "lose-answer" }, times: 1 });
+    proxy.addRule({ match: on("PutObject", keyOf(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    const res = await store([a]);
+    expect(res.status).toBe(200);
+    await expectWordKept(s3, [a], res, []);
+  });
 });
 
 describe("persistent S3 faults end in an honest failure after bounded retries", () => {

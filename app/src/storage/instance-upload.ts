@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import {
   AbortMultipartUploadCommand,
+  GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectTaggingCommand,
@@ -38,6 +39,8 @@ interface ExistingObject {
 }
 
 const SHA256_TAG = "sha256";
+/** How long to look for an object that S3 may have stored despite an error (it is read back in full). */
+const LANDED_CHECK_TIMEOUT_MS = 120_000;
 
 /** Thrown by write() once the upload can no longer succeed. */
 export class UploadFailed extends Error {
@@ -152,7 +155,10 @@ export class InstanceUpload {
       await this.done;
       if (this.failure !== undefined) {
         await this.cleanUp();
-        return this.failed(reasonForS3Error(this.failure), `S3 did not store the instance: ${describeS3Error(this.failure)}`);
+        if (!(await this.landedAnyway(sha256))) {
+          return this.failed(reasonForS3Error(this.failure), `S3 did not store the instance: ${describeS3Error(this.failure)}`);
+        }
+        this.settings.log.warn({ key: this.key, err: describeS3Error(this.failure) }, "S3 reported an error, but the object at the key holds exactly these bytes");
       }
       if (this.upload.uploadId) await this.tagMultipartObject(sha256);
       this.settings.metrics.bytesStored.inc(this.bytes);
@@ -226,6 +232,27 @@ export class InstanceUpload {
       // e.g. 403 without s3:GetObject: cannot compare, so behave as for a new instance.
       this.settings.log.warn({ key: this.key, err: describeS3Error(err) }, "HEAD of the target key failed; treating the instance as new");
       return null;
+    }
+  }
+
+  /**
+   * S3 may carry out a request whose answer never arrives; the retry then fails (a completed
+   * multipart upload no longer exists: NoSuchUpload). Only an object with exactly these bytes
+   * counts as stored; anything else, or no answer, is a failure as reported.
+   */
+  private async landedAnyway(sha256: string): Promise<boolean> {
+    const { client, bucket } = this.settings;
+    const abortSignal = AbortSignal.timeout(LANDED_CHECK_TIMEOUT_MS);
+    try {
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: this.key }), { abortSignal });
+      if (head.ContentLength !== this.bytes) return false;
+      if (head.Metadata?.[SHA256_TAG] === sha256) return true;
+      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: this.key }), { abortSignal });
+      const hash = createHash("sha256");
+      for await (const chunk of object.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
+      return hash.digest("hex") === sha256;
+    } catch {
+      return false;
     }
   }
 

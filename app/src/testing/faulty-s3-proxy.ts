@@ -133,7 +133,8 @@ export async function startFaultyS3Proxy(upstreamPort: () => number): Promise<Fa
       },
     );
     upstream.on("error", () => req.socket.destroy());
-    req.socket.on("close", () => upstream.destroy());
+    // The service gave up (or the answer was relayed): nothing more to do upstream.
+    res.on("close", () => upstream.destroy());
     req.pipe(upstream);
   };
 
