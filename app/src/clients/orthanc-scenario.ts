@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { objectKey, getObject, type StoredExpectation } from "../corpus/stow-check.js";
@@ -76,9 +77,7 @@ class Orthanc {
     port: number,
   ) {
     this.url = `http://127.0.0.1:${port}`;
-    const keep = (d: Buffer) => this.log.push(...String(d).split("\n").filter(Boolean));
-    child.stdout!.on("data", keep);
-    child.stderr!.on("data", keep);
+    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on("line", (line) => this.log.push(line));
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
   }
 

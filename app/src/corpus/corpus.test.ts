@@ -157,13 +157,14 @@ describe("real-world DICOM corpus through the service", () => {
 
     it("answers a request mixing storable and unusable parts with 202, each part with its own outcome", async () => {
       const failing = [...rejectedParts(), ...(wrongTypePart ? [wrongTypePart] : [])];
-      const taken = new Set(failing.map(sopOf).filter((s) => s !== undefined));
+      const taken = new Set(failing.map(sopOf).filter((s): s is string => s !== undefined));
       const storable: SentPart[] = [];
       for (const p of storableParts()) {
         if (storable.length === 6) break;
-        if (!taken.has(sopOf(p))) {
+        const sop = (p.expect as StoredExpectation).sopInstance;
+        if (!taken.has(sop)) {
           storable.push(p);
-          taken.add(sopOf(p));
+          taken.add(sop);
         }
       }
       // Interleave so a failure sits between stored instances on both sides.
