@@ -38,8 +38,9 @@ async function main() {
         `Objects land under ${service.embeddedStore.dir}/${service.bucket}/\n\n`,
     );
   }
-  // Last: harnesses and supervisors take this line to mean the service is fully up.
-  log.info(
+  // Last: harnesses and supervisors take this line to mean the service is fully up,
+  // so it is written whatever LOGLEVEL says.
+  log.child({}, { level: "info" }).info(
     {
       url: service.url,
       bucket: service.bucket,

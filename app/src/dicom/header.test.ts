@@ -74,6 +74,24 @@ describe("readDicomHeader", () => {
     expect(readDicomHeader(data, false)).toMatchObject({ kind: "invalid", reason: Reason.DataSetDoesNotMatchSOPClass });
   });
 
+  it("reads past a UN element of undefined length (an implicit VR sequence, PS3.5 6.2.2)", () => {
+    const uids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
+    const base = buildInstance({ ...uids, pixels: 64 });
+    const at = base.indexOf(Buffer.from([0x20, 0x00, 0x0d, 0x00, 0x55, 0x49])); // (0020,000D) UI
+    const creator = Buffer.concat([Buffer.from([0x09, 0x00, 0x10, 0x00, 0x4c, 0x4f, 0x04, 0x00]), Buffer.from("PRIV")]);
+    const un = Buffer.concat([
+      Buffer.from([0x09, 0x00, 0x01, 0x10, 0x55, 0x4e, 0, 0, 0xff, 0xff, 0xff, 0xff]),
+      Buffer.from([0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff]), // item, undefined length
+      Buffer.from([0x09, 0x00, 0x02, 0x10, 0x04, 0, 0, 0]), // implicit VR element
+      Buffer.from("abcd"),
+      Buffer.from([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0]), // item delimiter
+      Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]), // sequence delimiter
+    ]);
+    const data = Buffer.concat([base.subarray(0, at), creator, un, base.subarray(at)]);
+    expect(readIncrementally(data, 64)).toMatchObject({ kind: "ok", header: uids });
+    expect(readDicomHeader(data, true)).toMatchObject({ kind: "ok", header: uids });
+  });
+
   const pydicomFiles = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
   it.runIf(existsSync(pydicomFiles))("reads real-world files in several transfer syntaxes", () => {
     for (const f of ["CT_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "image_dfl.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm"]) {

@@ -4,6 +4,7 @@
 import { inflateRawSync, constants as zlibConstants } from "node:zlib";
 import dcmjs from "dcmjs";
 import { Reason } from "../stow/reasons.js";
+import { walkTopLevel } from "./element-walker.js";
 import { isValidUid, normalizeUid } from "./uid.js";
 
 // dcmjs logs through loglevel; its messages can quote attribute values (PHI), so silence all of them.
@@ -64,6 +65,9 @@ const TAGS = {
   seriesUid: "0020000E",
 } as const;
 
+const WANTED = new Set(Object.values(TAGS).map((t) => parseInt(t, 16)));
+const LAST_WANTED = parseInt(TAGS.seriesUid, 16);
+
 const NAMES: Record<keyof typeof TAGS, string> = {
   sopClassUid: "SOP Class UID (0008,0016)",
   sopInstanceUid: "SOP Instance UID (0008,0018)",
@@ -94,7 +98,7 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
 
   let transferSyntaxUid: string | undefined;
   let metaUids: Pick<DicomHeader, "metaSopClassUid" | "metaSopInstanceUid"> = {};
-  let dataset: { stream: DcmjsStream; syntax: string };
+  let dataset: DatasetBytes;
   try {
     const meta = readFileMeta(prefix);
     transferSyntaxUid = normalizeUid(first(meta.dict, "00020010"));
@@ -102,32 +106,50 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
     if (!transferSyntaxUid) {
       return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
     }
-    dataset = datasetStream(prefix, meta.end, transferSyntaxUid, complete);
+    dataset = datasetBytes(prefix, meta.end, transferSyntaxUid, complete);
   } catch (e) {
     return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, `unreadable File Meta Information: ${messageOf(e)}`, {});
   }
 
   const options = { untilTag: TAGS.seriesUid, includeUntilTagValue: true, stopOnGreaterTag: true, ignoreErrors: false };
-  let dict: DcmjsDict;
+  const stream = new ReadBufferStream(arrayBufferOf(dataset.buffer), null, { noCopy: true });
+  stream.reset();
+  stream.offset = dataset.offset;
+  let values: Record<keyof typeof TAGS, unknown>;
   let stoppedEarly = false;
   let parseError: unknown;
-  const start = dataset.stream.offset;
   try {
-    dict = DicomMessage._read(dataset.stream, dataset.syntax, options);
-    stoppedEarly = !dataset.stream.end();
+    const dict = DicomMessage._read(stream, dataset.syntax, options);
+    stoppedEarly = !stream.end();
+    values = pick(dict);
   } catch (e) {
-    // Truncated prefix, or a quirk dcmjs is strict about (e.g. an unusual character set):
-    // read again leniently and keep whatever came before the problem.
+    // Truncated prefix, or a quirk dcmjs is strict about (an unusual character set, a UN
+    // element of undefined length): read again leniently and keep what came before it.
     parseError = e;
-    dataset.stream.offset = start;
-    dict = DicomMessage._read(dataset.stream, dataset.syntax, { ...options, ignoreErrors: true });
+    stream.offset = dataset.offset;
+    values = pick(DicomMessage._read(stream, dataset.syntax, { ...options, ignoreErrors: true }));
+    const walked = walkTopLevel(
+      dataset.buffer,
+      dataset.offset,
+      { littleEndian: dataset.syntax !== TRANSFER_SYNTAX.explicitBE, explicit: dataset.syntax !== TRANSFER_SYNTAX.implicitLE },
+      WANTED,
+      LAST_WANTED,
+    );
+    for (const key of Object.keys(TAGS) as (keyof typeof TAGS)[]) {
+      const found = walked.values.get(parseInt(TAGS[key], 16));
+      if (values[key] === undefined && found) values[key] = found.toString("latin1");
+    }
+    if (walked.kind === "values") {
+      parseError = undefined;
+      stoppedEarly = walked.stoppedAt === "greater-tag";
+    }
   }
 
   const partial: Partial<DicomHeader> = { transferSyntaxUid };
   const missing: string[] = [];
   const bad: string[] = [];
   for (const key of Object.keys(TAGS) as (keyof typeof TAGS)[]) {
-    const value = normalizeUid(first(dict, TAGS[key]));
+    const value = normalizeUid(values[key]);
     if (value === undefined) missing.push(NAMES[key]);
     else if (!isValidUid(value)) bad.push(NAMES[key]);
     else partial[key] = value;
@@ -168,17 +190,29 @@ function readFileMeta(prefix: Buffer): { dict: DcmjsDict; end: number } {
   return { dict, end: stream.offset };
 }
 
-function datasetStream(prefix: Buffer, metaEnd: number, ts: string, complete: boolean): { stream: DcmjsStream; syntax: string } {
+interface DatasetBytes {
+  buffer: Buffer;
+  offset: number;
+  syntax: string;
+}
+
+function datasetBytes(prefix: Buffer, metaEnd: number, ts: string, complete: boolean): DatasetBytes {
   if (ts === TRANSFER_SYNTAX.deflatedLE) {
     // Inflate only what has arrived; a sync flush returns the bytes so far without failing on the cut.
     const inflated = inflateRawSync(prefix.subarray(metaEnd), complete ? {} : { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-    return { stream: new ReadBufferStream(arrayBufferOf(inflated), null, { noCopy: true }), syntax: TRANSFER_SYNTAX.explicitLE };
+    return { buffer: inflated, offset: 0, syntax: TRANSFER_SYNTAX.explicitLE };
   }
-  const stream = new ReadBufferStream(arrayBufferOf(prefix), null, { noCopy: true });
-  stream.reset();
-  stream.offset = metaEnd;
   const syntax = ts === TRANSFER_SYNTAX.implicitLE || ts === TRANSFER_SYNTAX.explicitBE ? ts : TRANSFER_SYNTAX.explicitLE;
-  return { stream, syntax };
+  return { buffer: prefix, offset: metaEnd, syntax };
+}
+
+function pick(dict: DcmjsDict): Record<keyof typeof TAGS, unknown> {
+  return {
+    sopClassUid: first(dict, TAGS.sopClassUid),
+    sopInstanceUid: first(dict, TAGS.sopInstanceUid),
+    studyUid: first(dict, TAGS.studyUid),
+    seriesUid: first(dict, TAGS.seriesUid),
+  };
 }
 
 function invalid(reason: number, message: string, partial: Partial<DicomHeader>): HeaderResult {

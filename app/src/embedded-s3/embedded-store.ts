@@ -35,7 +35,7 @@ function spawnStore(opts: EmbeddedStoreOptions, port: number): Promise<{ child: 
   args.push(entry);
   const child = spawn(process.execPath, args, {
     env: { ...process.env, NODE_OPTIONS: "", S3RVER_DIR: opts.dir, S3RVER_PORT: String(port), S3RVER_BUCKET: opts.bucket },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));

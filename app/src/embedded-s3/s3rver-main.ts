@@ -22,6 +22,13 @@ const server = new S3rver({
 const address = (await server.run()) as { port: number };
 process.stdout.write(JSON.stringify({ event: "s3rver-listening", port: address.port }) + "\n");
 
-const stop = () => server.close(() => process.exit(0));
+const stop = () => {
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+};
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+// The parent holds our stdin open; when it dies (even by SIGKILL) the pipe closes and we follow.
+process.stdin.on("end", stop);
+process.stdin.on("error", stop);
+process.stdin.resume();
