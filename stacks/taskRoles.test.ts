@@ -13,7 +13,7 @@ describe("task role policy", () => {
   it("limits DICOM writes to the configured prefix", () => {
     const doc = taskPolicyDocument({ dicomBucketArn: bucket, prefix: "incoming/dicom", kmsKeyArn: key, certificateObjectArns: certs });
     expect(actionsOn(doc, `${bucket}/incoming/dicom/*`).sort()).toEqual(
-      ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"].sort(),
+      ["s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectTagging", "s3:ListMultipartUploadParts", "s3:PutObject", "s3:PutObjectTagging"].sort(),
     );
     expect(actionsOn(doc, `${bucket}/*`)).toEqual([]);
   });

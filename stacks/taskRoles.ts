@@ -40,8 +40,16 @@ export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
     {
       Sid: "WriteDicomObjects",
       Effect: "Allow",
-      // GetObject also authorises HEAD, which the app uses to detect duplicates.
-      Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:GetObject"],
+      // GetObject also authorises HEAD, which the app uses to detect duplicates. Objects sent
+      // as multipart uploads carry their sha256 as a tag (metadata is fixed before the last byte).
+      Action: [
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+        "s3:GetObject",
+        "s3:PutObjectTagging",
+        "s3:GetObjectTagging",
+      ],
       Resource: objects,
     },
     {
