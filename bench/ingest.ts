@@ -3,6 +3,7 @@
 import { Agent } from "node:http";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { bigInstance } from "./lib/big-instance.js";
+import { cpuMeter } from "./lib/cpu.js";
 import { commandLine, isMain, runCli } from "./lib/cli.js";
 import { buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
@@ -17,11 +18,17 @@ import { drainQueue } from "./lib/workers.js";
 export const INGEST_OPTIONS = {
   instances: { kind: "int", env: "BENCH_INSTANCES", default: 512, min: 1, help: "instances sent through the service (and PUT straight)" },
   clients: { kind: "int", env: "BENCH_CLIENTS", default: 8, min: 1, help: "concurrent clients" },
+  rounds: { kind: "int", env: "BENCH_ROUNDS", default: 4, min: 1, help: "alternating rounds of raw PUT and service ingest" },
   "per-request": { kind: "int", env: "BENCH_PER_REQUEST", default: 8, min: 1, help: "instances per STOW-RS request" },
   "instance-kib": { kind: "int", env: "BENCH_INSTANCE_KIB", default: 1024, min: 1, help: "size of each instance, KiB" },
   "big-mib": { kind: "int", env: "BENCH_BIG_MIB", default: 1024, min: 1, help: "size of the single large instance, MiB" },
   "skip-big": { kind: "bool", env: "BENCH_SKIP_BIG", default: false, help: "leave out the large-instance phase" },
-  "cpu-prof-dir": { kind: "string", env: "BENCH_CPU_PROF_DIR", default: "", help: "write a V8 CPU profile of the service's ingest phase here" },
+  "service-node-args": {
+    kind: "string",
+    env: "BENCH_SERVICE_NODE_ARGS",
+    default: "",
+    help: 'extra node flags for the ingest-phase service, e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"',
+  },
 } as const;
 
 export type IngestOptions = OptionValues<typeof INGEST_OPTIONS>;
@@ -41,8 +48,8 @@ interface Throughput {
 export interface IngestResult {
   bench: "ingest";
   settings: Record<string, string | number | boolean>;
-  service: Throughput & { requests: number; peakRssMiB: number };
-  rawPut: Throughput & { puts: number };
+  service: Throughput & { requests: number; peakRssMiB: number; cpuSeconds: Record<string, number> };
+  rawPut: Throughput & { puts: number; cpuSeconds: Record<string, number> };
   ratio: number;
   big: null | { sizeMiB: number; seconds: number; mibPerSecond: number; peakRssMiB: number; idlePeakRssMiB: number; bytesMatch: boolean };
   verified: { checked: number; missing: number; wrong: number };
@@ -134,7 +141,9 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
     perRequest,
     requests,
     clients: opts.clients,
+    rounds: Math.min(opts.rounds, requests),
     bigMiB: opts["skip-big"] ? 0 : opts["big-mib"],
+    ...(opts["service-node-args"] ? { serviceNodeArgs: opts["service-node-args"] } : {}),
     ...effectiveServiceSettings(serviceEnv),
   };
 
@@ -143,24 +152,49 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
     log(`building ${settings.instances} instances of ${opts["instance-kib"]} KiB (+ warm-up)...`);
     const pixels = pixelData(opts["instance-kib"] * 1024);
     const batches = buildRequests(requests, perRequest, pixels);
-    const warmup = buildRequests(Math.min(opts.clients, requests), perRequest, pixels);
+    const warmup = buildRequests(Math.min(2 * opts.clients, requests), perRequest, pixels);
     const sent = batches.flat();
 
-    const cpuProf = opts["cpu-prof-dir"] ? ["--cpu-prof", `--cpu-prof-dir=${opts["cpu-prof-dir"]}`] : [];
-    const service = await stack.startService(serviceEnv, cpuProf);
-    let serviceMs: number;
-    let rawMs: number;
+    const nodeArgs = opts["service-node-args"].split(/\s+/).filter(Boolean);
+    const service = await stack.startService(serviceEnv, nodeArgs);
+    let serviceMs = 0;
+    let rawMs = 0;
     const serviceLatencies: number[] = [];
     const rawLatencies: number[] = [];
     let servicePeak;
+    const rawCpu: Record<string, number> = {};
+    const serviceCpu: Record<string, number> = {};
+    const addCpu = (into: Record<string, number>, from: Record<string, number>) => {
+      for (const [k, v] of Object.entries(from)) into[k] = round((into[k] ?? 0) + v, 2);
+    };
     try {
       log("warming up both paths...");
       await putStraight(stack, warmup, opts.clients, null);
       await postThroughService(service.url, warmup, opts.clients, null, problems);
-      log(`PUT straight into the store: ${sent.length} objects, ${opts.clients} clients...`);
-      rawMs = await putStraight(stack, batches, opts.clients, rawLatencies);
-      log(`POST /studies through the service: ${requests} requests x ${perRequest} instances, ${opts.clients} clients...`);
-      serviceMs = await postThroughService(service.url, batches, opts.clients, serviceLatencies, problems);
+      // Rounds alternate which path goes first, so that drift (JIT, page cache, disk writeback) hits both alike.
+      const rounds = Math.min(opts.rounds, batches.length);
+      for (let r = 0; r < rounds; r++) {
+        const slice = batches.slice(Math.floor((r * batches.length) / rounds), Math.floor(((r + 1) * batches.length) / rounds));
+        const raw = async () => {
+          log(`round ${r + 1}/${rounds}: PUT straight into the store, ${slice.length * perRequest} objects, ${opts.clients} clients...`);
+          const meter = cpuMeter({ client: undefined, store: stack.storePid });
+          rawMs += await putStraight(stack, slice, opts.clients, rawLatencies);
+          addCpu(rawCpu, meter());
+        };
+        const viaService = async () => {
+          log(`round ${r + 1}/${rounds}: POST /studies, ${slice.length} requests x ${perRequest} instances, ${opts.clients} clients...`);
+          const meter = cpuMeter({ client: undefined, service: service.pid, store: stack.storePid });
+          serviceMs += await postThroughService(service.url, slice, opts.clients, serviceLatencies, problems);
+          addCpu(serviceCpu, meter());
+        };
+        if (r % 2 === 0) {
+          await raw();
+          await viaService();
+        } else {
+          await viaService();
+          await raw();
+        }
+      }
       servicePeak = readProcessMemory(service.pid);
     } finally {
       await stack.stopService(service);
@@ -183,8 +217,8 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
     return {
       bench: "ingest",
       settings,
-      service: { ...svc, requests, peakRssMiB: round(mib(servicePeak.peakRss)) },
-      rawPut: { ...raw, puts: sent.length },
+      service: { ...svc, requests, peakRssMiB: round(mib(servicePeak.peakRss)), cpuSeconds: serviceCpu },
+      rawPut: { ...raw, puts: sent.length, cpuSeconds: rawCpu },
       ratio,
       big,
       verified: { checked: check.checked, missing: check.missing.length, wrong: check.wrong.length },
@@ -210,6 +244,11 @@ export function ingestRows(r: IngestResult): Row[] {
     { figure: `service request p99 (${r.settings.perRequest} inst)`, value: `${r.service.p99Ms} ms` },
     { figure: "raw PutObject p50 (1 inst)", value: `${r.rawPut.p50Ms} ms` },
     { figure: "raw PutObject p99 (1 inst)", value: `${r.rawPut.p99Ms} ms` },
+    { figure: "CPU s, raw phase (client/store)", value: `${r.rawPut.cpuSeconds.client} / ${r.rawPut.cpuSeconds.store}` },
+    {
+      figure: "CPU s, service phase (client/service/store)",
+      value: `${r.service.cpuSeconds.client} / ${r.service.cpuSeconds.service} / ${r.service.cpuSeconds.store}`,
+    },
     { figure: "service peak RSS, ingest phase", value: `${r.service.peakRssMiB} MiB` },
     { figure: "instances read back byte-exact", value: `${r.verified.checked - r.verified.missing - r.verified.wrong}/${r.service.instances}` },
   ];

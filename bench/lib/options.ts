@@ -44,7 +44,7 @@ export function parseOptions<T extends Record<string, OptionSpec>>(
 }
 
 export function usage(command: string, specs: Record<string, OptionSpec>): string {
-  const rows = Object.entries(specs).map(([name, s]) => [`--${name}${s.kind === "bool" ? "" : " N"}`, s.env, String(s.default), s.help]);
+  const rows = Object.entries(specs).map(([name, s]) => [`--${name}${s.kind === "bool" ? "" : s.kind === "int" ? " N" : "=VALUE"}`, s.env, String(s.default), s.help]);
   const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   return [`usage: ${command} [options]`, ...rows.map((r) => `  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  default ${r[2]!.padEnd(w[2]!)}  ${r[3]}`)].join("\n");
 }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { childPidsMatching } from "./cpu.js";
 import { loadConfig } from "../../app/src/config.js";
 import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type EmbeddedStore } from "../../app/src/embedded-s3/embedded-store.js";
 import { startServiceProcess, type ServiceHandle } from "../../app/src/testing/service.js";
@@ -28,6 +29,8 @@ export interface Stack {
   bucket: string;
   dir: string;
   store: EmbeddedStore;
+  /** Process id of the store (for CPU and memory figures); undefined if it could not be found. */
+  storePid: number | undefined;
   /** A client for the same store, configured as s3rver needs (no streamed checksums). */
   s3: S3Client;
   /** Environment that points a service at the store. */
@@ -88,6 +91,7 @@ export async function startStack(opts: { s3Sockets?: number } = {}): Promise<Sta
     bucket: BUCKET,
     dir,
     store,
+    storePid: childPidsMatching("s3rver-main").at(-1),
     s3,
     serviceEnv,
     async startService(env = {}, nodeArgs = []) {
