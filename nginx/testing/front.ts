@@ -32,12 +32,34 @@ function baseEnv(outDir: string, extra: Record<string, string>): Record<string, 
   };
 }
 
+// Its own process group, so that nginx's workers can be killed with their
+// master if it ever has to be killed outright.
 function launch(command: string, env: Record<string, string>): ChildProcess {
   return spawn(command, [], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
     ...(asNobody ? { uid: NOBODY, gid: NOBODY } : {}),
   });
+}
+
+/** SIGTERM (nginx stops its workers), then SIGKILL for the whole group. */
+async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }, 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(":") + 1));
 }
 
 export interface RenderResult {
@@ -52,6 +74,7 @@ export async function runRender(env: Record<string, string>, outDir = makeOutDir
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
+  // render has no children, so its pipes close with it: "close" means all output was read.
   const code = await new Promise<number | null>((resolve) => child.once("close", (c) => resolve(c)));
   return { code, output, outDir: join(outDir, "out") };
 }
@@ -81,18 +104,18 @@ export interface StartFrontOptions {
 /** Starts the entrypoint and waits until both ports accept connections. */
 export async function startFront({ env }: StartFrontOptions): Promise<FrontHandle> {
   const dir = makeOutDir();
-  const port = await freePort();
-  const healthPort = await freePort();
   const fullEnv = baseEnv(dir, {
-    LISTEN: `127.0.0.1:${port}`,
-    HEALTH_LISTEN: `127.0.0.1:${healthPort}`,
+    LISTEN: `127.0.0.1:${await freePort()}`,
+    HEALTH_LISTEN: `127.0.0.1:${await freePort()}`,
     ...env,
   });
+  const port = portOf(fullEnv.LISTEN);
+  const healthPort = portOf(fullEnv.HEALTH_LISTEN);
   const child = launch(ENTRYPOINT, fullEnv);
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.once("close", (c) => resolve(c)));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
   let ended = false;
   void exited.then(() => (ended = true));
 
@@ -101,8 +124,7 @@ export async function startFront({ env }: StartFrontOptions): Promise<FrontHandl
   const started = () => output.includes("start worker processes");
   while (!(started() && (await isListening(port)) && (await isListening(healthPort)))) {
     if (ended || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      await exited;
+      await terminate(child, exited);
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`front did not start (exit ${child.exitCode}):\n${output}`);
     }
@@ -123,12 +145,7 @@ export async function startFront({ env }: StartFrontOptions): Promise<FrontHandl
         : [],
     exited,
     async stop() {
-      if (!ended) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await terminate(child, exited);
       rmSync(dir, { recursive: true, force: true });
     },
   };
