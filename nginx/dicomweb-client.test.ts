@@ -1,0 +1,110 @@
+// The npm dicomweb-client (over xhr2, as in Node) storing the dcm-samples
+// through the mutual-TLS front. xhr2 takes an https.Agent per request, which
+// carries the CA to trust and the client certificate.
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { Agent } from "node:https";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { api } from "dicomweb-client";
+import XMLHttpRequest from "xhr2";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkStoredObjects, checkStowReply, objectKey, type SentPart, type StoredExpectation } from "../app/src/corpus/stow-check.js";
+import { loadSamples } from "../app/src/clients/samples.js";
+import { startS3rver, type S3rverHandle } from "../app/src/testing/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../app/src/testing/service.js";
+import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
+import { startFront, type FrontHandle } from "./testing/front.js";
+import { makePki, type Pki } from "./testing/pki.js";
+
+(globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
+
+type Xhr = {
+  status: number;
+  responseText: string;
+  getResponseHeader(name: string): string | null;
+  nodejsSet(options: { httpsAgent?: Agent }): void;
+};
+
+let pki: Pki;
+let pkiDir: string;
+let s3: S3rverHandle;
+let service: ServiceHandle;
+let front: FrontHandle;
+let samples: SentPart[];
+
+beforeAll(async () => {
+  pkiDir = mkdtempSync(join(tmpdir(), "front-pki-"));
+  pki = makePki(pkiDir);
+  samples = loadSamples();
+  s3 = await startS3rver();
+  await createBucket(s3.client, "front-certs");
+  await putFiles(s3.client, "front-certs", {
+    "certificate.crt": pki.server.certPem,
+    "certificate.key": pki.server.keyPem,
+    "truststore.crt": pki.ca.certPem,
+  });
+  service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
+  front = await startFront({
+    env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, "front-certs"), UPSTREAM: `127.0.0.1:${service.port}` },
+  });
+});
+
+afterAll(async () => {
+  await front?.stop();
+  await service?.stop();
+  await s3?.stop();
+  rmSync(pkiDir, { recursive: true, force: true });
+});
+
+const asArrayBuffer = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+
+async function store(agent: Agent, studyInstanceUID?: string) {
+  const client = new api.DICOMwebClient({ url: front.url, verbose: false, singlepart: false });
+  const xhr = new (XMLHttpRequest as unknown as new () => Xhr)();
+  xhr.nodejsSet({ httpsAgent: agent });
+  const options = {
+    datasets: samples.map((s) => asArrayBuffer(s.body)),
+    request: { instance: xhr as never },
+    ...(studyInstanceUID ? { studyInstanceUID } : {}),
+  };
+  const resolved = await client.storeInstances(options).then(
+    () => true,
+    () => false,
+  );
+  return { resolved, status: xhr.status, contentType: xhr.getResponseHeader("content-type") ?? "", text: String(xhr.responseText) };
+}
+
+describe("dicomweb-client through the mTLS front", () => {
+  it("is refused without a client certificate", async () => {
+    const result = await store(new Agent({ ca: pki.ca.certPem }));
+    expect(result.resolved).toBe(false);
+    expect(result.status).toBe(400);
+    for (const s of samples) {
+      const key = objectKey(s.expect as StoredExpectation);
+      await expect(s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }))).rejects.toMatchObject({
+        name: "NotFound",
+      });
+    }
+  });
+
+  it("stores the samples with a trusted client certificate, under /studies and /studies/{uid}", async () => {
+    const agent = new Agent({ ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem });
+    const first = await store(agent);
+    expect(first.resolved, first.text).toBe(true);
+    checkStowReply(first, samples, "dicomweb-client via nginx");
+    await checkStoredObjects(s3.client, s3.bucket, samples);
+
+    const study = (samples[0].expect as StoredExpectation).study;
+    const again = await store(agent, study);
+    expect(again.resolved, again.text).toBe(true);
+    expect(again.status).toBe(200);
+    agent.destroy();
+
+    const lines = service.logs().map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "store request");
+    expect(lines.map((l) => `${l.path} ${l.status} ${l.clientDn}`)).toEqual([
+      `/studies 200 ${pki.client.dn}`,
+      `/studies/${study} 200 ${pki.client.dn}`,
+    ]);
+  });
+});
