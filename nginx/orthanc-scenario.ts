@@ -1,0 +1,224 @@
+// Orthanc's DICOMweb plugin, configured with a client certificate, pushing a
+// study through the mutual-TLS front to the app. Orthanc binds every
+// interface and cannot be told otherwise, so this script runs inside a network
+// namespace that has nothing but `lo` (nginx/orthanc.test.ts sets it up):
+//
+//   ip netns exec <ns> node --import tsx nginx/orthanc-scenario.ts
+//
+// It starts the S3 test server, the app, the front and Orthanc on 127.0.0.1,
+// uploads the dcm-samples to Orthanc, has Orthanc push the study through the
+// front with a trusted certificate, with a certificate from another CA and
+// with none, checks the bucket, stops everything and prints one JSON line.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { pathToFileURL } from "node:url";
+import { getObject, objectKey, type StoredExpectation } from "../app/src/corpus/stow-check.js";
+import { loadSamples } from "../app/src/clients/samples.js";
+import { startS3rver, type S3rverHandle } from "../app/src/testing/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../app/src/testing/service.js";
+import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
+import { startFront, type FrontHandle } from "./testing/front.js";
+import { freePort } from "./testing/net.js";
+import { makePki } from "./testing/pki.js";
+
+export const ORTHANC_BINARY = "/usr/sbin/Orthanc";
+export const DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
+export const RESULT_MARKER = "front-orthanc-scenario-result";
+
+export interface Push {
+  /** Orthanc's answer to POST /dicom-web/servers/{name}/stow. */
+  httpStatus: number;
+  answer: string;
+}
+
+export interface ScenarioResult {
+  marker: typeof RESULT_MARKER;
+  orthancVersion: string | null;
+  uploaded: number;
+  trusted: Push | null;
+  stranger: Push | null;
+  withoutCertificate: Push | null;
+  /** Per sample after all three pushes: stored at its key with Orthanc's bytes. */
+  objects: Array<{ file: string; key: string; stored: boolean; equalsOrthancCopy: boolean }>;
+  /** clientDn of the app's "store request" lines. */
+  appClientDns: string[];
+  expectedClientDn: string | null;
+  /** HTTP versions nginx logged for Orthanc's requests. */
+  frontProtocols: string[];
+  error: string | null;
+  orthancLogTail: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class Orthanc {
+  readonly url: string;
+  readonly log: string[] = [];
+  private readonly exited: Promise<void>;
+
+  constructor(
+    private readonly child: ChildProcess,
+    port: number,
+  ) {
+    this.url = `http://127.0.0.1:${port}`;
+    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on("line", (l) => this.log.push(l));
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+  }
+
+  static async start(dir: string, config: Record<string, unknown>): Promise<Orthanc> {
+    const port = await freePort();
+    const path = join(dir, "orthanc.json");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        Name: "front-mtls-test",
+        StorageDirectory: join(dir, "db"),
+        IndexDirectory: join(dir, "db"),
+        HttpPort: port,
+        DicomPort: await freePort(),
+        RemoteAccessAllowed: false,
+        AuthenticationEnabled: false,
+        Plugins: [DICOMWEB_PLUGIN],
+        ...config,
+      }),
+    );
+    const orthanc = new Orthanc(spawn(ORTHANC_BINARY, [path], { stdio: ["ignore", "pipe", "pipe"] }), port);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (orthanc.child.exitCode !== null) throw new Error(`Orthanc exited with ${orthanc.child.exitCode}: ${orthanc.log.slice(-10).join("\n")}`);
+      if (await fetch(`${orthanc.url}/system`).then((r) => r.ok, () => false)) return orthanc;
+      await sleep(100);
+    }
+    throw new Error("Orthanc did not answer /system within 20 s");
+  }
+
+  async request(method: string, path: string, body?: Buffer | string): Promise<{ status: number; bytes: Buffer; text: string }> {
+    const res = await fetch(`${this.url}${path}`, { method, body: typeof body === "string" ? body : body && new Uint8Array(body) });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    return { status: res.status, bytes, text: bytes.toString("utf8") };
+  }
+
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    const killer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+}
+
+async function push(orthanc: Orthanc, server: string, studyId: string): Promise<Push> {
+  const reply = await orthanc.request("POST", `/dicom-web/servers/${server}/stow`, JSON.stringify({ Resources: [studyId], Synchronous: true }));
+  return { httpStatus: reply.status, answer: reply.text.slice(0, 500) };
+}
+
+export async function runScenario(): Promise<ScenarioResult> {
+  const result: ScenarioResult = {
+    marker: RESULT_MARKER,
+    orthancVersion: null,
+    uploaded: 0,
+    trusted: null,
+    stranger: null,
+    withoutCertificate: null,
+    objects: [],
+    appClientDns: [],
+    expectedClientDn: null,
+    frontProtocols: [],
+    error: null,
+    orthancLogTail: [],
+  };
+  const dir = mkdtempSync(join(tmpdir(), "front-orthanc-"));
+  let s3: S3rverHandle | undefined;
+  let service: ServiceHandle | undefined;
+  let front: FrontHandle | undefined;
+  let orthanc: Orthanc | undefined;
+  try {
+    const pki = makePki(dir);
+    result.expectedClientDn = pki.client.dn;
+    const samples = loadSamples();
+    s3 = await startS3rver();
+    await createBucket(s3.client, "front-certs");
+    await putFiles(s3.client, "front-certs", {
+      "certificate.crt": pki.server.certPem,
+      "certificate.key": pki.server.keyPem,
+      "truststore.crt": pki.ca.certPem,
+    });
+    service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
+    front = await startFront({
+      env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, "front-certs"), UPSTREAM: `127.0.0.1:${service.port}` },
+    });
+    const url = `${front.url}/`;
+    orthanc = await Orthanc.start(dir, {
+      // The CA Orthanc trusts for the servers it calls; peers are verified.
+      HttpsVerifyPeers: true,
+      HttpsCACertificates: pki.ca.cert,
+      DicomWeb: {
+        Enable: true,
+        Servers: {
+          front: { Url: url, CertificateFile: pki.client.cert, CertificateKeyFile: pki.client.key, CertificateKeyPassword: "" },
+          stranger: { Url: url, CertificateFile: pki.strangerClient.cert, CertificateKeyFile: pki.strangerClient.key, CertificateKeyPassword: "" },
+          anonymous: { Url: url },
+        },
+      },
+    });
+    result.orthancVersion = JSON.parse((await orthanc.request("GET", "/system")).text).Version ?? null;
+
+    const ids = new Map<string, string>();
+    const studies = new Set<string>();
+    for (const sample of samples) {
+      const reply = await orthanc.request("POST", "/instances", sample.body);
+      const answer = JSON.parse(reply.text) as { ID?: string; ParentStudy?: string };
+      if (reply.status !== 200 || !answer.ID || !answer.ParentStudy) throw new Error(`Orthanc refused ${sample.label}: ${reply.status} ${reply.text}`);
+      ids.set(sample.label, answer.ID);
+      studies.add(answer.ParentStudy);
+      result.uploaded += 1;
+    }
+    if (studies.size !== 1) throw new Error(`the samples should form one study in Orthanc, got ${studies.size}`);
+    const [studyId] = studies;
+
+    // Refused pushes first, so that the bucket is empty unless the trusted one works.
+    result.stranger = await push(orthanc, "stranger", studyId);
+    result.withoutCertificate = await push(orthanc, "anonymous", studyId);
+    const refusedLeftSomething = await Promise.all(
+      samples.map((s) => getObject(s3!.client, s3!.bucket, objectKey(s.expect as StoredExpectation)).then(() => true, () => false)),
+    );
+    if (refusedLeftSomething.some(Boolean)) throw new Error("a refused push stored objects");
+    result.trusted = await push(orthanc, "front", studyId);
+
+    for (const sample of samples) {
+      const key = objectKey(sample.expect as StoredExpectation);
+      const orthancCopy = (await orthanc.request("GET", `/instances/${ids.get(sample.label)}/file`)).bytes;
+      const object = await getObject(s3.client, s3.bucket, key).catch(() => undefined);
+      result.objects.push({ file: sample.label, key, stored: object !== undefined, equalsOrthancCopy: object?.bytes.equals(orthancCopy) ?? false });
+    }
+    result.appClientDns = service
+      .logs()
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as { msg?: string; clientDn?: string }];
+        } catch {
+          return [];
+        }
+      })
+      .filter((l) => l.msg === "store request")
+      .map((l) => String(l.clientDn));
+    result.frontProtocols = [...new Set(front.accessLog().map((l) => String(l.protocol)))];
+  } catch (e) {
+    result.error = e instanceof Error ? e.message : String(e);
+  } finally {
+    result.orthancLogTail = orthanc?.log.slice(-30) ?? [];
+    await orthanc?.stop().catch(() => undefined);
+    await front?.stop().catch(() => undefined);
+    await service?.stop().catch(() => undefined);
+    await s3?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await runScenario();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,117 @@
+// Orthanc (Debian, DICOMweb plugin) with a client certificate pushes a study
+// through the mutual-TLS front. Orthanc binds every interface, so the whole
+// scenario runs in a fresh network namespace with nothing but loopback.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SAMPLE_NAMES } from "../app/src/clients/samples.js";
+import { DICOMWEB_PLUGIN, ORTHANC_BINARY, RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
+
+const repoRoot = fileURLToPath(new URL("../", import.meta.url));
+const scenario = fileURLToPath(new URL("./orthanc-scenario.ts", import.meta.url));
+const namespace = `stowrs-front-orthanc-${process.pid}`;
+const SCENARIO_TIMEOUT_MS = 100_000;
+
+const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+function runScenario(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "--import", "tsx", scenario], {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), SCENARIO_TIMEOUT_MS);
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("Orthanc's DICOMweb client through the mTLS front", () => {
+  let result: ScenarioResult | undefined;
+  let raw = "";
+
+  beforeAll(async () => {
+    // CI installs these; a missing one is a broken environment, not a reason to skip.
+    expect(process.getuid?.(), "network namespaces need root").toBe(0);
+    expect(existsSync(ORTHANC_BINARY), `${ORTHANC_BINARY} (Debian package orthanc)`).toBe(true);
+    expect(existsSync(DICOMWEB_PLUGIN), `${DICOMWEB_PLUGIN} (Debian package orthanc-dicomweb)`).toBe(true);
+    ip("netns", "add", namespace);
+    ip("netns", "exec", namespace, "ip", "link", "set", "lo", "up");
+    const addresses = ip("netns", "exec", namespace, "ip", "-o", "addr", "show")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(/\s+/)[3])
+      .sort();
+    expect(addresses, "the namespace must reach nothing but loopback").toEqual(["127.0.0.1/8", "::1/128"]);
+
+    const run = await runScenario();
+    raw = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-4000)}`;
+    const line = run.stdout.split("\n").find((l) => l.includes(`"marker":"${RESULT_MARKER}"`));
+    result = line ? (JSON.parse(line) as ScenarioResult) : undefined;
+  }, SCENARIO_TIMEOUT_MS + 30_000);
+
+  afterAll(() => {
+    // Whatever is still running in the namespace was started by the scenario.
+    let leftovers: number[] = [];
+    try {
+      leftovers = ip("netns", "pids", namespace).split("\n").filter(Boolean).map(Number);
+    } catch {
+      /* namespace never created */
+    }
+    for (const pid of leftovers) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+    try {
+      ip("netns", "delete", namespace);
+    } catch {
+      /* never created */
+    }
+  });
+
+  const log = () => `${raw}\nOrthanc log:\n${result?.orthancLogTail.join("\n")}`;
+
+  it("runs to the end", () => {
+    expect(result, raw).toBeDefined();
+    expect(result!.error, log()).toBeNull();
+    expect(result!.orthancVersion).toMatch(/^1\./);
+    expect(result!.uploaded).toBe(SAMPLE_NAMES.length);
+  });
+
+  it("is refused with a certificate from another CA and with none, and nothing is stored by those pushes", () => {
+    expect(result!.stranger?.httpStatus, log()).not.toBe(200);
+    expect(result!.withoutCertificate?.httpStatus, log()).not.toBe(200);
+    const refusals = result!.orthancLogTail.filter((l) => l.includes("received HTTP status 400"));
+    expect(refusals.length, log()).toBeGreaterThanOrEqual(2);
+    // The scenario fails (error set) if a refused push stored anything.
+    expect(result!.error).toBeNull();
+  });
+
+  it("pushes the study with its trusted client certificate; every instance is in S3 as Orthanc holds it", () => {
+    expect(result!.trusted?.httpStatus, log()).toBe(200);
+    expect(result!.objects.map((o) => o.file).sort()).toEqual([...SAMPLE_NAMES].sort());
+    for (const o of result!.objects) {
+      expect(o.stored, o.key).toBe(true);
+      expect(o.equalsOrthancCopy, o.key).toBe(true);
+    }
+  });
+
+  it("the app logged the certificate's DN for the one request that reached it", () => {
+    expect(result!.appClientDns).toEqual([result!.expectedClientDn]);
+  });
+
+  it("Orthanc negotiated HTTP/2 with the front", () => {
+    expect(result!.frontProtocols).toContain("HTTP/2.0");
+  });
+});
