@@ -160,6 +160,21 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     expect(metric(metrics, "stowrs_instances_total", { outcome: "failed", reason: String(Reason.OutOfResources) })).toBeGreaterThanOrEqual(1);
   });
 
+  it.each([
+    ["refused (403)", { kind: "error", status: 403, code: "AccessDenied" }, [Reason.ProcessingFailure]],
+    ["throttled (SlowDown)", { kind: "error", status: 503, code: "SlowDown" }, UNAVAILABLE],
+  ] as const)("a part %s while the instance's data is still arriving fails the instance, and the request is answered", async (_, fault, reasons) => {
+    await service({ UPLOAD_PART_CONCURRENCY: "2" });
+    const big = instance(40 * MIB);
+    const after = instance();
+    proxy.addRule({ match: on("UploadPart", keyOf(big)), fault });
+    const res = await store([big, after]);
+    expect([202, 409]).toContain(res.status);
+    const { failed } = await expectWordKept(s3, [big, after], res, [...reasons, Reason.OutOfResources]);
+    expect(failed).toContain(big.sopInstanceUid);
+    expect(metric(await fetchMetrics(svc!.url), "stowrs_uploads_in_flight")).toBe(0);
+  });
+
   it("a CompleteMultipartUpload that always fails leaves nothing at the key and reports 0xA700", async () => {
     await service();
     const big = instance(6 * MIB);

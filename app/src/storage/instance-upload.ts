@@ -111,6 +111,8 @@ export class InstanceUpload {
     this.bytes += chunk.length;
     if (!this.body.write(chunk)) {
       await new Promise<void>((resolve) => {
+        // A destroyed body never emits "drain"; its "close" may already have been emitted.
+        if (this.body.destroyed) return resolve();
         // If the upload dies, the body is destroyed and "close" wakes us instead of "drain".
         const wake = () => {
           this.body.off("drain", wake);
@@ -120,6 +122,12 @@ export class InstanceUpload {
         this.body.on("drain", wake);
         this.body.on("close", wake);
       });
+      if (this.body.destroyed) {
+        // lib-storage stops reading (and destroys the body) as soon as one part fails, but
+        // reports the failure only once its other part uploads have ended: wait for that verdict.
+        await this.done;
+        this.failure ??= new Error("the upload stopped reading the instance's data");
+      }
       this.throwIfFailed();
     }
   }
