@@ -120,9 +120,9 @@ async function obtainCertificates(settings, paths, log) {
     await chmod(paths.key, 0o600);
   } else {
     await writeFile(paths.key, /** @type {Buffer} */ (serverKey), { mode: 0o600 });
-    await writeFile(paths.certificate, serverCertificate, { mode: 0o644 });
+    await writeFile(paths.certificate, /** @type {Buffer} */ (serverCertificate), { mode: 0o644 });
   }
-  const server = checkServerCertificate(serverCertificate, /** @type {Buffer} */ (serverKey));
+  const server = checkServerCertificate(/** @type {Buffer} */ (serverCertificate), /** @type {Buffer} */ (serverKey));
   server.warnings.forEach((w) => log.warn(w));
   log.info(`server certificate "${server.subject}", valid to ${server.validTo}`);
 
@@ -135,6 +135,7 @@ async function obtainCertificates(settings, paths, log) {
   return { selfSigned };
 }
 
+/** @returns {never} */
 function regionHint(error) {
   if (/region is missing/i.test(String(error?.message))) {
     throw new StartError("CERT_MODE=FROMS3 needs AWS_REGION (the region of CERT_BUCKET)");
