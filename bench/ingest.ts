@@ -9,7 +9,7 @@ import { buildRequests, pixelData, type SentInstance } from "./lib/instances.js"
 import { readProcessMemory } from "./lib/memory.js";
 import type { OptionValues } from "./lib/options.js";
 import { formatSettings, formatTable, formatVerdicts, type Row, type Verdict } from "./lib/report.js";
-import { effectiveServiceSettings, serviceSettingsFromEnv, startStack, type Stack } from "./lib/stack.js";
+import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack, type Stack } from "./lib/stack.js";
 import { mib, percentile, round } from "./lib/stats.js";
 import { multipartChunks, multipartFrame, postStudies } from "./lib/stow-client.js";
 import { verifyStored } from "./lib/verify.js";
@@ -29,6 +29,7 @@ export const INGEST_OPTIONS = {
     default: "",
     help: 'extra node flags for the ingest-phase service, e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"',
   },
+  compiled: { kind: "bool", env: "BENCH_COMPILED", default: false, help: "run the service compiled with tsc (as in production) instead of via tsx" },
 } as const;
 
 export type IngestOptions = OptionValues<typeof INGEST_OPTIONS>;
@@ -136,6 +137,7 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
   const requests = Math.ceil(opts.instances / perRequest);
   const serviceEnv = serviceSettingsFromEnv();
   const settings = {
+    service: serviceCommand(opts.compiled),
     instances: requests * perRequest,
     instanceKiB: opts["instance-kib"],
     perRequest,
@@ -147,7 +149,7 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
     ...effectiveServiceSettings(serviceEnv),
   };
 
-  const stack = await startStack();
+  const stack = await startStack({ compiled: opts.compiled });
   try {
     log(`building ${settings.instances} instances of ${opts["instance-kib"]} KiB (+ warm-up)...`);
     const pixels = pixelData(opts["instance-kib"] * 1024);

@@ -7,7 +7,7 @@ import { buildRequests, pixelData } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
 import type { OptionValues } from "./lib/options.js";
 import { formatSettings, formatTable, formatVerdicts, type Row, type Verdict } from "./lib/report.js";
-import { effectiveServiceSettings, serviceSettingsFromEnv, startStack } from "./lib/stack.js";
+import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack } from "./lib/stack.js";
 import { mib, percentile, round } from "./lib/stats.js";
 import { multipartChunks, postStudies, type StowReply } from "./lib/stow-client.js";
 import { verifyStored, type Expected } from "./lib/verify.js";
@@ -22,6 +22,7 @@ export const LOAD_OPTIONS = {
   "overload-seconds": { kind: "int", env: "BENCH_OVERLOAD_SECONDS", default: 10, min: 1, help: "duration of the overload phase" },
   "overload-max-in-flight": { kind: "int", env: "BENCH_OVERLOAD_MAX_IN_FLIGHT", default: 4, min: 1, help: "MAX_INSTANCES_IN_FLIGHT of the overloaded service" },
   "skip-overload": { kind: "bool", env: "BENCH_SKIP_OVERLOAD", default: false, help: "leave out the overload phase" },
+  compiled: { kind: "bool", env: "BENCH_COMPILED", default: false, help: "run the service compiled with tsc (as in production) instead of via tsx" },
 } as const;
 
 export type LoadOptions = OptionValues<typeof LOAD_OPTIONS>;
@@ -137,6 +138,7 @@ export async function runLoad(opts: LoadOptions, log: (line: string) => void = (
   const serviceEnv = serviceSettingsFromEnv();
   const overloadEnv = { ...serviceEnv, MAX_INSTANCES_IN_FLIGHT: String(opts["overload-max-in-flight"]) };
   const settings: Record<string, string | number | boolean> = {
+    service: serviceCommand(opts.compiled),
     clients: opts.clients,
     seconds: opts.seconds,
     perRequest,
@@ -148,7 +150,7 @@ export async function runLoad(opts: LoadOptions, log: (line: string) => void = (
   };
   const pixels = pixelData(opts["instance-kib"] * 1024);
   const acked: Expected[] = [];
-  const stack = await startStack();
+  const stack = await startStack({ compiled: opts.compiled });
   try {
     log(`sustained load: ${opts.clients} clients for ${opts.seconds} s, ${perRequest} x ${opts["instance-kib"]} KiB per request...`);
     const service = await stack.startService(serviceEnv);

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { compiledServiceEntry } from "./compiled-service.js";
 import { childPidsMatching } from "./cpu.js";
 import { loadConfig } from "../../app/src/config.js";
 import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type EmbeddedStore } from "../../app/src/embedded-s3/embedded-store.js";
@@ -48,7 +49,18 @@ export async function stopAllStacks(): Promise<void> {
   await Promise.allSettled([...running].map((s) => s.stop()));
 }
 
-export async function startStack(opts: { s3Sockets?: number } = {}): Promise<Stack> {
+export interface StackOptions {
+  /** Run the service compiled with tsc (as in production) instead of through the tsx loader. */
+  compiled?: boolean;
+}
+
+/** How the service processes of a stack are started, for the report. */
+export function serviceCommand(compiled: boolean): string {
+  return compiled ? "node node_modules/.cache/stowrs-bench/app/main.js (app/src compiled with tsc)" : "node --import tsx app/src/main.ts";
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const entry = opts.compiled ? compiledServiceEntry() : undefined;
   const dir = mkdtempSync(join(tmpdir(), "stowrs-bench-"));
   let store: EmbeddedStore;
   try {
@@ -64,7 +76,7 @@ export async function startStack(opts: { s3Sockets?: number } = {}): Promise<Sta
     credentials: { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY },
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: opts.s3Sockets ?? 64 }) }),
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
   });
   const serviceEnv = {
     S3_ENDPOINT: store.endpoint,
@@ -95,7 +107,9 @@ export async function startStack(opts: { s3Sockets?: number } = {}): Promise<Sta
     s3,
     serviceEnv,
     async startService(env = {}, nodeArgs = []) {
-      const service = await startServiceProcess({ ...serviceEnv, ...env }, nodeArgs);
+      // Node runs the first argument that is not a flag: with the compiled entry there, the harness's own
+      // "--import tsx app/src/main.ts" that follow become unused arguments of the compiled service.
+      const service = await startServiceProcess({ ...serviceEnv, ...env }, entry ? [...nodeArgs, entry] : nodeArgs);
       services.add(service);
       return service;
     },
