@@ -15,6 +15,8 @@ import { Semaphore } from "./util/semaphore.js";
 const EMBEDDED_BUCKET = "dicom";
 /** A connection with no traffic in either direction for this long is closed (stalled clients). */
 const SOCKET_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** After the shutdown timeout, how long requests that were cut off may take to abort their uploads. */
+const SHUTDOWN_CLEANUP_MS = 5_000;
 
 export interface RunningService {
   url: string;
@@ -103,6 +105,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
       while (context.activeRequests > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       if (context.activeRequests > 0) log.warn({ activeRequests: context.activeRequests }, "shutdown timeout: closing requests still in flight");
       server.closeAllConnections();
+      // Requests just cut off abort their multipart uploads; let those reach S3 before the client goes.
+      const cleanupDeadline = Date.now() + SHUTDOWN_CLEANUP_MS;
+      while (context.activeRequests > 0 && Date.now() < cleanupDeadline) await new Promise((r) => setTimeout(r, 50));
       await closed;
       client.destroy();
       if (embeddedStore) await embeddedStore.stop();
