@@ -16,6 +16,7 @@ import { startServiceProcess, type ServiceHandle } from "../app/src/testing/serv
 import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
 import { startFront, type FrontHandle } from "./testing/front.js";
 import { makePki, type Pki } from "./testing/pki.js";
+import { until } from "./testing/wait.js";
 
 (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
 
@@ -101,8 +102,9 @@ describe("dicomweb-client through the mTLS front", () => {
     expect(again.status).toBe(200);
     agent.destroy();
 
-    const lines = service.logs().map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "store request");
-    expect(lines.map((l) => `${l.path} ${l.status} ${l.clientDn}`)).toEqual([
+    const lines = () => service.logs().map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "store request");
+    await until(() => lines().length >= 2, "the app's log lines");
+    expect(lines().map((l) => `${l.path} ${l.status} ${l.clientDn}`)).toEqual([
       `/studies 200 ${pki.client.dn}`,
       `/studies/${study} 200 ${pki.client.dn}`,
     ]);

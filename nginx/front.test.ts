@@ -18,6 +18,7 @@ import { send, type TlsOptions } from "./testing/client.js";
 import { startFront, type FrontHandle } from "./testing/front.js";
 import { largeStowBody } from "./testing/large.js";
 import { makePki, type Pki } from "./testing/pki.js";
+import { until } from "./testing/wait.js";
 
 let pki: Pki;
 let pkiDir: string;
@@ -82,18 +83,28 @@ async function isStored(key: string): Promise<boolean> {
   );
 }
 
+/** nginx logged the one request after `logged` earlier lines, answered it itself and never contacted the app. */
+async function expectNotForwarded(logged: number) {
+  await until(() => front.accessLog().length > logged, "nginx's access-log line");
+  const line = front.accessLog()[logged];
+  expect(line).toMatchObject({ status: 400, upstreamSeconds: "" });
+}
+
 describe("FROMS3 + clientauth in front of the app", () => {
   it("refuses a request without a client certificate; the app sees nothing", async () => {
     const before = storeLines().length;
+    const logged = front.accessLog().length;
     const reply = await send(`${front.url}/studies`, { method: "POST", headers: stowHeaders, body: body(), tls: { ca: pki.ca.certPem } });
     expect(reply.status).toBe(400);
     expect(reply.body).toContain("client certificate is required");
+    await expectNotForwarded(logged);
     expect(storeLines()).toHaveLength(before);
     expect(await isStored(objectKey(sample(0)))).toBe(false);
   });
 
   it("refuses a certificate from another CA; the app sees nothing", async () => {
     const before = storeLines().length;
+    const logged = front.accessLog().length;
     const reply = await send(`${front.url}/studies`, {
       method: "POST",
       headers: stowHeaders,
@@ -102,6 +113,7 @@ describe("FROMS3 + clientauth in front of the app", () => {
     }).catch((error: Error) => ({ status: 0, body: error.message }));
     expect(reply.status).toBe(400);
     expect(reply.body).toContain("not accepted");
+    await expectNotForwarded(logged);
     expect(storeLines()).toHaveLength(before);
     expect(await isStored(objectKey(sample(0)))).toBe(false);
   });
@@ -115,7 +127,9 @@ describe("FROMS3 + clientauth in front of the app", () => {
     });
     checkStowReply({ status: reply.status, contentType: String(reply.headers["content-type"]), text: reply.body }, samples, "POST /studies via nginx");
     await checkStoredObjects(s3.client, s3.bucket, samples);
-    const line = storeLines().find((l) => l.path === "/studies" && l.status === 200);
+    const find = () => storeLines().find((l) => l.path === "/studies" && l.status === 200);
+    await until(() => find() !== undefined, "the app's log line");
+    const line = find();
     expect(line, JSON.stringify(storeLines())).toMatchObject({ clientDn: pki.client.dn, stored: samples.length });
   });
 
@@ -126,9 +140,10 @@ describe("FROMS3 + clientauth in front of the app", () => {
     // A proxy that dropped the UID would store these under /studies and answer 200.
     const other = await send(`${front.url}/studies/2.25.1`, { method: "POST", headers: stowHeaders, body: body(), tls: trusted });
     expect(other.status, other.body).toBe(409);
-    const paths = storeLines().map((l) => `${l.path} ${l.status}`);
-    expect(paths).toContain(`/studies/${study} 200`);
-    expect(paths).toContain("/studies/2.25.1 409");
+    const paths = () => storeLines().map((l) => `${l.path} ${l.status}`);
+    await until(() => paths().includes("/studies/2.25.1 409"), "the app's log lines");
+    expect(paths()).toContain(`/studies/${study} 200`);
+    expect(paths()).toContain("/studies/2.25.1 409");
   });
 
   it(
@@ -150,8 +165,9 @@ describe("FROMS3 + clientauth in front of the app", () => {
       const hash = createHash("sha256");
       for await (const chunk of object.Body as Readable) hash.update(chunk);
       expect(hash.digest("hex")).toBe(large.sha256());
-      const line = storeLines().find((l) => l.path === `/studies/${large.study}`);
-      expect(line).toMatchObject({ status: 200, stored: 1, clientDn: pki.client.dn });
+      const find = () => storeLines().find((l) => l.path === `/studies/${large.study}`);
+      await until(() => find() !== undefined, "the app's log line");
+      expect(find()).toMatchObject({ status: 200, stored: 1, clientDn: pki.client.dn });
       console.log(`256 MiB instance through nginx to S3 in ${seconds.toFixed(1)} s`);
     },
     300_000,

@@ -23,6 +23,7 @@ import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
 import { startFront, type FrontHandle } from "./testing/front.js";
 import { freePort } from "./testing/net.js";
 import { makePki } from "./testing/pki.js";
+import { until } from "./testing/wait.js";
 
 export const ORTHANC_BINARY = "/usr/sbin/Orthanc";
 export const DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
@@ -193,6 +194,11 @@ export async function runScenario(): Promise<ScenarioResult> {
       const object = await getObject(s3.client, s3.bucket, key).catch(() => undefined);
       result.objects.push({ file: sample.label, key, stored: object !== undefined, equalsOrthancCopy: object?.bytes.equals(orthancCopy) ?? false });
     }
+    const appLines = () =>
+      service!
+        .logs()
+        .filter((l) => l.includes('"store request"'));
+    await until(() => appLines().length > 0, "the app's log line").catch(() => undefined);
     result.appClientDns = service
       .logs()
       .flatMap((l) => {

@@ -17,6 +17,7 @@ import { freePort } from "./testing/net.js";
 import { makePki, type Pki } from "./testing/pki.js";
 import { probeTls } from "./testing/tls-probe.js";
 import { startRecordingUpstream, type RecordingUpstream } from "./testing/upstream.js";
+import { until } from "./testing/wait.js";
 
 let s3: S3rverHandle;
 let pki: Pki;
@@ -54,13 +55,6 @@ async function bucketWith(files: Record<string, string>): Promise<Record<string,
 
 const requestsTo = (path: string) => upstream.requests.filter((r) => r.url === path);
 
-async function until(condition: () => boolean, what: string, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("clientauth with certificates from S3", () => {
   let mtls: FrontHandle;
