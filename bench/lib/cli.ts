@@ -31,6 +31,12 @@ export async function runCli<T extends Record<string, OptionSpec>>(
   };
   process.once("SIGINT", interrupted);
   process.once("SIGTERM", interrupted);
+  // Output piped into `head` must not kill the run halfway and strand its child processes.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
   try {
     const outcome = await main(opts);
     await stopAllStacks();

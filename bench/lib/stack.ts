@@ -43,6 +43,11 @@ export interface Stack {
 }
 
 const running = new Set<Stack>();
+/** Last resort when this process exits without stop() (crash, process.exit): nothing may outlive it. */
+const killOnExit = new Set<() => void>();
+process.on("exit", () => {
+  for (const kill of killOnExit) kill();
+});
 
 /** Stops every stack still running (signal handlers, crashes). */
 export async function stopAllStacks(): Promise<void> {
@@ -98,6 +103,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     }
   };
 
+  const killEverything = () => {
+    for (const service of services) void service.stop("SIGKILL");
+    void store.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  killOnExit.add(killEverything);
+
   let stopping: Promise<void> | undefined;
   const stack: Stack = {
     bucket: BUCKET,
@@ -117,6 +129,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     stop: () =>
       (stopping ??= (async () => {
         running.delete(stack);
+        killOnExit.delete(killEverything);
         await Promise.allSettled([...services].map(stopService));
         s3.destroy();
         await store.stop().catch(() => store.kill());
