@@ -1,6 +1,6 @@
 // HTTPS requests with full control over the TLS side (client certificate,
 // protocol versions) for talking to the front.
-import { request as httpsRequest, type RequestOptions } from "node:https";
+import { request as httpsRequest, type Agent, type RequestOptions } from "node:https";
 import { request as httpRequest } from "node:http";
 import type { Readable } from "node:stream";
 import type { SecureVersion } from "node:tls";
@@ -19,6 +19,8 @@ export interface SendOptions {
   headers?: Record<string, string | number>;
   body?: Buffer | string | Readable;
   tls?: TlsOptions;
+  /** A keep-alive agent to reuse one client connection; by default each request has its own. */
+  agent?: Agent;
 }
 
 export interface Reply {
@@ -27,13 +29,12 @@ export interface Reply {
   body: string;
 }
 
-export function send(url: string, { method = "GET", headers = {}, body, tls = {} }: SendOptions = {}): Promise<Reply> {
+export function send(url: string, { method = "GET", headers = {}, body, tls = {}, agent }: SendOptions = {}): Promise<Reply> {
   const target = new URL(url);
   const options: RequestOptions = {
     method,
     headers,
-    agent: false,
-    ...tls,
+    ...(agent ? { agent } : { agent: false, ...tls }),
   };
   const request = target.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
