@@ -6,6 +6,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { buildInstance, newUid, TS } from "../testing/dicom.js";
+import { Reason } from "../stow/reasons.js";
 import { readDicomHeader, type HeaderResult } from "./header.js";
 import { isValidUid } from "./uid.js";
 
@@ -84,6 +85,28 @@ describe("readDicomHeader under hostile input (fuzz)", () => {
         },
       ),
       { numRuns: 10_000 },
+    );
+  });
+
+  it("fails a UID holding any character outside digits and dots with 0xA900, never repairing it (property)", () => {
+    const fields = ["studyUid", "seriesUid", "sopInstanceUid", "sopClassUid"] as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...fields),
+        fc.constantFrom(...Object.values(TS)),
+        // Anything printable but the digits, the dot and the space that pads a value.
+        fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 3 }).filter((s) => /[^0-9.]/.test(s)),
+        fc.nat(),
+        (field, ts, junk, at) => {
+          const uid = field === "sopClassUid" ? "1.2.840.10008.5.1.4.1.1.2" : newUid();
+          const pos = 1 + (at % (uid.length - 1));
+          const bad = `${uid.slice(0, pos)}${junk}${uid.slice(pos)}`;
+          const data = buildInstance({ transferSyntax: ts, pixels: 16, [field]: bad });
+          const { result } = readInSteps(data, [200, 400]);
+          expect(result).toMatchObject({ kind: "invalid", reason: Reason.DataSetDoesNotMatchSOPClass });
+        },
+      ),
+      { numRuns: 1_000 },
     );
   });
 

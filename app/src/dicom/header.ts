@@ -22,7 +22,7 @@ interface DcmjsStream {
   readAsciiString(n: number): string;
   more(n: number): DcmjsStream;
 }
-type DcmjsDict = Record<string, { vr: string; Value?: unknown[] }>;
+type DcmjsDict = Record<string, { vr: string; Value?: unknown[]; _rawValue?: unknown }>;
 interface DcmjsData {
   ReadBufferStream: new (buffer: ArrayBuffer, littleEndian?: boolean | null, options?: { noCopy?: boolean }) => DcmjsStream;
   DicomMessage: {
@@ -79,8 +79,17 @@ function arrayBufferOf(buf: Buffer): ArrayBuffer {
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }
 
+/**
+ * A UI value exactly as written. dcmjs "formats" UI values by deleting every character that is not
+ * a digit or a dot ("1.2.3/4" becomes "1.2.34") and splits them at backslashes, so its Value would
+ * store and acknowledge an instance under a UID it does not carry. Several values are joined back
+ * together, which no UID check accepts.
+ */
 function first(dict: DcmjsDict, tag: string): unknown {
-  return dict[tag]?.Value?.[0];
+  const entry = dict[tag];
+  const raw = entry?._rawValue ?? entry?.Value;
+  if (!Array.isArray(raw)) return raw;
+  return raw.length > 1 ? raw.join("\\") : raw[0];
 }
 
 /**
