@@ -85,6 +85,7 @@ describe("createService", () => {
       ["CheckBucket", "arn:aws:s3:::dicom-bucket"],
       ["UseDicomKey", "arn:aws:kms:eu-central-1:123456789012:key/k"],
       ["ReadTlsMaterial", ["arn:aws:s3:::cert-bucket/certificate.crt"]],
+      ["FindTlsMaterial", ["arn:aws:s3:::cert-bucket"]],
     ]);
     const execution = json(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "sv-execution")).policy);
     expect(execution.Statement[0].Resource).toEqual([

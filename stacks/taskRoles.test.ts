@@ -41,6 +41,11 @@ describe("task role policy", () => {
     expect(read).toEqual({ Sid: "ReadTlsMaterial", Effect: "Allow", Action: ["s3:GetObject"], Resource: certs });
   });
 
+  it("may list the certificate bucket, so a missing certificate reads as 404 and nginx falls back to self-signed", () => {
+    const doc = taskPolicyDocument({ dicomBucketArn: bucket, prefix: "", certificateObjectArns: certs });
+    expect(actionsOn(doc, "arn:aws:s3:::certs")).toEqual(["s3:ListBucket"]);
+  });
+
   it("never grants deletes, wildcards of actions or resources", () => {
     const doc = taskPolicyDocument({ dicomBucketArn: bucket, prefix: "p", kmsKeyArn: key, certificateObjectArns: certs });
     for (const s of doc.Statement) {

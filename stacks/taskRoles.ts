@@ -78,6 +78,14 @@ export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
       Action: ["s3:GetObject"],
       Resource: [...p.certificateObjectArns],
     });
+    // Without ListBucket, S3 answers a missing certificate with 403 instead of 404, and
+    // nginx/render would fail instead of falling back to a self-signed certificate.
+    statements.push({
+      Sid: "FindTlsMaterial",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: [...new Set(p.certificateObjectArns.map((arn) => arn.slice(0, arn.indexOf("/"))))],
+    });
   }
   return { Version: "2012-10-17", Statement: statements };
 }
