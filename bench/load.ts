@@ -22,6 +22,12 @@ export const LOAD_OPTIONS = {
   "overload-seconds": { kind: "int", env: "BENCH_OVERLOAD_SECONDS", default: 10, min: 1, help: "duration of the overload phase" },
   "overload-max-in-flight": { kind: "int", env: "BENCH_OVERLOAD_MAX_IN_FLIGHT", default: 4, min: 1, help: "MAX_INSTANCES_IN_FLIGHT of the overloaded service" },
   "skip-overload": { kind: "bool", env: "BENCH_SKIP_OVERLOAD", default: false, help: "leave out the overload phase" },
+  "service-node-args": {
+    kind: "string",
+    env: "BENCH_SERVICE_NODE_ARGS",
+    default: "",
+    help: 'extra node flags for the service processes, e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"',
+  },
   compiled: { kind: "bool", env: "BENCH_COMPILED", default: false, help: "run the service compiled with tsc (as in production) instead of via tsx" },
 } as const;
 
@@ -144,16 +150,18 @@ export async function runLoad(opts: LoadOptions, log: (line: string) => void = (
     perRequest,
     instanceKiB: opts["instance-kib"],
     ...effectiveServiceSettings(serviceEnv),
+    ...(opts["service-node-args"] ? { serviceNodeArgs: opts["service-node-args"] } : {}),
     ...(opts["skip-overload"]
       ? {}
       : { overloadClients: opts["overload-clients"], overloadSeconds: opts["overload-seconds"], overloadMaxInstancesInFlight: opts["overload-max-in-flight"] }),
   };
+  const nodeArgs = opts["service-node-args"].split(/\s+/).filter(Boolean);
   const pixels = pixelData(opts["instance-kib"] * 1024);
   const acked: Expected[] = [];
   const stack = await startStack({ compiled: opts.compiled });
   try {
     log(`sustained load: ${opts.clients} clients for ${opts.seconds} s, ${perRequest} x ${opts["instance-kib"]} KiB per request...`);
-    const service = await stack.startService(serviceEnv);
+    const service = await stack.startService(serviceEnv, nodeArgs);
     const errors: string[] = [];
     let sustained: Hammer;
     try {
@@ -170,7 +178,7 @@ export async function runLoad(opts: LoadOptions, log: (line: string) => void = (
     let overload: LoadResult["overload"] = null;
     if (!opts["skip-overload"]) {
       log(`overload: ${opts["overload-clients"]} clients for ${opts["overload-seconds"]} s against MAX_INSTANCES_IN_FLIGHT=${opts["overload-max-in-flight"]}...`);
-      const svc = await stack.startService(overloadEnv);
+      const svc = await stack.startService(overloadEnv, nodeArgs);
       try {
         // A request that got no answer is a target missed, not a broken promise: nothing was acknowledged.
         const over = await hammer(svc.url, svc.pid, opts["overload-clients"], opts["overload-seconds"], perRequest, pixels, acked, []);
