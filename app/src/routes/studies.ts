@@ -64,7 +64,8 @@ async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, st
   if (svc.instanceSlots.inUse >= svc.instanceSlots.capacity) {
     metrics.overloadRejections.inc();
     c.header("Retry-After", "5");
-    c.header("Connection", "close");
+    // Keep the connection: Node then reads and discards the unread body, so a client that sends its
+    // whole body before reading gets this 503 and its Retry-After instead of a broken pipe.
     return reject(503, `the service is at capacity (MAX_INSTANCES_IN_FLIGHT=${config.maxInstancesInFlight}); retry later`);
   }
 

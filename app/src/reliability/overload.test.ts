@@ -1,0 +1,96 @@
+// More work than MAX_INSTANCES_IN_FLIGHT allows, against the service as a child process with a
+// slow S3: the excess is refused at once with 503 and Retry-After (nothing written for it), the
+// admitted requests are stored byte-exact, memory stays bounded, and the refused ones succeed on
+// retry once the load has passed.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildInstance, multipartBody, newUid } from "../testing/dicom.js";
+import { startFaultyS3Proxy, type FaultyS3Proxy } from "../testing/faulty-s3-proxy.js";
+import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, procStats, type SentInstance, type StowAnswer } from "../testing/ledger.js";
+import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
+
+const B = "overload-boundary";
+const CAPACITY = 4;
+const CLIENTS = 48;
+const S3_DELAY_MS = 1_500;
+
+let s3: S3rverHandle;
+let proxy: FaultyS3Proxy;
+let svc: ServiceHandle;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  proxy = await startFaultyS3Proxy(() => s3.port);
+  svc = await startServiceProcess({ ...s3.env, S3_ENDPOINT: proxy.endpoint, MAX_INSTANCES_IN_FLIGHT: String(CAPACITY), UPLOAD_PART_SIZE_MIB: "5", LOGLEVEL: "WARNING" });
+});
+afterAll(async () => {
+  await svc?.stop();
+  await proxy?.close();
+  await s3?.stop();
+});
+
+function instance(pixels: number): SentInstance {
+  const ids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
+  return { ...ids, bytes: buildInstance({ ...ids, pixels }) };
+}
+
+describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACITY}, S3 answering after ${S3_DELAY_MS} ms`, () => {
+  it("refuses the excess with 503 and Retry-After, stores what it admitted, and keeps memory bounded", async () => {
+    const warm = [instance(1 * MIB)];
+    expect((await postStow(svc.url, multipartBody(warm.map((i) => i.bytes), B), B)).status).toBe(200);
+    const baseline = procStats(svc.pid).rssBytes;
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, procStats(svc.pid).rssBytes)), 50);
+
+    // S3 is slow: every admitted instance holds its slot for a while.
+    proxy.addRule({ match: (r) => r.operation === "PutObject" || r.operation === "UploadPart", fault: { kind: "delay", ms: S3_DELAY_MS } });
+    const studies = Array.from({ length: CLIENTS }, () => [instance(2 * MIB), instance(3 * MIB)]);
+    let answers: StowAnswer[];
+    try {
+      answers = await Promise.all(studies.map((sent) => postStow(svc.url, multipartBody(sent.map((i) => i.bytes), B), B)));
+    } finally {
+      clearInterval(sampler);
+      proxy.clearRules();
+    }
+
+    const statuses = answers.map((a) => a.status);
+    const refused = answers.flatMap((a, n) => (a.status === 503 ? [n] : []));
+    for (const s of statuses) expect([200, 503]).toContain(s);
+    expect(refused.length, `statuses ${statuses.join(",")}`).toBeGreaterThan(0);
+    expect(CLIENTS - refused.length).toBeGreaterThanOrEqual(CAPACITY / 2);
+    for (const n of refused) {
+      expect(answers[n].headers.get("retry-after")).toMatch(/^\d+$/);
+      expect(answers[n].json?.error).toMatch(/capacity/);
+      // Refused before its body was read: nothing of it is in S3.
+      for (const i of studies[n]) expect(await getObject(s3.client, s3.bucket, keyOf(i))).toBeUndefined();
+    }
+    for (const [n, a] of answers.entries()) if (a.status === 200) await expectWordKept(s3, studies[n], a, []);
+
+    const metrics = await fetchMetrics(svc.url);
+    expect(metric(metrics, "stowrs_overload_rejections_total")).toBe(refused.length);
+    expect(metric(metrics, "stowrs_requests_total", { status: "503" })).toBe(refused.length);
+    expect(metric(metrics, "stowrs_uploads_in_flight")).toBe(0);
+    // Memory is bounded by the admitted work (4 instances, each at most one 5 MiB part buffered
+    // and one in flight), not by the 48 x 5 MiB that was offered.
+    expect(peak - baseline).toBeLessThan(120 * MIB);
+
+    // Once the load has passed, the refused clients' retries (one after another) are stored.
+    for (const n of refused) {
+      const a = await postStow(svc.url, multipartBody(studies[n].map((i) => i.bytes), B), B);
+      expect(a.status).toBe(200);
+      await expectWordKept(s3, studies[n], a, []);
+    }
+    console.log(
+      JSON.stringify({
+        test: "overload",
+        clients: CLIENTS,
+        capacity: CAPACITY,
+        admitted: CLIENTS - refused.length,
+        refused503: refused.length,
+        baselineRssMiB: +(baseline / MIB).toFixed(1),
+        peakRssMiB: +(peak / MIB).toFixed(1),
+      }),
+    );
+  });
+
+});
