@@ -15,12 +15,15 @@ export interface S3ClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+/** Object metadata key holding the hex SHA-256 of the object's bytes. */
+export const SHA256_METADATA = "sha256";
+
 export function createS3Client(config: Config, options: S3ClientOptions = {}): S3Client {
   // Checksums are computed over each buffered part; some S3-compatible servers corrupt
   // streamed uploads that carry them, so they are only asked for on AWS itself.
   const onAws = config.s3Endpoint === undefined;
   const agentOptions = { keepAlive: true, maxSockets: 256 };
-  return new S3Client({
+  const client = new S3Client({
     region: config.region,
     endpoint: config.s3Endpoint,
     forcePathStyle: config.s3ForcePathStyle,
@@ -40,4 +43,24 @@ export function createS3Client(config: Config, options: S3ClientOptions = {}): S
       httpsAgent: new HttpsAgent(agentOptions),
     }),
   });
+  reuseInstanceHash(client);
+  return client;
+}
+
+/**
+ * A single-PUT instance's body is exactly the bytes whose SHA-256 the upload computed while
+ * streaming; SigV4 signs that same digest, so hand it over instead of hashing the body twice.
+ */
+function reuseInstanceHash(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const sha256 = (args.input as { Metadata?: Record<string, string> }).Metadata?.[SHA256_METADATA];
+      const request = args.request as { headers?: Record<string, string> } | undefined;
+      if (context.commandName === "PutObjectCommand" && sha256 && request?.headers) {
+        request.headers["x-amz-content-sha256"] = sha256;
+      }
+      return next(args);
+    },
+    { step: "build", name: "stowrsReuseInstanceHash" },
+  );
 }
