@@ -3,9 +3,10 @@
 // admitted requests are stored byte-exact, memory stays bounded, and the refused ones succeed on
 // retry once the load has passed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, newUid } from "../testing/dicom.js";
+import { buildInstance, multipartBody, multipartContentType, newUid } from "../testing/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../testing/faulty-s3-proxy.js";
 import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, procStats, type SentInstance, type StowAnswer } from "../testing/ledger.js";
+import { piecewisePost, type PiecewiseAnswer } from "../testing/piecewise-client.js";
 import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
 
@@ -93,4 +94,25 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
     );
   });
 
+  it("admits no more requests than it has slots when they all arrive before any instance is read", async () => {
+    const sent = Array.from({ length: 3 * CAPACITY }, () => [instance(200_000)]);
+    const bodies = sent.map((s) => multipartBody(s.map((i) => i.bytes), B));
+    const posts = sent.map(() => piecewisePost(`${svc.url}/studies`, multipartContentType(B)));
+    const answered: Array<PiecewiseAnswer | undefined> = posts.map(() => undefined);
+    posts.forEach((p, n) => p.answer.then((a) => (answered[n] = a)).catch(() => undefined));
+    // Every request starts (its head and a few bytes of body), none yet has a DICOM header to read.
+    await Promise.all(posts.map((p, n) => p.write(bodies[n].subarray(0, 64))));
+    // Beyond capacity, the answer is 503 now, not a place in a queue.
+    await expect.poll(() => answered.filter((a) => a?.status === 503).length, { timeout: 10_000 }).toBe(2 * CAPACITY);
+    for (const a of answered) if (a) expect(a.headers["retry-after"]).toMatch(/^\d+$/);
+    // The admitted ones carry on and are stored; the refused ones hang up, having their answer.
+    const admitted = posts.flatMap((p, n) => (answered[n] ? (p.vanish(), []) : [n]));
+    expect(admitted).toHaveLength(CAPACITY);
+    await Promise.all(admitted.map((n) => posts[n].write(bodies[n].subarray(64)).then(() => posts[n].end())));
+    for (const n of admitted) {
+      const a = await posts[n].answer;
+      expect(a.status).toBe(200);
+      await expectWordKept(s3, sent[n], a, []);
+    }
+  });
 });

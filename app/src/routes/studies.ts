@@ -61,7 +61,9 @@ async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, st
     c.header("Connection", "close");
     return reject(503, "the service is shutting down; retry on another instance");
   }
-  if (svc.instanceSlots.inUse >= svc.instanceSlots.capacity) {
+  // Admission takes a slot (the first instance's), so that requests arriving together cannot all
+  // pass this check before any of them holds one, and then wait in an unbounded queue.
+  if (!svc.instanceSlots.tryAcquire()) {
     metrics.overloadRejections.inc();
     c.header("Retry-After", "5");
     // Keep the connection: Node then reads and discards the unread body, so a client that sends its
@@ -81,7 +83,7 @@ async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, st
   svc.activeRequests += 1;
   let result;
   try {
-    result = await storeInstances(svc.storeDeps, { reader, rootType: contentType.rootType, studyUidFromPath, log });
+    result = await storeInstances(svc.storeDeps, { reader, rootType: contentType.rootType, studyUidFromPath, log, reservedSlot: true });
   } finally {
     svc.activeRequests -= 1;
   }

@@ -27,6 +27,8 @@ export interface StoreRequest {
   rootType: string;
   studyUidFromPath?: string;
   log: Logger;
+  /** The request was admitted holding one process-wide slot: its first instance uploads with it. */
+  reservedSlot?: boolean;
 }
 
 /** First header read attempt after this many bytes; then after 4x as many, and so on. */
@@ -44,6 +46,7 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
   let s3Unavailable = false;
   // Whether the part that broke the request off already has its failure recorded.
   let brokenPartRecorded = false;
+  let reserved = req.reservedSlot === true;
 
   const record = (outcome: InstanceOutcome, partIndex: number) => {
     order.set(outcome, partIndex);
@@ -132,7 +135,8 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
       }
 
       await requestSlots.acquire();
-      await deps.instanceSlots.acquire();
+      if (reserved) reserved = false;
+      else await deps.instanceSlots.acquire();
       const release = () => {
         deps.instanceSlots.release();
         requestSlots.release();
@@ -217,6 +221,7 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
     } else throw err;
   } finally {
     await Promise.all(pending);
+    if (reserved) deps.instanceSlots.release();
   }
   // Uploads finish in any order; report instances in the order of their parts.
   result.instances.sort((a, b) => order.get(a)! - order.get(b)!);
