@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import type { DuplicatePolicy } from "../config.js";
 import type { Metrics } from "../metrics.js";
 import { Reason, type ReasonCode } from "../stow/reasons.js";
+import { SHA256_METADATA } from "./s3-client.js";
 import { describeS3Error, isS3Unavailable, reasonForS3Error } from "./s3-errors.js";
 
 export interface UploadSettings {
@@ -38,7 +39,8 @@ interface ExistingObject {
   sha256?: string;
 }
 
-const SHA256_TAG = "sha256";
+/** Metadata key (single PUT) and tag key (multipart upload) holding the hex SHA-256. */
+const SHA256_TAG = SHA256_METADATA;
 /** How long to look for an object that S3 may have stored despite an error (it is read back in full). */
 const LANDED_CHECK_TIMEOUT_MS = 120_000;
 
@@ -55,11 +57,15 @@ export class UploadFailed extends Error {
 
 export class InstanceUpload {
   readonly key: string;
-  private readonly body: PassThrough;
   private readonly hash = createHash("sha256");
-  private readonly upload: Upload;
   private readonly metadata: Record<string, string>;
-  private readonly done: Promise<void>;
+  // Until the instance outgrows one part it is only collected here, and then sent in one PUT
+  // with everything known (sha256 included); a larger one is streamed through lib-storage.
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private body?: PassThrough;
+  private upload?: Upload;
+  private done: Promise<void> = Promise.resolve();
   private readonly existing: Promise<ExistingObject | null>;
   private failure: unknown;
   private aborted = false;
@@ -72,33 +78,8 @@ export class InstanceUpload {
     metadata: { sopClassUid: string; transferSyntaxUid: string },
   ) {
     this.key = key;
-    // highWaterMark: lib-storage collects parts itself; keep our own buffer small.
-    this.body = new PassThrough({ highWaterMark: 64 * 1024 });
     this.metadata = { "sop-class-uid": metadata.sopClassUid, "transfer-syntax-uid": metadata.transferSyntaxUid };
-    this.upload = new Upload({
-      client: settings.client,
-      partSize: settings.partSizeBytes,
-      queueSize: settings.partConcurrency,
-      // We abort the multipart upload ourselves, so that the first error is the one reported.
-      leavePartsOnError: true,
-      params: {
-        Bucket: settings.bucket,
-        Key: key,
-        Body: this.body,
-        ContentType: "application/dicom",
-        // Read again when the single PUT is sent, after the last byte, so sha256 can be added then.
-        Metadata: this.metadata,
-        ...(settings.checksums ? { ChecksumAlgorithm: "CRC32" as const } : {}),
-      },
-    });
     settings.metrics.uploadsInFlight.inc();
-    this.done = this.upload.done().then(
-      () => undefined,
-      (err) => {
-        this.failure ??= err;
-        this.body.destroy();
-      },
-    );
     this.existing = this.headExisting();
     // A HEAD failure surfaces in finish(); don't let it go unhandled meanwhile.
     this.existing.catch(() => undefined);
@@ -109,20 +90,28 @@ export class InstanceUpload {
     this.throwIfFailed();
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    if (!this.body.write(chunk)) {
+    if (!this.body) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes <= this.settings.partSizeBytes) return;
+      this.startStreaming();
+      return;
+    }
+    const body = this.body;
+    if (!body.write(chunk)) {
       await new Promise<void>((resolve) => {
         // A destroyed body never emits "drain"; its "close" may already have been emitted.
-        if (this.body.destroyed) return resolve();
+        if (body.destroyed) return resolve();
         // If the upload dies, the body is destroyed and "close" wakes us instead of "drain".
         const wake = () => {
-          this.body.off("drain", wake);
-          this.body.off("close", wake);
+          body.off("drain", wake);
+          body.off("close", wake);
           resolve();
         };
-        this.body.on("drain", wake);
-        this.body.on("close", wake);
+        body.on("drain", wake);
+        body.on("close", wake);
       });
-      if (this.body.destroyed) {
+      if (body.destroyed) {
         // lib-storage stops reading (and destroys the body) as soon as one part fails, but
         // reports the failure only once its other part uploads have ended: wait for that verdict.
         await this.done;
@@ -130,6 +119,44 @@ export class InstanceUpload {
       }
       this.throwIfFailed();
     }
+  }
+
+  /** The instance is larger than one part: hand it to lib-storage as a stream (multipart upload). */
+  private startStreaming(): void {
+    // highWaterMark: lib-storage collects parts itself; keep our own buffer small.
+    const body = new PassThrough({ highWaterMark: 64 * 1024 });
+    this.body = body;
+    this.startUpload(body);
+    for (const chunk of this.pending) body.write(chunk);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private startUpload(body: PassThrough | Buffer): void {
+    const upload = new Upload({
+      client: this.settings.client,
+      partSize: this.settings.partSizeBytes,
+      queueSize: this.settings.partConcurrency,
+      // We abort the multipart upload ourselves, so that the first error is the one reported.
+      leavePartsOnError: true,
+      params: {
+        Bucket: this.settings.bucket,
+        Key: this.key,
+        Body: body,
+        ContentType: "application/dicom",
+        // For a stream, read again when a single PUT would be sent (after the last byte).
+        Metadata: this.metadata,
+        ...(this.settings.checksums ? { ChecksumAlgorithm: "CRC32" as const } : {}),
+      },
+    });
+    this.upload = upload;
+    this.done = upload.done().then(
+      () => undefined,
+      (err) => {
+        this.failure ??= err;
+        this.body?.destroy();
+      },
+    );
   }
 
   /** All bytes written: decide about duplicates, then complete (or abort) and report. */
@@ -159,7 +186,12 @@ export class InstanceUpload {
         duplicate = "overwritten";
       }
       this.metadata[SHA256_TAG] = sha256;
-      this.body.end();
+      if (this.body) this.body.end();
+      else {
+        const whole = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+        this.pending = [];
+        this.startUpload(whole);
+      }
       await this.done;
       if (this.failure !== undefined) {
         await this.cleanUp();
@@ -168,7 +200,7 @@ export class InstanceUpload {
         }
         this.settings.log.warn({ key: this.key, err: describeS3Error(this.failure) }, "S3 reported an error, but the object at the key holds exactly these bytes");
       }
-      if (this.upload.uploadId) await this.tagMultipartObject(sha256);
+      if (this.upload?.uploadId) await this.tagMultipartObject(sha256);
       this.settings.metrics.bytesStored.inc(this.bytes);
       return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate };
     } catch (err) {
@@ -185,8 +217,9 @@ export class InstanceUpload {
     if (this.aborted) return;
     this.aborted = true;
     this.failure ??= new Error("upload aborted");
-    void this.upload.abort();
-    this.body.destroy();
+    this.pending = [];
+    void this.upload?.abort();
+    this.body?.destroy();
     await this.done;
     await this.cleanUp();
     this.release();
@@ -199,6 +232,7 @@ export class InstanceUpload {
   }
 
   private async cleanUp(): Promise<void> {
+    if (!this.upload) return;
     // Let lib-storage's part uploaders stop before asking S3 to drop the parts they sent.
     await Promise.allSettled((this.upload as unknown as { concurrentUploaders: Promise<void>[] }).concurrentUploaders ?? []);
     const uploadId = this.upload.uploadId;
