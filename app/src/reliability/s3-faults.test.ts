@@ -158,6 +158,10 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     expect(metric(metrics, "stowrs_uploads_in_flight")).toBe(0);
     expect(metric(metrics, "stowrs_upload_aborts_total")).toBe(1);
     expect(metric(metrics, "stowrs_instances_total", { outcome: "failed", reason: String(Reason.OutOfResources) })).toBeGreaterThanOrEqual(1);
+    // Bytes count as stored only when S3 acknowledged them; every byte of the body counts as received.
+    const storedBytes = [big, after].filter((i) => !failed.includes(i.sopInstanceUid)).reduce((n, i) => n + i.bytes.length, 0);
+    expect(metric(metrics, "stowrs_bytes_stored_total")).toBe(storedBytes);
+    expect(metric(metrics, "stowrs_bytes_received_total")).toBe(multipartBody([big.bytes, after.bytes], B).length);
   });
 
   it.each([
