@@ -29,7 +29,7 @@ export const INGEST_OPTIONS = {
     default: "",
     help: 'extra node flags for the ingest-phase service, e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"',
   },
-  compiled: { kind: "bool", env: "BENCH_COMPILED", default: false, help: "run the service compiled with tsc (as in production) instead of via tsx" },
+  compiled: { kind: "bool", env: "BENCH_COMPILED", default: true, help: "run the service compiled with tsc, as npm start and the container do (BENCH_COMPILED=0: through tsx)" },
 } as const;
 
 export type IngestOptions = OptionValues<typeof INGEST_OPTIONS>;

@@ -28,7 +28,7 @@ export const LOAD_OPTIONS = {
     default: "",
     help: 'extra node flags for the service processes, e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"',
   },
-  compiled: { kind: "bool", env: "BENCH_COMPILED", default: false, help: "run the service compiled with tsc (as in production) instead of via tsx" },
+  compiled: { kind: "bool", env: "BENCH_COMPILED", default: true, help: "run the service compiled with tsc, as npm start and the container do (BENCH_COMPILED=0: through tsx)" },
 } as const;
 
 export type LoadOptions = OptionValues<typeof LOAD_OPTIONS>;

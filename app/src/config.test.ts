@@ -20,7 +20,7 @@ describe("loadConfig", () => {
       prefix: "",
       logLevel: "info",
       responseDelayMs: 0,
-      upload: { partSizeBytes: 8 * 1024 * 1024, partConcurrency: 4, instanceConcurrency: 4 },
+      upload: { partSizeBytes: 5 * 1024 * 1024, partConcurrency: 2, instanceConcurrency: 4 },
       duplicatePolicy: "overwrite",
     });
   });

@@ -131,8 +131,8 @@ export function loadConfig(env: Env = process.env): Config {
     } else responseDelayMs = Math.round(s * 1000);
   }
 
-  const partSizeMiB = int("UPLOAD_PART_SIZE_MIB", 8, 5, 5 * 1024);
-  const partConcurrency = int("UPLOAD_PART_CONCURRENCY", 4, 1, 64);
+  const partSizeMiB = int("UPLOAD_PART_SIZE_MIB", 5, 5, 5 * 1024);
+  const partConcurrency = int("UPLOAD_PART_CONCURRENCY", 2, 1, 64);
   const instanceConcurrency = int("UPLOAD_INSTANCE_CONCURRENCY", 4, 1, 256);
 
   const rawPolicy = (read("DUPLICATE_POLICY") ?? "overwrite").toLowerCase();
