@@ -230,6 +230,7 @@ describe("slow S3", () => {
     await expectWordKept(s3, [fine, stuck], res, UNAVAILABLE);
     // Two attempts of one second each plus backoff, far from S3's minute.
     expect(res.ms).toBeLessThan(15_000);
+    console.log(JSON.stringify({ test: "s3-faults", case: "S3 silent for 60 s, S3_REQUEST_TIMEOUT_SECONDS=1, S3_MAX_ATTEMPTS=2", answeredMs: res.ms }));
     expect(proxy.count("PutObject", keyOf(stuck))).toBe(2);
   });
 

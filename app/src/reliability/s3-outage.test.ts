@@ -82,6 +82,7 @@ describe("S3 killed in the middle of a multi-instance request", () => {
     });
     expect(ms).toBeLessThan(ANSWER_BOUND_MS);
     expect(answer.status).toBe(202);
+    console.log(JSON.stringify({ test: "s3-outage", killedAt: "mid multipart upload", answeredMsAfterBody: ms, status: answer.status }));
     const ready = await fetch(`${svc.url}/ready`);
     expect(ready.status).toBe(503);
 
@@ -105,6 +106,7 @@ describe("S3 killed in the middle of a multi-instance request", () => {
     const { answer, ms } = await storeThroughOutage(sent, async (n) => n >= total * fraction);
     expect(ms).toBeLessThan(ANSWER_BOUND_MS);
     expect([202, 409]).toContain(answer.status);
+    console.log(JSON.stringify({ test: "s3-outage", killedAt: `${fraction} of the body`, answeredMsAfterBody: ms, status: answer.status }));
     await s3.restart();
     // S3 may have stored an instance and died before it could say so (see expectWordKept).
     await expectWordKept(s3, sent, answer, ALLOWED, { afterS3Crash: true });
