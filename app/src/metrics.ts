@@ -9,7 +9,7 @@ export function createMetrics() {
     requests: new Counter({ name: "stowrs_requests_total", help: "STOW-RS requests by HTTP status", labelNames: ["status"], registers: [registry] }),
     instances: new Counter({
       name: "stowrs_instances_total",
-      help: "Instances by outcome (stored, duplicate, failed) and failure reason (decimal, empty when stored)",
+      help: "Instances by outcome (stored, failed) and failure reason (decimal, empty when stored)",
       labelNames: ["outcome", "reason"],
       registers: [registry],
     }),
