@@ -251,6 +251,29 @@ describe("duplicates", () => {
     }
   });
 
+  it("applies the same rules to every instance of a multi-instance series", async () => {
+    const strict = await startInProcessService(s3, { DUPLICATE_POLICY: "reject" });
+    try {
+      const series = { studyUid: newUid(), seriesUid: newUid() };
+      const ids = [1, 2, 3].map(() => ({ ...series, sopInstanceUid: newUid() }));
+      const first = ids.map((i) => buildInstance({ ...i, pixels: 2000 }));
+      expect((await post(multipartBody(first, B), {}, "/studies", strict)).status).toBe(200);
+      const before = await Promise.all(ids.map((i) => s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keyOf(i) }))));
+      await new Promise((r) => setTimeout(r, 1100));
+      const again = await post(multipartBody(first, B), {}, "/studies", strict);
+      expect(again.status).toBe(200);
+      expect(referenced(again.json)).toEqual(ids.map((i) => i.sopInstanceUid));
+      const after = await Promise.all(ids.map((i) => s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keyOf(i) }))));
+      expect(after.map((h) => h.LastModified)).toEqual(before.map((h) => h.LastModified));
+      const changed = await post(multipartBody(ids.map((i) => buildInstance({ ...i, pixels: 2002 })), B), {}, "/studies", strict);
+      expect(changed.status).toBe(409);
+      expect(failedReasons(changed.json)).toEqual(ids.map((i) => [i.sopInstanceUid, 0x0111]));
+      for (const [n, i] of ids.entries()) expect((await getObject(keyOf(i)))?.equals(first[n])).toBe(true);
+    } finally {
+      await strict.shutdown();
+    }
+  });
+
   it("recognises an identical multipart-uploaded instance by its sha256 tag", async () => {
     const strict = await startInProcessService(s3, { DUPLICATE_POLICY: "reject", UPLOAD_PART_SIZE_MIB: "5" });
     try {

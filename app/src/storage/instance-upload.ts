@@ -17,6 +17,7 @@ import type { DuplicatePolicy } from "../config.js";
 import type { Metrics } from "../metrics.js";
 import { Reason, type ReasonCode } from "../stow/reasons.js";
 import { SHA256_METADATA } from "./s3-client.js";
+import type { SeriesListing } from "./series-listing.js";
 import { describeS3Error, isS3Unavailable, reasonForS3Error } from "./s3-errors.js";
 
 export interface UploadSettings {
@@ -28,6 +29,8 @@ export interface UploadSettings {
   checksums: boolean;
   metrics: Metrics;
   log: Logger;
+  /** Shared by the instances of one request, to spare HEADs for keys known to be free. */
+  listing?: SeriesListing;
 }
 
 export type UploadResult =
@@ -258,6 +261,7 @@ export class InstanceUpload {
 
   private async headExisting(): Promise<ExistingObject | null> {
     const { client, bucket } = this.settings;
+    if ((await this.settings.listing?.presence(this.key)) === "absent") return null;
     try {
       const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: this.key }));
       let sha256 = head.Metadata?.[SHA256_TAG];

@@ -9,6 +9,7 @@ import { MultipartError, type MultipartReader, type PartHead } from "../multipar
 import { InstanceUpload, UploadFailed } from "../storage/instance-upload.js";
 import { objectKey } from "../storage/object-key.js";
 import type { S3Target } from "../storage/s3-client.js";
+import { SeriesListing } from "../storage/series-listing.js";
 import { Semaphore } from "../util/semaphore.js";
 import { RequestTooLarge } from "./body-source.js";
 import type { InstanceOutcome, StoreResult } from "./outcome.js";
@@ -41,6 +42,7 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
   const { config, metrics } = deps;
   const result: StoreResult = { instances: [], otherFailures: [], parts: 0, bytes: 0 };
   const requestSlots = new Semaphore(config.upload.instanceConcurrency);
+  const listing = new SeriesListing(deps.s3.client, deps.s3.bucket);
   const pending: Promise<void>[] = [];
   // Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries.
   let s3Unavailable = false;
@@ -151,6 +153,7 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
           checksums: deps.s3.checksums,
           metrics,
           log: req.log,
+          listing,
         },
         objectKey(config.prefix, header),
         header,
