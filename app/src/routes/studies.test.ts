@@ -255,7 +255,8 @@ describe("duplicates", () => {
     const strict = await startInProcessService(s3, { DUPLICATE_POLICY: "reject" });
     try {
       const series = { studyUid: newUid(), seriesUid: newUid() };
-      const ids = [1, 2, 3].map(() => ({ ...series, sopInstanceUid: newUid() }));
+      // More than HEADS_BEFORE_LISTING, so the later ones are checked against the series listing.
+      const ids = Array.from({ length: 12 }, () => ({ ...series, sopInstanceUid: newUid() }));
       const first = ids.map((i) => buildInstance({ ...i, pixels: 2000 }));
       expect((await post(multipartBody(first, B), {}, "/studies", strict)).status).toBe(200);
       const before = await Promise.all(ids.map((i) => s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keyOf(i) }))));

@@ -1,7 +1,7 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { SeriesListing } from "./series-listing.js";
+import { HEADS_BEFORE_LISTING, SeriesListing } from "./series-listing.js";
 
 let s3: S3rverHandle;
 beforeAll(async () => {
@@ -13,19 +13,18 @@ beforeAll(async () => {
 afterAll(() => s3?.stop());
 
 describe("SeriesListing", () => {
-  it("asks for the first key of a series, then answers from one listing of the series", async () => {
+  it("asks for the first keys of a series, then answers from one listing of the series", async () => {
     const listing = new SeriesListing(s3.client, s3.bucket);
-    expect(await listing.presence("1.2/1.2.3/1.dcm")).toBe("ask");
+    for (let i = 0; i < HEADS_BEFORE_LISTING; i++) expect(await listing.presence(`1.2/1.2.3/x${i}.dcm`)).toBe("ask");
     expect(await listing.presence("1.2/1.2.3/2.dcm")).toBe("present");
     expect(await listing.presence("1.2/1.2.3/3.dcm")).toBe("absent");
     // A series whose UID extends another's is a different prefix.
-    expect(await listing.presence("1.2/1.2.30/1.dcm")).toBe("ask");
+    for (let i = 0; i < HEADS_BEFORE_LISTING; i++) expect(await listing.presence(`1.2/1.2.30/x${i}.dcm`)).toBe("ask");
     expect(await listing.presence("1.2/1.2.30/9.dcm")).toBe("present");
   });
 
   it("falls back to asking when the listing fails", async () => {
     const listing = new SeriesListing(s3.client, "no-such-bucket");
-    expect(await listing.presence("1.2/1.2.3/1.dcm")).toBe("ask");
-    expect(await listing.presence("1.2/1.2.3/2.dcm")).toBe("ask");
+    for (let i = 0; i <= HEADS_BEFORE_LISTING + 2; i++) expect(await listing.presence(`1.2/1.2.3/${i}.dcm`)).toBe("ask");
   });
 });

@@ -1,7 +1,12 @@
-// Knowing whether a key is taken costs one HEAD per instance. A request usually carries many
-// instances of one series, so from the second instance of a series on, one listing of the
-// series prefix answers for all the others: a HEAD is then only needed for keys that exist.
+// Knowing whether a key is taken costs one HEAD per instance. A request often carries a whole
+// series (hundreds of CT slices): past its first few instances, one listing of the series
+// prefix answers for all the others, and a HEAD is only needed for keys that exist. A LIST costs
+// about as much as a dozen HEADs (S3 pricing; on s3rver it grows with the bucket), so short
+// series keep their HEADs.
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+
+/** Instances of a series in one request checked with a HEAD each before the series is listed. */
+export const HEADS_BEFORE_LISTING = 8;
 
 /** Above this many existing objects in a series, keep asking per key. */
 const MAX_LISTED_KEYS = 5_000;
@@ -22,8 +27,7 @@ export class SeriesListing {
     const seriesPrefix = key.slice(0, key.lastIndexOf("/") + 1);
     const seen = this.instancesSeen.get(seriesPrefix) ?? 0;
     this.instancesSeen.set(seriesPrefix, seen + 1);
-    // A lone instance costs a HEAD, not a listing.
-    if (seen === 0) return "ask";
+    if (seen < HEADS_BEFORE_LISTING) return "ask";
     let listing = this.listings.get(seriesPrefix);
     if (!listing) {
       listing = this.list(seriesPrefix);
