@@ -1,38 +1,18 @@
 // Orthanc (Debian, DICOMweb plugin) with a client certificate pushes a study
 // through the mutual-TLS front. Orthanc binds every interface, so the whole
 // scenario runs in a fresh network namespace with nothing but loopback.
-import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLoopbackNamespace, type LoopbackNamespace } from "../app/src/testing/netns.js";
 import { SAMPLE_NAMES } from "../app/src/clients/samples.js";
 import { DICOMWEB_PLUGIN, ORTHANC_BINARY, RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const scenario = fileURLToPath(new URL("./orthanc-scenario.ts", import.meta.url));
 const namespace = `stowrs-front-orthanc-${process.pid}`;
+let ns: LoopbackNamespace | undefined;
 const SCENARIO_TIMEOUT_MS = 100_000;
-
-const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-
-function runScenario(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "--import", "tsx", scenario], {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), SCENARIO_TIMEOUT_MS);
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe("Orthanc's DICOMweb client through the mTLS front", () => {
   let result: ScenarioResult | undefined;
@@ -43,42 +23,16 @@ describe("Orthanc's DICOMweb client through the mTLS front", () => {
     expect(process.getuid?.(), "network namespaces need root").toBe(0);
     expect(existsSync(ORTHANC_BINARY), `${ORTHANC_BINARY} (Debian package orthanc)`).toBe(true);
     expect(existsSync(DICOMWEB_PLUGIN), `${DICOMWEB_PLUGIN} (Debian package orthanc-dicomweb)`).toBe(true);
-    ip("netns", "add", namespace);
-    ip("netns", "exec", namespace, "ip", "link", "set", "lo", "up");
-    const addresses = ip("netns", "exec", namespace, "ip", "-o", "addr", "show")
-      .trim()
-      .split("\n")
-      .map((l) => l.split(/\s+/)[3])
-      .sort();
-    expect(addresses, "the namespace must reach nothing but loopback").toEqual(["127.0.0.1/8", "::1/128"]);
+    ns = createLoopbackNamespace(namespace);
+    expect(ns.addresses(), "the namespace must reach nothing but loopback").toEqual(["127.0.0.1/8", "::1/128"]);
 
-    const run = await runScenario();
+    const run = await ns.runScript(scenario, repoRoot, SCENARIO_TIMEOUT_MS);
     raw = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-4000)}`;
     const line = run.stdout.split("\n").find((l) => l.includes(`"marker":"${RESULT_MARKER}"`));
     result = line ? (JSON.parse(line) as ScenarioResult) : undefined;
   }, SCENARIO_TIMEOUT_MS + 30_000);
 
-  afterAll(() => {
-    // Whatever is still running in the namespace was started by the scenario.
-    let leftovers: number[] = [];
-    try {
-      leftovers = ip("netns", "pids", namespace).split("\n").filter(Boolean).map(Number);
-    } catch {
-      /* namespace never created */
-    }
-    for (const pid of leftovers) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
-    try {
-      ip("netns", "delete", namespace);
-    } catch {
-      /* never created */
-    }
-  });
+  afterAll(() => ns?.remove());
 
   const log = () => `${raw}\nOrthanc log:\n${result?.orthancLogTail.join("\n")}`;
 

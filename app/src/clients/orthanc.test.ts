@@ -1,38 +1,18 @@
 // Orthanc's DICOMweb plugin as a STOW-RS client of the service. Orthanc cannot
 // be told to bind loopback only, so the whole scenario (s3rver, service,
 // Orthanc) runs in a fresh network namespace that has nothing but `lo`.
-import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLoopbackNamespace, type LoopbackNamespace } from "../testing/netns.js";
 import { DICOMWEB_PLUGIN, ORTHANC_BINARY, RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
 import { SAMPLE_NAMES } from "./samples.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const scenarioScript = fileURLToPath(new URL("./orthanc-scenario.ts", import.meta.url));
 const namespace = `stowrs-orthanc-${process.pid}`;
+let ns: LoopbackNamespace | undefined;
 const SCENARIO_TIMEOUT_MS = 90_000;
-
-const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-
-function runInNamespace(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "--import", "tsx", scenarioScript], {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), SCENARIO_TIMEOUT_MS);
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe("Orthanc pushes a study to the service (DICOMweb plugin STOW-RS client)", () => {
   let result: ScenarioResult | undefined;
@@ -43,42 +23,16 @@ describe("Orthanc pushes a study to the service (DICOMweb plugin STOW-RS client)
     expect(process.getuid?.(), "network namespaces need root").toBe(0);
     expect(existsSync(ORTHANC_BINARY), `${ORTHANC_BINARY} (Debian package orthanc)`).toBe(true);
     expect(existsSync(DICOMWEB_PLUGIN), `${DICOMWEB_PLUGIN} (Debian package orthanc-dicomweb)`).toBe(true);
-    ip("netns", "add", namespace);
-    ip("netns", "exec", namespace, "ip", "link", "set", "lo", "up");
-    const addresses = ip("netns", "exec", namespace, "ip", "-o", "addr", "show")
-      .trim()
-      .split("\n")
-      .map((l) => l.split(/\s+/)[3]);
-    expect(addresses.sort(), "the namespace must reach nothing but loopback").toEqual(["127.0.0.1/8", "::1/128"]);
+    ns = createLoopbackNamespace(namespace);
+    expect(ns.addresses(), "the namespace must reach nothing but loopback").toEqual(["127.0.0.1/8", "::1/128"]);
 
-    const run = await runInNamespace();
+    const run = await ns.runScript(scenarioScript, repoRoot, SCENARIO_TIMEOUT_MS);
     raw = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-4000)}`;
     const line = run.stdout.split("\n").find((l) => l.includes(`"marker":"${RESULT_MARKER}"`));
     result = line ? (JSON.parse(line) as ScenarioResult) : undefined;
   }, SCENARIO_TIMEOUT_MS + 30_000);
 
-  afterAll(() => {
-    // Anything the scenario left running in the namespace was started by it.
-    const leftovers = (() => {
-      try {
-        return ip("netns", "pids", namespace).split("\n").filter(Boolean).map(Number);
-      } catch {
-        return [];
-      }
-    })();
-    for (const pid of leftovers) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
-    try {
-      ip("netns", "delete", namespace);
-    } catch {
-      /* never created */
-    }
-  });
+  afterAll(() => ns?.remove());
 
   it("runs to the end and prints its result", () => {
     expect(result, raw).toBeDefined();
