@@ -42,9 +42,10 @@ describe("main", () => {
       expect(existsSync(studyDir)).toBe(true);
       expect(readdirSync(studyDir).some((f) => f.startsWith("1.2.3.4.5.6.dcm"))).toBe(true);
       // Logs carry UIDs and keys, never the patient's name or ID.
-      const logs = svc.logs().join("\n");
-      expect(logs).toContain("1.2.3.4/1.2.3.4.5/1.2.3.4.5.6.dcm");
-      expect(logs).not.toContain("PHANTOM");
+      // (The log lines reach this process through a pipe, possibly after the response.)
+      await expect.poll(() => svc.logs().join("\n")).toContain("1.2.3.4/1.2.3.4.5/1.2.3.4.5.6.dcm");
+      await expect.poll(() => svc.logs().join("\n")).toContain('"msg":"store request"');
+      expect(svc.logs().join("\n")).not.toContain("PHANTOM");
     } finally {
       const code = await svc.stop("SIGTERM");
       expect(code).toBe(0);
