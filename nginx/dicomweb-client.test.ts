@@ -11,10 +11,10 @@ import XMLHttpRequest from "xhr2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkStoredObjects, checkStowReply, objectKey, type SentPart, type StoredExpectation } from "../app/src/corpus/stow-check.js";
 import { loadSamples } from "../app/src/clients/samples.js";
-import { startS3rver, type S3rverHandle } from "../app/src/testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../app/src/testing/service.js";
-import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
-import { startFront, type FrontHandle } from "./testing/front.js";
+import type { S3rverHandle } from "../app/src/testing/s3rver.js";
+import type { ServiceHandle } from "../app/src/testing/service.js";
+import type { FrontHandle } from "./testing/front.js";
+import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
 import { makePki, type Pki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
 
@@ -32,29 +32,19 @@ let pkiDir: string;
 let s3: S3rverHandle;
 let service: ServiceHandle;
 let front: FrontHandle;
+let stack: MtlsStack | undefined;
 let samples: SentPart[];
 
 beforeAll(async () => {
   pkiDir = mkdtempSync(join(tmpdir(), "front-pki-"));
   pki = makePki(pkiDir);
   samples = loadSamples();
-  s3 = await startS3rver();
-  await createBucket(s3.client, "front-certs");
-  await putFiles(s3.client, "front-certs", {
-    "certificate.crt": pki.server.certPem,
-    "certificate.key": pki.server.keyPem,
-    "truststore.crt": pki.ca.certPem,
-  });
-  service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
-  front = await startFront({
-    env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, "front-certs"), UPSTREAM: `127.0.0.1:${service.port}` },
-  });
+  stack = await startMtlsStack(pki);
+  ({ s3, service, front } = stack);
 });
 
 afterAll(async () => {
-  await front?.stop();
-  await service?.stop();
-  await s3?.stop();
+  await stack?.stop();
   rmSync(pkiDir, { recursive: true, force: true });
 });
 

@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkStoredObjects, checkStowReply, objectKey, type SentPart, type StoredExpectation } from "../app/src/corpus/stow-check.js";
 import { loadSamples } from "../app/src/clients/samples.js";
 import { multipartBody, multipartContentType } from "../app/src/testing/dicom.js";
-import { startS3rver, type S3rverHandle } from "../app/src/testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../app/src/testing/service.js";
-import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
+import type { S3rverHandle } from "../app/src/testing/s3rver.js";
+import type { ServiceHandle } from "../app/src/testing/service.js";
 import { send, type TlsOptions } from "./testing/client.js";
-import { startFront, type FrontHandle } from "./testing/front.js";
+import type { FrontHandle } from "./testing/front.js";
+import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
 import { largeStowBody } from "./testing/large.js";
 import { makePki, type Pki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
@@ -25,6 +25,7 @@ let pkiDir: string;
 let s3: S3rverHandle;
 let service: ServiceHandle;
 let front: FrontHandle;
+let stack: MtlsStack | undefined;
 let samples: SentPart[];
 let trusted: TlsOptions;
 
@@ -36,23 +37,12 @@ beforeAll(async () => {
   pki = makePki(pkiDir);
   trusted = { ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem };
   samples = loadSamples();
-  s3 = await startS3rver();
-  await createBucket(s3.client, "front-certs");
-  await putFiles(s3.client, "front-certs", {
-    "certificate.crt": pki.server.certPem,
-    "certificate.key": pki.server.keyPem,
-    "truststore.crt": pki.ca.certPem,
-  });
-  service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
-  front = await startFront({
-    env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, "front-certs"), UPSTREAM: `127.0.0.1:${service.port}` },
-  });
+  stack = await startMtlsStack(pki);
+  ({ s3, service, front } = stack);
 });
 
 afterAll(async () => {
-  await front?.stop();
-  await service?.stop();
-  await s3?.stop();
+  await stack?.stop();
   rmSync(pkiDir, { recursive: true, force: true });
 });
 

@@ -17,10 +17,7 @@ import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { getObject, objectKey, type StoredExpectation } from "../app/src/corpus/stow-check.js";
 import { loadSamples } from "../app/src/clients/samples.js";
-import { startS3rver, type S3rverHandle } from "../app/src/testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../app/src/testing/service.js";
-import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
-import { startFront, type FrontHandle } from "./testing/front.js";
+import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
 import { freePort } from "./testing/net.js";
 import { makePki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
@@ -131,25 +128,14 @@ export async function runScenario(): Promise<ScenarioResult> {
     orthancLogTail: [],
   };
   const dir = mkdtempSync(join(tmpdir(), "front-orthanc-"));
-  let s3: S3rverHandle | undefined;
-  let service: ServiceHandle | undefined;
-  let front: FrontHandle | undefined;
+  let stack: MtlsStack | undefined;
   let orthanc: Orthanc | undefined;
   try {
     const pki = makePki(dir);
     result.expectedClientDn = pki.client.dn;
     const samples = loadSamples();
-    s3 = await startS3rver();
-    await createBucket(s3.client, "front-certs");
-    await putFiles(s3.client, "front-certs", {
-      "certificate.crt": pki.server.certPem,
-      "certificate.key": pki.server.keyPem,
-      "truststore.crt": pki.ca.certPem,
-    });
-    service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
-    front = await startFront({
-      env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, "front-certs"), UPSTREAM: `127.0.0.1:${service.port}` },
-    });
+    stack = await startMtlsStack(pki);
+    const { s3, service, front } = stack;
     const url = `${front.url}/`;
     orthanc = await Orthanc.start(dir, {
       // The CA Orthanc trusts for the servers it calls; peers are verified.
@@ -183,7 +169,7 @@ export async function runScenario(): Promise<ScenarioResult> {
     result.stranger = await push(orthanc, "stranger", studyId);
     result.withoutCertificate = await push(orthanc, "anonymous", studyId);
     const refusedLeftSomething = await Promise.all(
-      samples.map((s) => getObject(s3!.client, s3!.bucket, objectKey(s.expect as StoredExpectation)).then(() => true, () => false)),
+      samples.map((s) => getObject(s3.client, s3.bucket, objectKey(s.expect as StoredExpectation)).then(() => true, () => false)),
     );
     if (refusedLeftSomething.some(Boolean)) throw new Error("a refused push stored objects");
     result.trusted = await push(orthanc, "front", studyId);
@@ -195,7 +181,7 @@ export async function runScenario(): Promise<ScenarioResult> {
       result.objects.push({ file: sample.label, key, stored: object !== undefined, equalsOrthancCopy: object?.bytes.equals(orthancCopy) ?? false });
     }
     const appLines = () =>
-      service!
+      service
         .logs()
         .filter((l) => l.includes('"store request"'));
     await until(() => appLines().length > 0, "the app's log line").catch(() => undefined);
@@ -216,9 +202,7 @@ export async function runScenario(): Promise<ScenarioResult> {
   } finally {
     result.orthancLogTail = orthanc?.log.slice(-30) ?? [];
     await orthanc?.stop().catch(() => undefined);
-    await front?.stop().catch(() => undefined);
-    await service?.stop().catch(() => undefined);
-    await s3?.stop().catch(() => undefined);
+    await stack?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   return result;

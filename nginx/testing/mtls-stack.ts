@@ -1,0 +1,45 @@
+// The front as it runs in a task, for end-to-end tests: the S3 test server holding the PKI's
+// certificates in a bucket, the real app, and the mutual-TLS front before the app.
+import { startS3rver, type S3rverHandle } from "../../app/src/testing/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../../app/src/testing/service.js";
+import { certBucketEnv, createBucket, putFiles } from "./bucket.js";
+import { startFront, type FrontHandle } from "./front.js";
+import type { Pki } from "./pki.js";
+
+export const CERT_BUCKET = "front-certs";
+
+export interface MtlsStack {
+  s3: S3rverHandle;
+  service: ServiceHandle;
+  front: FrontHandle;
+  /** Stops the front, the app and the S3 test server, whichever were started. */
+  stop(): Promise<void>;
+}
+
+export async function startMtlsStack(pki: Pki): Promise<MtlsStack> {
+  let s3: S3rverHandle | undefined;
+  let service: ServiceHandle | undefined;
+  let front: FrontHandle | undefined;
+  const stop = async () => {
+    await front?.stop().catch(() => undefined);
+    await service?.stop().catch(() => undefined);
+    await s3?.stop().catch(() => undefined);
+  };
+  try {
+    s3 = await startS3rver();
+    await createBucket(s3.client, CERT_BUCKET);
+    await putFiles(s3.client, CERT_BUCKET, {
+      "certificate.crt": pki.server.certPem,
+      "certificate.key": pki.server.keyPem,
+      "truststore.crt": pki.ca.certPem,
+    });
+    service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
+    front = await startFront({
+      env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, CERT_BUCKET), UPSTREAM: `127.0.0.1:${service.port}` },
+    });
+    return { s3, service, front, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
