@@ -9,21 +9,18 @@
 // uploads the dcm-samples to Orthanc, has Orthanc push the study through the
 // front with a trusted certificate, with a certificate from another CA and
 // with none, checks the bucket, stops everything and prints one JSON line.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { getObject, objectKey, type StoredExpectation } from "../app/src/corpus/stow-check.js";
 import { loadSamples } from "../app/src/clients/samples.js";
+import { OrthancProcess } from "../app/src/testing/orthanc.js";
 import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
-import { freePort } from "./testing/net.js";
 import { makePki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
 
-export const ORTHANC_BINARY = "/usr/sbin/Orthanc";
-export const DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
+export { DICOMWEB_PLUGIN, ORTHANC_BINARY } from "../app/src/testing/orthanc.js";
 export const RESULT_MARKER = "front-orthanc-scenario-result";
 
 export interface Push {
@@ -50,64 +47,7 @@ export interface ScenarioResult {
   orthancLogTail: string[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-class Orthanc {
-  readonly url: string;
-  readonly log: string[] = [];
-  private readonly exited: Promise<void>;
-
-  constructor(
-    private readonly child: ChildProcess,
-    port: number,
-  ) {
-    this.url = `http://127.0.0.1:${port}`;
-    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on("line", (l) => this.log.push(l));
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-  }
-
-  static async start(dir: string, config: Record<string, unknown>): Promise<Orthanc> {
-    const port = await freePort();
-    const path = join(dir, "orthanc.json");
-    writeFileSync(
-      path,
-      JSON.stringify({
-        Name: "front-mtls-test",
-        StorageDirectory: join(dir, "db"),
-        IndexDirectory: join(dir, "db"),
-        HttpPort: port,
-        DicomPort: await freePort(),
-        RemoteAccessAllowed: false,
-        AuthenticationEnabled: false,
-        Plugins: [DICOMWEB_PLUGIN],
-        ...config,
-      }),
-    );
-    const orthanc = new Orthanc(spawn(ORTHANC_BINARY, [path], { stdio: ["ignore", "pipe", "pipe"] }), port);
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (orthanc.child.exitCode !== null) throw new Error(`Orthanc exited with ${orthanc.child.exitCode}: ${orthanc.log.slice(-10).join("\n")}`);
-      if (await fetch(`${orthanc.url}/system`).then((r) => r.ok, () => false)) return orthanc;
-      await sleep(100);
-    }
-    throw new Error("Orthanc did not answer /system within 20 s");
-  }
-
-  async request(method: string, path: string, body?: Buffer | string): Promise<{ status: number; bytes: Buffer; text: string }> {
-    const res = await fetch(`${this.url}${path}`, { method, body: typeof body === "string" ? body : body && new Uint8Array(body) });
-    const bytes = Buffer.from(await res.arrayBuffer());
-    return { status: res.status, bytes, text: bytes.toString("utf8") };
-  }
-
-  async stop() {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
-    const killer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
-    await this.exited;
-    clearTimeout(killer);
-  }
-}
-
-async function push(orthanc: Orthanc, server: string, studyId: string): Promise<Push> {
+async function push(orthanc: OrthancProcess, server: string, studyId: string): Promise<Push> {
   const reply = await orthanc.request("POST", `/dicom-web/servers/${server}/stow`, JSON.stringify({ Resources: [studyId], Synchronous: true }));
   return { httpStatus: reply.status, answer: reply.text.slice(0, 500) };
 }
@@ -129,7 +69,7 @@ export async function runScenario(): Promise<ScenarioResult> {
   };
   const dir = mkdtempSync(join(tmpdir(), "front-orthanc-"));
   let stack: MtlsStack | undefined;
-  let orthanc: Orthanc | undefined;
+  let orthanc: OrthancProcess | undefined;
   try {
     const pki = makePki(dir);
     result.expectedClientDn = pki.client.dn;
@@ -137,7 +77,7 @@ export async function runScenario(): Promise<ScenarioResult> {
     stack = await startMtlsStack(pki);
     const { s3, service, front } = stack;
     const url = `${front.url}/`;
-    orthanc = await Orthanc.start(dir, {
+    orthanc = await OrthancProcess.start(dir, "front-mtls-test", {
       // The CA Orthanc trusts for the servers it calls; peers are verified.
       HttpsVerifyPeers: true,
       HttpsCACertificates: pki.ca.cert,
@@ -150,7 +90,7 @@ export async function runScenario(): Promise<ScenarioResult> {
         },
       },
     });
-    result.orthancVersion = JSON.parse((await orthanc.request("GET", "/system")).text).Version ?? null;
+    result.orthancVersion = ((await orthanc.request("GET", "/system")).json as { Version?: string }).Version ?? null;
 
     const ids = new Map<string, string>();
     const studies = new Set<string>();
@@ -200,7 +140,7 @@ export async function runScenario(): Promise<ScenarioResult> {
   } catch (e) {
     result.error = e instanceof Error ? e.message : String(e);
   } finally {
-    result.orthancLogTail = orthanc?.log.slice(-30) ?? [];
+    result.orthancLogTail = orthanc?.logTail() ?? [];
     await orthanc?.stop().catch(() => undefined);
     await stack?.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,16 +1,6 @@
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 
-/** A port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../../app/src/testing/free-port.js";
 
 /** Whether something accepts TCP connections on 127.0.0.1:port right now. */
 export function isListening(port: number): Promise<boolean> {

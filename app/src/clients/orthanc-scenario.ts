@@ -9,20 +9,17 @@
 // dcm-samples to Orthanc, has Orthanc push the study (once synchronously, once
 // as a job), compares what landed in S3 with Orthanc's own copy of each
 // instance, stops everything and prints one JSON line (the result).
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { objectKey, getObject, type StoredExpectation } from "../corpus/stow-check.js";
+import { OrthancProcess } from "../testing/orthanc.js";
 import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
 import { loadSamples } from "./samples.js";
 
-export const ORTHANC_BINARY = "/usr/sbin/Orthanc";
-export const DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
+export { DICOMWEB_PLUGIN, ORTHANC_BINARY } from "../testing/orthanc.js";
 export const RESULT_MARKER = "orthanc-scenario-result";
 
 export interface PushOutcome {
@@ -54,115 +51,7 @@ export interface ScenarioResult {
   orthancLogTail: string[];
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-class Orthanc {
-  readonly url: string;
-  private readonly log: string[] = [];
-  private readonly exited: Promise<void>;
-
-  private constructor(
-    private readonly child: ChildProcess,
-    port: number,
-  ) {
-    this.url = `http://127.0.0.1:${port}`;
-    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on("line", (line) => this.log.push(line));
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-  }
-
-  static async start(dir: string, serviceUrl: string): Promise<Orthanc> {
-    const httpPort = await freePort();
-    const config = {
-      Name: "stowrs-to-s3-test",
-      StorageDirectory: join(dir, "db"),
-      IndexDirectory: join(dir, "db"),
-      HttpPort: httpPort,
-      DicomPort: await freePort(),
-      RemoteAccessAllowed: false,
-      AuthenticationEnabled: false,
-      Plugins: [DICOMWEB_PLUGIN],
-      DicomWeb: { Enable: true, Servers: { stow: [`${serviceUrl}/`] } },
-    };
-    const configPath = join(dir, "orthanc.json");
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
-    const orthanc = new Orthanc(spawn(ORTHANC_BINARY, [configPath], { stdio: ["ignore", "pipe", "pipe"] }), httpPort);
-    await orthanc.waitReady();
-    return orthanc;
-  }
-
-  private async waitReady() {
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`Orthanc exited with ${this.child.exitCode}`);
-      try {
-        if ((await fetch(`${this.url}/system`)).ok) return;
-      } catch {
-        /* not listening yet */
-      }
-      await sleep(100);
-    }
-    throw new Error("Orthanc did not answer /system within 20 s");
-  }
-
-  async request(method: string, path: string, body?: Buffer | string): Promise<{ status: number; json: unknown; bytes: Buffer }> {
-    // fetch's types take a Uint8Array over a plain ArrayBuffer, not a Buffer.
-    const res = await fetch(`${this.url}${path}`, { method, body: typeof body === "string" ? body : body && new Uint8Array(body) });
-    const bytes = Buffer.from(await res.arrayBuffer());
-    let json: unknown = null;
-    try {
-      json = JSON.parse(bytes.toString("utf8"));
-    } catch {
-      /* a file, not JSON */
-    }
-    return { status: res.status, json, bytes };
-  }
-
-  async waitForJob(id: string): Promise<{ state: string; error: string | null }> {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      const job = (await this.request("GET", `/jobs/${id}`)).json as { State?: string; Content?: Record<string, unknown>; ErrorDescription?: string };
-      if (job.State === "Success" || job.State === "Failure") {
-        const details = job.State === "Failure" ? `${job.ErrorDescription ?? ""} ${JSON.stringify(job.Content ?? {})}` : null;
-        return { state: job.State, error: details };
-      }
-      await sleep(100);
-    }
-    return { state: "Timeout", error: "job did not finish within 30 s" };
-  }
-
-  /** The newest DICOMweb STOW client job; the synchronous call runs one too. */
-  async lastStowJob(): Promise<{ ID: string; State: string; ErrorDescription?: string; Content?: unknown } | undefined> {
-    const jobs = (await this.request("GET", "/jobs?expand")).json as { ID: string; Type: string; State: string; CreationTime: string }[];
-    return jobs
-      .filter((j) => j.Type === "DicomWebStowClient")
-      .sort((a, b) => a.CreationTime.localeCompare(b.CreationTime))
-      .at(-1);
-  }
-
-  logTail(lines = 30): string[] {
-    return this.log.slice(-lines);
-  }
-
-  async stop() {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
-    const killer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
-    await this.exited;
-    clearTimeout(killer);
-  }
-}
-
-async function push(orthanc: Orthanc, studyId: string, synchronous: boolean): Promise<PushOutcome> {
+async function push(orthanc: OrthancProcess, studyId: string, synchronous: boolean): Promise<PushOutcome> {
   const body = JSON.stringify({ Resources: [studyId], Synchronous: synchronous });
   const reply = await orthanc.request("POST", "/dicom-web/servers/stow/stow", body);
   if (synchronous) {
@@ -190,12 +79,12 @@ export async function runScenario(): Promise<ScenarioResult> {
   const dir = mkdtempSync(join(tmpdir(), "orthanc-scenario-"));
   let s3: S3rverHandle | undefined;
   let service: ServiceHandle | undefined;
-  let orthanc: Orthanc | undefined;
+  let orthanc: OrthancProcess | undefined;
   try {
     const samples = loadSamples();
     s3 = await startS3rver();
     service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
-    orthanc = await Orthanc.start(dir, service.url);
+    orthanc = await OrthancProcess.start(dir, "stowrs-to-s3-test", { DicomWeb: { Enable: true, Servers: { stow: [`${service.url}/`] } } });
     result.orthancVersion = ((await orthanc.request("GET", "/system")).json as { Version?: string }).Version ?? null;
 
     const orthancIds = new Map<string, string>();
