@@ -13,6 +13,7 @@ import { expectWordKept, fetchMetrics, KEY_LAYOUT, listKeys, metric, postStow } 
 import { rawExchange, type RawOutcome } from "../testing/raw-http.js";
 import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
+import { seededRandom } from "../testing/seeded-random.js";
 
 const B = "hostile-boundary";
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
@@ -40,17 +41,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = seeded(SEED);
+const random = seededRandom(SEED);
 const randomBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
 
 const CT = `multipart/related; type="application/dicom"; boundary=${B}`;

@@ -10,24 +10,13 @@ import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, 
 import { piecewisePost } from "../testing/piecewise-client.js";
 import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
+import { seededRandom } from "../testing/seeded-random.js";
 
 const B = "vanishing-clients-boundary";
 const CLIENTS = 10;
 const PIXEL_BYTES = 256 * MIB;
 /** Set RELIABILITY_SEED to replay a run; the seed in use is in the test names. */
 const SEED = Number(process.env.RELIABILITY_SEED ?? Date.now() % 2 ** 31);
-
-/** mulberry32: a small seeded generator, so that a failing run's cut points can be replayed. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The service with a way to collect garbage on SIGUSR2, so that memory retained by live objects
@@ -90,7 +79,7 @@ async function until(check: () => Promise<boolean> | boolean, what: string, ms =
 
 describe(`ten clients vanishing mid-instance (seed ${SEED})`, () => {
   it("aborts every upload, writes nothing, and returns to baseline memory and file handles", async () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     const cuts: number[] = [];
     for (let n = 0; n < CLIENTS; n++) {
       const ids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
