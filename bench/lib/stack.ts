@@ -5,12 +5,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { compiledServiceEntry } from "./compiled-service.js";
 import { childPidsMatching } from "./cpu.js";
 import { loadConfig } from "../../app/src/config.js";
-import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type EmbeddedStore } from "../../app/src/embedded-s3/embedded-store.js";
+import { startEmbeddedStore, type EmbeddedStore } from "../../app/src/embedded-s3/embedded-store.js";
+import { embeddedStoreClient, embeddedStoreEnv } from "../../app/src/testing/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../../app/src/testing/service.js";
 
 const BUCKET = "dicom";
@@ -74,23 +75,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const s3 = new S3Client({
-    endpoint: store.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
-  });
-  const serviceEnv = {
-    S3_ENDPOINT: store.endpoint,
-    S3_BUCKET: BUCKET,
-    S3_FORCE_PATH_STYLE: "true",
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: EMBEDDED_ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_SECRET_KEY,
-  };
+  const s3 = embeddedStoreClient(store.endpoint, new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }));
+  const serviceEnv = embeddedStoreEnv(store.endpoint, BUCKET);
   const services = new Set<ServiceHandle>();
 
   const stopService = async (service: ServiceHandle) => {

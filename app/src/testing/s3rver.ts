@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { startEmbeddedStore, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY } from "../embedded-s3/embedded-store.js";
 
 export interface S3rverHandle {
@@ -18,19 +18,37 @@ export interface S3rverHandle {
   restart(): Promise<void>;
 }
 
-export async function startS3rver(opts: { dir?: string; bucket?: string } = {}): Promise<S3rverHandle> {
-  const ownDir = !opts.dir;
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "s3rver-"));
-  const bucket = opts.bucket ?? "dicom";
-  const store = await startEmbeddedStore({ dir, bucket });
-  const client = new S3Client({
-    endpoint: store.endpoint,
+/** An S3 client for an embedded store: path style, its fixed credentials, checksums only when required. */
+export function embeddedStoreClient(endpoint: string, requestHandler?: S3ClientConfig["requestHandler"]): S3Client {
+  return new S3Client({
+    endpoint,
     region: "us-east-1",
     forcePathStyle: true,
     credentials: { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY },
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
+    requestHandler,
   });
+}
+
+/** Environment for the service (or nginx/render) to use an embedded store. */
+export function embeddedStoreEnv(endpoint: string, bucket: string): Record<string, string> {
+  return {
+    S3_ENDPOINT: endpoint,
+    S3_BUCKET: bucket,
+    S3_FORCE_PATH_STYLE: "true",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: EMBEDDED_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: EMBEDDED_SECRET_KEY,
+  };
+}
+
+export async function startS3rver(opts: { dir?: string; bucket?: string } = {}): Promise<S3rverHandle> {
+  const ownDir = !opts.dir;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "s3rver-"));
+  const bucket = opts.bucket ?? "dicom";
+  const store = await startEmbeddedStore({ dir, bucket });
+  const client = embeddedStoreClient(store.endpoint);
   return {
     get endpoint() {
       return store.endpoint;
@@ -42,14 +60,7 @@ export async function startS3rver(opts: { dir?: string; bucket?: string } = {}):
     dir,
     client,
     get env() {
-      return {
-        S3_ENDPOINT: store.endpoint,
-        S3_BUCKET: bucket,
-        S3_FORCE_PATH_STYLE: "true",
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: EMBEDDED_ACCESS_KEY,
-        AWS_SECRET_ACCESS_KEY: EMBEDDED_SECRET_KEY,
-      };
+      return embeddedStoreEnv(store.endpoint, bucket);
     },
     async stop() {
       client.destroy();
