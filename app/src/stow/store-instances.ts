@@ -2,7 +2,7 @@
 // the part into S3 while the next parts are read, within the configured concurrency.
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import { readDicomHeader, type DicomHeader } from "../dicom/header.js";
+import { readDicomHeader, type DicomHeader, type HeaderResult } from "../dicom/header.js";
 import type { Metrics } from "../metrics.js";
 import { parseMediaType } from "../multipart/content-type.js";
 import { MultipartError, type MultipartReader, type PartHead } from "../multipart/reader.js";
@@ -85,7 +85,7 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
       let prefixBytes = 0;
       let complete = false;
       let nextAttempt = FIRST_HEADER_ATTEMPT;
-      let parsed = readDicomHeader(Buffer.alloc(0), false);
+      let parsed: HeaderResult = { kind: "more" };
       for (;;) {
         let chunk: Buffer | null;
         try {
