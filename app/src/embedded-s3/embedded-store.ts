@@ -12,6 +12,8 @@ export interface EmbeddedStoreOptions {
   bucket: string;
   /** 0 picks a free port. */
   port?: number;
+  /** Honour `If-None-Match: *` on PutObject as Amazon S3 does (default true). */
+  conditionalWrites?: boolean;
 }
 
 export interface EmbeddedStore {
@@ -34,7 +36,7 @@ function spawnStore(opts: EmbeddedStoreOptions, port: number): Promise<{ child: 
   if (entry.endsWith(".ts")) args.push("--import", "tsx");
   args.push(entry);
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, NODE_OPTIONS: "", S3RVER_DIR: opts.dir, S3RVER_PORT: String(port), S3RVER_BUCKET: opts.bucket },
+    env: { ...process.env, NODE_OPTIONS: "", S3RVER_DIR: opts.dir, S3RVER_PORT: String(port), S3RVER_BUCKET: opts.bucket, S3RVER_CONDITIONAL_WRITES: opts.conditionalWrites === false ? "0" : "1" },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let stderr = "";

@@ -2,6 +2,7 @@
 // It runs in its own process so that the service's memory figures stay its own,
 // and so that tests can kill the store to simulate an S3 outage.
 import S3rver from "s3rver";
+import { conditionalPut } from "./conditional-put.js";
 
 const dir = process.env.S3RVER_DIR;
 const port = Number(process.env.S3RVER_PORT ?? "0");
@@ -18,6 +19,13 @@ const server = new S3rver({
   silent: true,
   configureBuckets: [{ name: bucket, configs: [] }],
 });
+// S3RVER_CONDITIONAL_WRITES=0 leaves s3rver as published (If-None-Match ignored), for tests of the
+// service against stores without conditional writes.
+if (process.env.S3RVER_CONDITIONAL_WRITES !== "0") {
+  const koa = server as unknown as { middleware: unknown[]; store: Parameters<typeof conditionalPut>[0] };
+  // Just before s3rver's router, its last middleware.
+  koa.middleware.splice(koa.middleware.length - 1, 0, conditionalPut(koa.store));
+}
 
 const address = (await server.run()) as { port: number };
 process.stdout.write(JSON.stringify({ event: "s3rver-listening", port: address.port }) + "\n");

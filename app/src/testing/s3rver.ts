@@ -43,11 +43,11 @@ export function embeddedStoreEnv(endpoint: string, bucket: string): Record<strin
   };
 }
 
-export async function startS3rver(opts: { dir?: string; bucket?: string } = {}): Promise<S3rverHandle> {
+export async function startS3rver(opts: { dir?: string; bucket?: string; conditionalWrites?: boolean } = {}): Promise<S3rverHandle> {
   const ownDir = !opts.dir;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "s3rver-"));
   const bucket = opts.bucket ?? "dicom";
-  const store = await startEmbeddedStore({ dir, bucket });
+  const store = await startEmbeddedStore({ dir, bucket, conditionalWrites: opts.conditionalWrites });
   const client = embeddedStoreClient(store.endpoint);
   return {
     get endpoint() {
