@@ -3,6 +3,7 @@
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug";
 export type DuplicatePolicy = "overwrite" | "reject";
+export type ConditionalWritesSetting = "auto" | "on" | "off";
 
 export interface Config {
   port: number;
@@ -11,6 +12,8 @@ export interface Config {
   bucket: string | undefined;
   s3Endpoint: string | undefined;
   s3ForcePathStyle: boolean;
+  /** Whether to rely on If-None-Match on PutObject instead of a HEAD before each new instance. */
+  s3ConditionalWrites: ConditionalWritesSetting;
   region: string;
   prefix: string;
   wadoUrl: string | undefined;
@@ -108,6 +111,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const s3Endpoint = url("S3_ENDPOINT");
   const s3ForcePathStyle = bool("S3_FORCE_PATH_STYLE", false);
+  const rawConditional = (read("S3_CONDITIONAL_WRITES") ?? "auto").toLowerCase();
+  const s3ConditionalWrites = (["auto", "on", "off"] as const).find((v) => v === rawConditional);
+  if (!s3ConditionalWrites) problems.push(`S3_CONDITIONAL_WRITES: expected auto, on or off, got "${rawConditional}"`);
   const region = read("AWS_REGION") ?? read("AWS_DEFAULT_REGION") ?? "us-east-1";
 
   const rawPrefix = read("PREFIX") ?? "";
@@ -162,6 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
     bucket,
     s3Endpoint,
     s3ForcePathStyle,
+    s3ConditionalWrites: s3ConditionalWrites!,
     region,
     prefix,
     wadoUrl,

@@ -9,6 +9,7 @@ import type { Config } from "./config.js";
 import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type EmbeddedStore } from "./embedded-s3/embedded-store.js";
 import { createMetrics } from "./metrics.js";
 import type { ServiceContext } from "./service-context.js";
+import { ConditionalWrites } from "./storage/conditional-writes.js";
 import { createS3Client } from "./storage/s3-client.js";
 import { Semaphore } from "./util/semaphore.js";
 
@@ -54,6 +55,16 @@ export async function startService(config: Config, log: Logger): Promise<Running
     },
     { step: "initialize", name: "stowrsLatency" },
   );
+  const conditionalWrites = new ConditionalWrites({
+    setting: effective.s3ConditionalWrites,
+    onAws: effective.s3Endpoint === undefined,
+    client,
+    bucket: effective.bucket!,
+    prefix: effective.prefix,
+    log,
+  });
+  // Ask the store now rather than on the first request; uploads use HEADs until it has answered.
+  void conditionalWrites.probe();
   const instanceSlots = new Semaphore(config.maxInstancesInFlight);
   const context: ServiceContext = {
     config: effective,
@@ -64,7 +75,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     activeRequests: 0,
     storeDeps: {
       config: effective,
-      s3: { client, bucket: effective.bucket!, checksums: effective.s3Endpoint === undefined },
+      s3: { client, bucket: effective.bucket!, checksums: effective.s3Endpoint === undefined, conditionalWrites },
       metrics,
       instanceSlots,
     },

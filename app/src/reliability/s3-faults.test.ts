@@ -7,7 +7,7 @@ import { Reason } from "../stow/reasons.js";
 import { buildInstance, multipartBody, newUid } from "../testing/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy, type S3Operation } from "../testing/faulty-s3-proxy.js";
 import { startInProcessService } from "../testing/in-process.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, referencedUids, type SentInstance } from "../testing/ledger.js";
+import { expectWordKept, failedItems, fetchMetrics, getObject, keyOf, metric, MIB, postStow, referencedUids, type SentInstance } from "../testing/ledger.js";
 import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
 
 const B = "s3-faults-boundary";
@@ -199,13 +199,37 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     expect(proxy.count("PutObject", keyOf(denied))).toBe(1);
   });
 
-  it("the duplicate check failing with 503 fails the instance with 0xA700 instead of writing blind", async () => {
-    await service();
+  it("the duplicate check failing with 503 fails the instance with 0xA700 instead of writing blind (HEAD first)", async () => {
+    await service({ S3_CONDITIONAL_WRITES: "off" });
     const a = instance();
     proxy.addRule({ match: on("HeadObject", keyOf(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([a]);
     expect(res.status).toBe(409);
     await expectWordKept(s3, [a], res, UNAVAILABLE);
+    expect(proxy.count("PutObject", keyOf(a))).toBe(0);
+  });
+
+  it("the duplicate check failing with 503 after a refused conditional PUT fails the instance with 0xA700 and keeps what is stored", async () => {
+    await service();
+    const a = instance();
+    expect((await store([a])).status).toBe(200);
+    const changed = { ...a, bytes: buildInstance({ ...a, pixels: 2050 }) };
+    proxy.addRule({ match: on("HeadObject", keyOf(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    const res = await store([changed]);
+    expect(res.status).toBe(409);
+    expect(proxy.count("PutObject", keyOf(a))).toBe(2); // the first store, and the refused conditional one
+    expect(failedItems(res.json)).toEqual([expect.objectContaining({ uid: a.sopInstanceUid, reason: Reason.OutOfResources })]);
+    expect((await getObject(s3.client, s3.bucket, keyOf(a)))?.equals(a.bytes)).toBe(true);
+  });
+
+  it("a conditional PUT refused again and again while nothing is at the key fails with 0x0110 after a bounded number of rounds", async () => {
+    await service();
+    const a = instance();
+    proxy.addRule({ match: on("PutObject", keyOf(a)), fault: { kind: "error", status: 409, code: "ConditionalRequestConflict" } });
+    const res = await store([a]);
+    expect(res.status).toBe(409);
+    await expectWordKept(s3, [a], res, [Reason.ProcessingFailure]);
+    expect(proxy.count("PutObject", keyOf(a))).toBe(3);
   });
 
   it("a failing sha256 tag does not fail an instance S3 stored", async () => {

@@ -38,9 +38,9 @@ async function post(body: Buffer, headers: Record<string, string> = {}, path = "
   return { status: res.status, headers: res.headers, text, json };
 }
 
-async function getObject(key: string): Promise<Buffer | undefined> {
+async function getObject(key: string, store = s3): Promise<Buffer | undefined> {
   try {
-    const out = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+    const out = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
     return Buffer.from(await out.Body!.transformToByteArray());
   } catch (err: any) {
     if (err?.$metadata?.httpStatusCode === 404) return undefined;
@@ -216,75 +216,107 @@ describe("POST /studies/{StudyInstanceUID}", () => {
   });
 });
 
-describe("duplicates", () => {
+// The duplicate rules hold whichever way the service learns what is at a key: the store refusing a
+// conditional PUT (If-None-Match), or a HEAD before the write.
+const DUPLICATE_MODES = [
+  { mode: "conditional writes (store honours If-None-Match)", plainStore: false, env: {}, headsForNew: false },
+  { mode: "HEAD first (S3_CONDITIONAL_WRITES=off)", plainStore: false, env: { S3_CONDITIONAL_WRITES: "off" }, headsForNew: true },
+  { mode: "HEAD first (store ignores If-None-Match, found by the probe)", plainStore: true, env: {}, headsForNew: true },
+];
+
+describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsForNew }) => {
+  let store: S3rverHandle;
+  let lenient: RunningService;
+  let strict: RunningService;
+  beforeAll(async () => {
+    store = plainStore ? await startS3rver({ conditionalWrites: false }) : s3;
+    lenient = await startInProcessService(store, { ...env });
+    strict = await startInProcessService(store, { ...env, DUPLICATE_POLICY: "reject" });
+  });
+  afterAll(async () => {
+    await lenient?.shutdown();
+    await strict?.shutdown();
+    if (plainStore) await store?.stop();
+  });
+
+  const head = (key: string) => store.client.send(new HeadObjectCommand({ Bucket: store.bucket, Key: key }));
+  const read = (key: string) => getObject(key, store);
+  const heads = async (service: RunningService) => {
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    const count = (outcome: string) => Number(new RegExp(`^stowrs_s3_request_duration_seconds_count\\{operation="HeadObject",outcome="${outcome}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+    return count("ok") + count("error");
+  };
+
+  it(headsForNew ? "checks a new instance with a HEAD before writing it" : "writes a new instance without a HEAD first", async () => {
+    const before = await heads(lenient);
+    const ids = uids();
+    expect((await post(multipartBody([buildInstance({ ...ids, pixels: 500 })], B), {}, "/studies", lenient)).status).toBe(200);
+    expect((await heads(lenient)) - before).toBe(headsForNew ? 1 : 0);
+  });
+
   it("acknowledges identical bytes without rewriting, and overwrites different bytes by default", async () => {
     const ids = uids();
     const first = buildInstance({ ...ids, pixels: 1000 });
-    expect((await post(multipartBody([first], B))).status).toBe(200);
-    const before = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keyOf(ids) }));
+    expect((await post(multipartBody([first], B), {}, "/studies", lenient)).status).toBe(200);
+    const before = await head(keyOf(ids));
     await new Promise((r) => setTimeout(r, 1100));
-    const again = await post(multipartBody([first], B));
+    const again = await post(multipartBody([first], B), {}, "/studies", lenient);
     expect(again.status).toBe(200);
     expect(referenced(again.json)).toEqual([ids.sopInstanceUid]);
-    const after = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keyOf(ids) }));
+    const after = await head(keyOf(ids));
     expect(after.LastModified).toEqual(before.LastModified);
 
     const changed = buildInstance({ ...ids, pixels: 1002 });
-    expect((await post(multipartBody([changed], B))).status).toBe(200);
-    expect((await getObject(keyOf(ids)))?.equals(changed)).toBe(true);
+    expect((await post(multipartBody([changed], B), {}, "/studies", lenient)).status).toBe(200);
+    expect((await read(keyOf(ids)))?.equals(changed)).toBe(true);
   });
 
   it("rejects different bytes with 0x0111 under DUPLICATE_POLICY=reject, keeping the first", async () => {
-    const strict = await startInProcessService(s3, { DUPLICATE_POLICY: "reject" });
-    try {
-      const ids = uids();
-      const first = buildInstance({ ...ids, pixels: 1000 });
-      expect((await post(multipartBody([first], B), {}, "/studies", strict)).status).toBe(200);
-      const identical = await post(multipartBody([first], B), {}, "/studies", strict);
-      expect(identical.status).toBe(200);
-      const different = await post(multipartBody([buildInstance({ ...ids, pixels: 1004 })], B), {}, "/studies", strict);
-      expect(different.status).toBe(409);
-      expect(failedReasons(different.json)).toEqual([[ids.sopInstanceUid, 0x0111]]);
-      expect((await getObject(keyOf(ids)))?.equals(first)).toBe(true);
-    } finally {
-      await strict.shutdown();
-    }
+    const ids = uids();
+    const first = buildInstance({ ...ids, pixels: 1000 });
+    expect((await post(multipartBody([first], B), {}, "/studies", strict)).status).toBe(200);
+    const identical = await post(multipartBody([first], B), {}, "/studies", strict);
+    expect(identical.status).toBe(200);
+    const different = await post(multipartBody([buildInstance({ ...ids, pixels: 1004 })], B), {}, "/studies", strict);
+    expect(different.status).toBe(409);
+    expect(failedReasons(different.json)).toEqual([[ids.sopInstanceUid, 0x0111]]);
+    expect((await read(keyOf(ids)))?.equals(first)).toBe(true);
   });
 
   it("applies the same rules to every instance of a multi-instance series", async () => {
-    const strict = await startInProcessService(s3, { DUPLICATE_POLICY: "reject" });
-    try {
-      const series = { studyUid: newUid(), seriesUid: newUid() };
-      // More than HEADS_BEFORE_LISTING, so the later ones are checked against the series listing.
-      const ids = Array.from({ length: 12 }, () => ({ ...series, sopInstanceUid: newUid() }));
-      const first = ids.map((i) => buildInstance({ ...i, pixels: 2000 }));
-      expect((await post(multipartBody(first, B), {}, "/studies", strict)).status).toBe(200);
-      const before = await Promise.all(ids.map((i) => s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keyOf(i) }))));
-      await new Promise((r) => setTimeout(r, 1100));
-      const again = await post(multipartBody(first, B), {}, "/studies", strict);
-      expect(again.status).toBe(200);
-      expect(referenced(again.json)).toEqual(ids.map((i) => i.sopInstanceUid));
-      const after = await Promise.all(ids.map((i) => s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keyOf(i) }))));
-      expect(after.map((h) => h.LastModified)).toEqual(before.map((h) => h.LastModified));
-      const changed = await post(multipartBody(ids.map((i) => buildInstance({ ...i, pixels: 2002 })), B), {}, "/studies", strict);
-      expect(changed.status).toBe(409);
-      expect(failedReasons(changed.json)).toEqual(ids.map((i) => [i.sopInstanceUid, 0x0111]));
-      for (const [n, i] of ids.entries()) expect((await getObject(keyOf(i)))?.equals(first[n])).toBe(true);
-    } finally {
-      await strict.shutdown();
-    }
+    const series = { studyUid: newUid(), seriesUid: newUid() };
+    // More than HEADS_BEFORE_LISTING, so the later ones are checked against the series listing.
+    const ids = Array.from({ length: 12 }, () => ({ ...series, sopInstanceUid: newUid() }));
+    const first = ids.map((i) => buildInstance({ ...i, pixels: 2000 }));
+    expect((await post(multipartBody(first, B), {}, "/studies", strict)).status).toBe(200);
+    const before = await Promise.all(ids.map((i) => head(keyOf(i))));
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await post(multipartBody(first, B), {}, "/studies", strict);
+    expect(again.status).toBe(200);
+    expect(referenced(again.json)).toEqual(ids.map((i) => i.sopInstanceUid));
+    const after = await Promise.all(ids.map((i) => head(keyOf(i))));
+    expect(after.map((h) => h.LastModified)).toEqual(before.map((h) => h.LastModified));
+    const changed = await post(multipartBody(ids.map((i) => buildInstance({ ...i, pixels: 2002 })), B), {}, "/studies", strict);
+    expect(changed.status).toBe(409);
+    expect(failedReasons(changed.json)).toEqual(ids.map((i) => [i.sopInstanceUid, 0x0111]));
+    for (const [n, i] of ids.entries()) expect((await read(keyOf(i)))?.equals(first[n])).toBe(true);
+  });
+
+  it("settles two requests racing to store the same instance: both acknowledged, one object, the bytes sent", async () => {
+    const ids = uids();
+    const bytes = buildInstance({ ...ids, pixels: 3000 });
+    const [a, b] = await Promise.all([1, 2].map(() => post(multipartBody([bytes], B), {}, "/studies", strict)));
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect((await read(keyOf(ids)))?.equals(bytes)).toBe(true);
   });
 
   it("recognises an identical multipart-uploaded instance by its sha256 tag", async () => {
-    const strict = await startInProcessService(s3, { DUPLICATE_POLICY: "reject", UPLOAD_PART_SIZE_MIB: "5" });
-    try {
-      const ids = uids();
-      const big = buildInstance({ ...ids, pixels: 11 * 1024 * 1024 });
-      expect((await post(multipartBody([big], B), {}, "/studies", strict)).status).toBe(200);
-      expect((await post(multipartBody([big], B), {}, "/studies", strict)).status).toBe(200);
-    } finally {
-      await strict.shutdown();
-    }
+    const ids = uids();
+    const big = buildInstance({ ...ids, pixels: 11 * 1024 * 1024 });
+    expect((await post(multipartBody([big], B), {}, "/studies", strict)).status).toBe(200);
+    expect((await post(multipartBody([big], B), {}, "/studies", strict)).status).toBe(200);
+    const different = await post(multipartBody([buildInstance({ ...ids, pixels: 11 * 1024 * 1024 + 2 })], B), {}, "/studies", strict);
+    expect(failedReasons(different.json)).toEqual([[ids.sopInstanceUid, 0x0111]]);
   });
 });
 

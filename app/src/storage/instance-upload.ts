@@ -1,6 +1,6 @@
-// One instance's journey into S3: streamed through lib-storage (a single PUT when it fits in
-// one part, a multipart upload otherwise), hashed on the way, checked against an existing
-// object at the same key, and either completed or aborted so that nothing partial remains.
+// One instance's journey into S3: hashed on the way, sent in one PUT when it fits in one part and
+// streamed through a lib-storage multipart upload otherwise, checked against an existing object at
+// the same key, and either completed or aborted so that nothing partial remains.
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import {
@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
+  PutObjectCommand,
   PutObjectTaggingCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -16,8 +17,9 @@ import type { Logger } from "pino";
 import type { DuplicatePolicy } from "../config.js";
 import type { Metrics } from "../metrics.js";
 import { Reason, type ReasonCode } from "../stow/reasons.js";
+import { isConditionRefused } from "./conditional-writes.js";
 import { SHA256_METADATA } from "./s3-client.js";
-import type { SeriesListing } from "./series-listing.js";
+import type { KeyPresence, SeriesListing } from "./series-listing.js";
 import { describeS3Error, isS3Unavailable, reasonForS3Error } from "./s3-errors.js";
 
 export interface UploadSettings {
@@ -31,6 +33,8 @@ export interface UploadSettings {
   log: Logger;
   /** Shared by the instances of one request, to spare HEADs for keys known to be free. */
   listing?: SeriesListing;
+  /** Whether the store honours If-None-Match on PutObject (see conditional-writes.ts). */
+  conditionalWrites?: { usable(): boolean };
 }
 
 export type UploadResult =
@@ -46,6 +50,10 @@ interface ExistingObject {
 const SHA256_TAG = SHA256_METADATA;
 /** How long to look for an object that S3 may have stored despite an error (it is read back in full). */
 const LANDED_CHECK_TIMEOUT_MS = 120_000;
+/** Conditional PUTs refused while no object could be found at the key (concurrent writers) before giving up. */
+const MAX_CONDITIONAL_ROUNDS = 3;
+
+type Duplicate = "none" | "identical" | "overwritten";
 
 /** Thrown by write() once the upload can no longer succeed. */
 export class UploadFailed extends Error {
@@ -69,7 +77,9 @@ export class InstanceUpload {
   private body?: PassThrough;
   private upload?: Upload;
   private done: Promise<void> = Promise.resolve();
-  private readonly existing: Promise<ExistingObject | null>;
+  private existing?: Promise<ExistingObject | null>;
+  private readonly presence: Promise<KeyPresence>;
+  private readonly conditional: boolean;
   private failure: unknown;
   private aborted = false;
   private released = false;
@@ -83,9 +93,20 @@ export class InstanceUpload {
     this.key = key;
     this.metadata = { "sop-class-uid": metadata.sopClassUid, "transfer-syntax-uid": metadata.transferSyntaxUid };
     settings.metrics.uploadsInFlight.inc();
-    this.existing = this.headExisting();
-    // A HEAD failure surfaces in finish(); don't let it go unhandled meanwhile.
-    this.existing.catch(() => undefined);
+    this.presence = settings.listing ? settings.listing.presence(key) : Promise.resolve("ask");
+    this.conditional = settings.conditionalWrites?.usable() ?? false;
+    // Without conditional writes, look for an existing object while the instance streams in.
+    if (!this.conditional) this.checkExisting();
+  }
+
+  /** What is stored at the key (asked once, unless asked afresh). */
+  private checkExisting(afresh = false): Promise<ExistingObject | null> {
+    if (!this.existing || afresh) {
+      this.existing = this.headExisting(!afresh);
+      // A HEAD failure surfaces where the result is awaited; don't let it go unhandled meanwhile.
+      this.existing.catch(() => undefined);
+    }
+    return this.existing;
   }
 
   /** Adds bytes to the object; waits while S3 is behind (backpressure). */
@@ -129,13 +150,15 @@ export class InstanceUpload {
     // highWaterMark: lib-storage collects parts itself; keep our own buffer small.
     const body = new PassThrough({ highWaterMark: 64 * 1024 });
     this.body = body;
+    // lib-storage completes a multipart upload without a condition: decide about duplicates by HEAD.
+    this.checkExisting();
     this.startUpload(body);
     for (const chunk of this.pending) body.write(chunk);
     this.pending = [];
     this.pendingBytes = 0;
   }
 
-  private startUpload(body: PassThrough | Buffer): void {
+  private startUpload(body: PassThrough): void {
     const upload = new Upload({
       client: this.settings.client,
       partSize: this.settings.partSizeBytes,
@@ -147,7 +170,7 @@ export class InstanceUpload {
         Key: this.key,
         Body: body,
         ContentType: "application/dicom",
-        // For a stream, read again when a single PUT would be sent (after the last byte).
+        // Read again if lib-storage ends up sending a single PUT (after the last byte).
         Metadata: this.metadata,
         ...(this.settings.checksums ? { ChecksumAlgorithm: "CRC32" as const } : {}),
       },
@@ -167,45 +190,8 @@ export class InstanceUpload {
     try {
       this.throwIfFailed();
       const sha256 = this.hash.digest("hex");
-      let existing: ExistingObject | null;
-      try {
-        existing = await this.existing;
-      } catch (err) {
-        await this.abort();
-        return this.failed(reasonForS3Error(err), `checking for an existing object failed: ${describeS3Error(err)}`);
-      }
-      let duplicate: "none" | "identical" | "overwritten" = "none";
-      if (existing) {
-        const same = existing.size === this.bytes && existing.sha256 === sha256;
-        if (same) {
-          // Identical bytes are already stored: acknowledge without writing them again.
-          await this.abort();
-          return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate: "identical" };
-        }
-        if (this.settings.duplicatePolicy === "reject") {
-          await this.abort();
-          return this.failed(Reason.DuplicateSOPInstance, "an instance with this SOP Instance UID and different content is already stored");
-        }
-        duplicate = "overwritten";
-      }
       this.metadata[SHA256_TAG] = sha256;
-      if (this.body) this.body.end();
-      else {
-        const whole = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-        this.pending = [];
-        this.startUpload(whole);
-      }
-      await this.done;
-      if (this.failure !== undefined) {
-        await this.cleanUp();
-        if (!(await this.landedAnyway(sha256))) {
-          return this.failed(reasonForS3Error(this.failure), `S3 did not store the instance: ${describeS3Error(this.failure)}`);
-        }
-        this.settings.log.warn({ key: this.key, err: describeS3Error(this.failure) }, "S3 reported an error, but the object at the key holds exactly these bytes");
-      }
-      if (this.upload?.uploadId) await this.tagMultipartObject(sha256);
-      this.settings.metrics.bytesStored.inc(this.bytes);
-      return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate };
+      return this.body ? await this.finishStreamed(sha256) : await this.finishWhole(sha256);
     } catch (err) {
       if (err instanceof UploadFailed) return this.failed(err.reason, err.message);
       await this.abort();
@@ -213,6 +199,101 @@ export class InstanceUpload {
     } finally {
       this.release();
     }
+  }
+
+  /** The instance fits in one part: one PUT, conditional where the store supports it. */
+  private async finishWhole(sha256: string): Promise<UploadResult> {
+    const whole = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    this.pending = [];
+    const conditional = this.conditional && (await this.presence) !== "present";
+    for (let round = 0; round < MAX_CONDITIONAL_ROUNDS; round++) {
+      if (conditional) {
+        const written = await this.put(whole, sha256, true);
+        if (written !== "refused") return written;
+      }
+      // After a refusal something is at the key (or being written there), whatever the listing said.
+      const decision = await this.decide(sha256, this.checkExisting(conditional));
+      if ("stored" in decision) return decision;
+      // A refused condition but nothing found: another writer's upload has not finished, or its object went away.
+      if (conditional && decision.duplicate === "none") continue;
+      // Without the condition nothing can be refused.
+      return (await this.put(whole, sha256, false, decision.duplicate)) as UploadResult;
+    }
+    return this.failed(Reason.ProcessingFailure, "concurrent writes to the same key kept conflicting; send the instance again");
+  }
+
+  /** The instance is streaming through a multipart upload: decide before it is completed. */
+  private async finishStreamed(sha256: string): Promise<UploadResult> {
+    const decision = await this.decide(sha256, this.checkExisting());
+    if ("stored" in decision) {
+      await this.abort();
+      return decision;
+    }
+    this.body!.end();
+    await this.done;
+    if (this.failure !== undefined) {
+      await this.cleanUp();
+      return this.afterFailedWrite(sha256, decision.duplicate);
+    }
+    if (this.upload?.uploadId) await this.tagMultipartObject(sha256);
+    return this.stored(sha256, decision.duplicate);
+  }
+
+  /** The duplicate rules: an outcome already (identical, rejected, HEAD failed), or how to write. */
+  private async decide(sha256: string, existingObject: Promise<ExistingObject | null>): Promise<UploadResult | { duplicate: Duplicate }> {
+    let existing: ExistingObject | null;
+    try {
+      existing = await existingObject;
+    } catch (err) {
+      return this.failed(reasonForS3Error(err), `checking for an existing object failed: ${describeS3Error(err)}`);
+    }
+    if (!existing) return { duplicate: "none" };
+    if (existing.size === this.bytes && existing.sha256 === sha256) {
+      // Identical bytes are already stored: acknowledge without writing them again.
+      return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate: "identical" };
+    }
+    if (this.settings.duplicatePolicy === "reject") {
+      return this.failed(Reason.DuplicateSOPInstance, "an instance with this SOP Instance UID and different content is already stored");
+    }
+    return { duplicate: "overwritten" };
+  }
+
+  /** One PutObject of the whole instance. "refused": the If-None-Match condition did not hold. */
+  private async put(whole: Buffer, sha256: string, ifNoneMatch: boolean, duplicate: Duplicate = "none"): Promise<UploadResult | "refused"> {
+    const { client, bucket, checksums } = this.settings;
+    try {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: this.key,
+          Body: whole,
+          ContentLength: whole.length,
+          ContentType: "application/dicom",
+          Metadata: this.metadata,
+          ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+          ...(checksums ? { ChecksumAlgorithm: "CRC32" as const } : {}),
+        }),
+      );
+    } catch (err) {
+      // A retry after a lost answer to our own write is refused too; the comparison then finds our bytes.
+      if (ifNoneMatch && isConditionRefused(err)) return "refused";
+      this.failure ??= err;
+      return this.afterFailedWrite(sha256, duplicate);
+    }
+    return this.stored(sha256, duplicate);
+  }
+
+  private async afterFailedWrite(sha256: string, duplicate: Duplicate): Promise<UploadResult> {
+    if (!(await this.landedAnyway(sha256))) {
+      return this.failed(reasonForS3Error(this.failure), `S3 did not store the instance: ${describeS3Error(this.failure)}`);
+    }
+    this.settings.log.warn({ key: this.key, err: describeS3Error(this.failure) }, "S3 reported an error, but the object at the key holds exactly these bytes");
+    return this.stored(sha256, duplicate);
+  }
+
+  private stored(sha256: string, duplicate: Duplicate): UploadResult {
+    this.settings.metrics.bytesStored.inc(this.bytes);
+    return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate };
   }
 
   /** Gives up on this instance: nothing will be written at its key. */
@@ -259,9 +340,9 @@ export class InstanceUpload {
     return { stored: false, key: this.key, reason, message };
   }
 
-  private async headExisting(): Promise<ExistingObject | null> {
+  private async headExisting(trustListing: boolean): Promise<ExistingObject | null> {
     const { client, bucket } = this.settings;
-    if ((await this.settings.listing?.presence(this.key)) === "absent") return null;
+    if (trustListing && (await this.presence) === "absent") return null;
     try {
       const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: this.key }));
       let sha256 = head.Metadata?.[SHA256_TAG];

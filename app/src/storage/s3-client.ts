@@ -3,12 +3,15 @@ import { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Config } from "../config.js";
+import type { ConditionalWrites } from "./conditional-writes.js";
 
 export interface S3Target {
   client: S3Client;
   bucket: string;
   /** Whether uploads carry an S3 checksum (real S3) or not (S3-compatible stores that mishandle them). */
   checksums: boolean;
+  /** Whether new instances can be written with If-None-Match instead of a HEAD first. */
+  conditionalWrites: ConditionalWrites;
 }
 
 export interface S3ClientOptions {

@@ -154,6 +154,7 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
           metrics,
           log: req.log,
           listing,
+          conditionalWrites: deps.s3.conditionalWrites,
         },
         objectKey(config.prefix, header),
         header,

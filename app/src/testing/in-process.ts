@@ -9,5 +9,9 @@ export async function startInProcessService(s3: S3rverHandle, env: Record<string
   process.env.AWS_ACCESS_KEY_ID = s3.env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY = s3.env.AWS_SECRET_ACCESS_KEY;
   const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", ...s3.env, ...env });
-  return startService(config, pino({ level: "silent" }));
+  const svc = await startService(config, pino({ level: "silent" }));
+  // The service asks the store about conditional writes in the background; a test must know
+  // which path its first instance takes.
+  await svc.context.storeDeps.s3.conditionalWrites.probe();
+  return svc;
 }

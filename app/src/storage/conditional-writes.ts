@@ -1,0 +1,113 @@
+// Whether the store honours `If-None-Match: *` on PutObject. Where it does, a new instance is
+// written with that condition and no HEAD is needed before it: the store itself refuses to
+// replace an existing object (412), and only then does the service look at what is there.
+// Where it does not, a conditional PUT would silently overwrite, so the service must HEAD first.
+//
+// S3_CONDITIONAL_WRITES=auto (the default) trusts Amazon S3, which supports the condition
+// everywhere since August 2024, and probes any other endpoint: two conditional PUTs to one
+// fixed key, of which the second must be refused, then the probe object is deleted again (best
+// effort). Until a probe has answered, uploads take the HEAD path, which is correct on every store.
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { Logger } from "pino";
+import type { ConditionalWritesSetting } from "../config.js";
+import { describeS3Error } from "./s3-errors.js";
+
+/** Under PREFIX; the DICOM layout's keys all start with a UID, never with a dot. */
+export const PROBE_KEY_NAME = ".stowrs/conditional-writes-probe";
+/** After a probe that got no clear answer (store down, no permission), ask again this much later. */
+export const PROBE_RETRY_MS = 30_000;
+
+const PROBE_BODY = "Written by stowrs-to-s3 to learn whether this store honours If-None-Match on PutObject. Safe to delete.\n";
+
+type Verdict = "supported" | "unsupported" | "unknown";
+
+export interface ConditionalWritesOptions {
+  setting: ConditionalWritesSetting;
+  /** No S3_ENDPOINT: Amazon S3 itself. */
+  onAws: boolean;
+  client: S3Client;
+  bucket: string;
+  prefix: string;
+  log: Logger;
+}
+
+export class ConditionalWrites {
+  private verdict: Verdict;
+  private probing?: Promise<Verdict>;
+  private lastProbe = -Infinity;
+
+  constructor(private readonly opts: ConditionalWritesOptions) {
+    if (opts.setting === "on" || (opts.setting === "auto" && opts.onAws)) this.verdict = "supported";
+    else if (opts.setting === "off") this.verdict = "unsupported";
+    else this.verdict = "unknown";
+  }
+
+  /** Whether an upload may rely on the condition now. While unknown, starts a probe (at most every PROBE_RETRY_MS). */
+  usable(): boolean {
+    if (this.verdict === "unknown") void this.probe();
+    return this.verdict === "supported";
+  }
+
+  get state(): Verdict {
+    return this.verdict;
+  }
+
+  /** Asks the store (unless it is known already); resolves with what is known afterwards. */
+  probe(): Promise<Verdict> {
+    if (this.verdict !== "unknown") return Promise.resolve(this.verdict);
+    if (this.probing) return this.probing;
+    if (Date.now() - this.lastProbe < PROBE_RETRY_MS) return Promise.resolve(this.verdict);
+    this.lastProbe = Date.now();
+    this.probing = this.ask().then((verdict) => {
+      this.verdict = verdict;
+      this.probing = undefined;
+      return verdict;
+    });
+    return this.probing;
+  }
+
+  private async ask(): Promise<Verdict> {
+    const { client, bucket, prefix, log } = this.opts;
+    const key = prefix === "" ? PROBE_KEY_NAME : `${prefix}/${PROBE_KEY_NAME}`;
+    const verdict = await this.twoWrites(key);
+    // Whoever lists the bucket expects DICOM instances only. Without s3:DeleteObject the probe stays (one small object).
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch((err) => {
+      // After a failed probe the failure is logged already, and the store is likely down.
+      if (verdict !== "unknown") log.warn({ key, err: describeS3Error(err) }, "S3 conditional writes: could not delete the probe object");
+    });
+    return verdict;
+  }
+
+  private async twoWrites(key: string): Promise<Verdict> {
+    const { client, bucket, log } = this.opts;
+    const put = () => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: PROBE_BODY, ContentType: "text/plain", IfNoneMatch: "*" }));
+    // Two writes: the first may create the key (or find it from an earlier start); the second
+    // finds it in any case, so a store that lets it through ignores the condition.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await put();
+      } catch (err) {
+        if (isConditionRefused(err)) {
+          log.info({ key }, "S3 conditional writes: supported; new instances are written with If-None-Match instead of a HEAD first");
+          return "supported";
+        }
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 501 || status === 400) {
+          log.info({ key, err: describeS3Error(err) }, "S3 conditional writes: not supported by this store; every instance is checked with a HEAD first");
+          return "unsupported";
+        }
+        log.warn({ key, err: describeS3Error(err) }, "S3 conditional writes: probe failed; checking every instance with a HEAD first until a later probe answers");
+        return "unknown";
+      }
+    }
+    log.info({ key }, "S3 conditional writes: ignored by this store; every instance is checked with a HEAD first");
+    return "unsupported";
+  }
+}
+
+/** 412: an object exists at the key. 409: another conditional write to the key is under way. */
+export function isConditionRefused(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  return status === 412 || status === 409 || e?.name === "PreconditionFailed" || e?.name === "ConditionalRequestConflict";
+}
