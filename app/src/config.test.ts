@@ -38,6 +38,12 @@ describe("loadConfig", () => {
     expect(c.duplicatePolicy).toBe("reject");
   });
 
+  it("reads S3_CONDITIONAL_WRITES, auto by default", () => {
+    expect(loadConfig({}).s3ConditionalWrites).toBe("auto");
+    expect(loadConfig({ S3_CONDITIONAL_WRITES: "OFF" }).s3ConditionalWrites).toBe("off");
+    expect(loadConfig({ S3_CONDITIONAL_WRITES: "on" }).s3ConditionalWrites).toBe("on");
+  });
+
   it.each([
     ["PORT", "http", /^PORT: expected a whole number/],
     ["PORT", "70000", /^PORT: must be between 0 and 65535/],
@@ -45,6 +51,7 @@ describe("loadConfig", () => {
     ["UPLOAD_PART_CONCURRENCY", "0", /^UPLOAD_PART_CONCURRENCY: must be between 1/],
     ["UPLOAD_INSTANCE_CONCURRENCY", "-1", /^UPLOAD_INSTANCE_CONCURRENCY: expected a whole number/],
     ["DUPLICATE_POLICY", "ignore", /^DUPLICATE_POLICY: expected overwrite or reject/],
+    ["S3_CONDITIONAL_WRITES", "sometimes", /^S3_CONDITIONAL_WRITES: expected auto, on or off/],
     ["LOGLEVEL", "VERBOSE", /^LOGLEVEL: expected one of/],
     ["RESPONSEDELAY", "soon", /^RESPONSEDELAY: expected seconds/],
     ["S3_ENDPOINT", "ftp://x", /^S3_ENDPOINT: expected an http\(s\) URL/],
