@@ -16,6 +16,8 @@ const { DicomMessage, ReadBufferStream } = dcmjs.data as unknown as DcmjsData;
 interface DcmjsStream {
   offset: number;
   size: number;
+  /** Reads past it fail, and end() is true at it. */
+  endOffset: number;
   end(): boolean;
   reset(): DcmjsStream;
   increment(n: number): void;
@@ -108,8 +110,10 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
   let transferSyntaxUid: string | undefined;
   let metaUids: Pick<DicomHeader, "metaSopClassUid" | "metaSopInstanceUid"> = {};
   let dataset: DatasetBytes;
+  // One stream (one copy of the prefix) for the File Meta and, unless deflated, the data set.
+  const prefixStream = new ReadBufferStream(arrayBufferOf(prefix), null, { noCopy: true });
   try {
-    const meta = readFileMeta(prefix);
+    const meta = readFileMeta(prefixStream, prefix.length);
     transferSyntaxUid = normalizeUid(first(meta.dict, "00020010"));
     metaUids = { metaSopClassUid: normalizeUid(first(meta.dict, "00020002")), metaSopInstanceUid: normalizeUid(first(meta.dict, "00020003")) };
     if (!transferSyntaxUid) {
@@ -121,8 +125,7 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
   }
 
   const options = { untilTag: TAGS.seriesUid, includeUntilTagValue: true, stopOnGreaterTag: true, ignoreErrors: false };
-  const stream = new ReadBufferStream(arrayBufferOf(dataset.buffer), null, { noCopy: true });
-  stream.reset();
+  const stream = dataset.buffer === prefix ? prefixStream : new ReadBufferStream(arrayBufferOf(dataset.buffer), null, { noCopy: true });
   stream.offset = dataset.offset;
   let values: Record<keyof typeof TAGS, unknown>;
   let stoppedEarly = false;
@@ -182,16 +185,22 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
   return invalid(Reason.DataSetDoesNotMatchSOPClass, `missing ${missing.join(", ")}`, partial);
 }
 
-function readFileMeta(prefix: Buffer): { dict: DcmjsDict; end: number } {
-  const stream = new ReadBufferStream(arrayBufferOf(prefix), null, { noCopy: true });
+function readFileMeta(stream: DcmjsStream, available: number): { dict: DcmjsDict; end: number } {
   stream.reset();
   stream.increment(132);
   const groupLength = DicomMessage._readTag(stream, TRANSFER_SYNTAX.explicitLE);
   if (groupLength.tag.toCleanString() === "00020000") {
     const length = Number(groupLength.values[0]);
-    if (!Number.isFinite(length) || stream.offset + length > prefix.length) throw new RangeError("File Meta Information is incomplete");
-    const dict = DicomMessage._read(stream.more(length), TRANSFER_SYNTAX.explicitLE, { ignoreErrors: false });
-    return { dict, end: stream.offset };
+    if (!Number.isFinite(length) || stream.offset + length > available) throw new RangeError("File Meta Information is incomplete");
+    // Read group 0002 up to its stated end and no further (what dcmjs's more() does, without a copy).
+    const end = stream.offset + length;
+    stream.endOffset = end;
+    try {
+      const dict = DicomMessage._read(stream, TRANSFER_SYNTAX.explicitLE, { ignoreErrors: false });
+      return { dict, end };
+    } finally {
+      stream.endOffset = stream.size;
+    }
   }
   // No group length: read group 0002 element by element, as dcmjs itself does.
   stream.offset = 132;

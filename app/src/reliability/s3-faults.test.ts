@@ -73,6 +73,16 @@ describe("transient S3 faults are retried away", () => {
     expect(proxy.count("PutObject", keyOf(a))).toBe(2);
   });
 
+  it("a 2 MiB instance (sent as it arrived, in many chunks, in one PutObject) cut mid-body is sent again from its first byte", async () => {
+    await service();
+    const a = instance(2 * MIB);
+    proxy.addRule({ match: on("PutObject", keyOf(a)), fault: { kind: "cut", afterBytes: 700_000 }, times: 2 });
+    const res = await store([a]);
+    expect(res.status).toBe(200);
+    await expectWordKept(s3, [a], res, []);
+    expect(proxy.count("PutObject", keyOf(a))).toBe(3);
+  });
+
   it("a multipart upload with a failing CreateMultipartUpload, UploadPart and cut part is retried and stored byte-exact", async () => {
     await service();
     const big = instance(17 * MIB);

@@ -3,6 +3,7 @@
 // the same key, and either completed or aborted so that nothing partial remains.
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
+import { crc32 } from "node:zlib";
 import {
   AbortMultipartUploadCommand,
   GetObjectCommand,
@@ -17,6 +18,7 @@ import type { Logger } from "pino";
 import type { DuplicatePolicy } from "../config.js";
 import type { Metrics } from "../metrics.js";
 import { Reason, type ReasonCode } from "../stow/reasons.js";
+import { ChunkedBody } from "./chunked-body.js";
 import { isConditionRefused } from "./conditional-writes.js";
 import { SHA256_METADATA } from "./s3-client.js";
 import type { KeyPresence, SeriesListing } from "./series-listing.js";
@@ -55,6 +57,13 @@ const MAX_CONDITIONAL_ROUNDS = 3;
 
 type Duplicate = "none" | "identical" | "overwritten";
 
+/** S3's encoding of a CRC32: the four bytes, big-endian, in base64. */
+function crc32Base64(crc: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(crc >>> 0);
+  return bytes.toString("base64");
+}
+
 /** Thrown by write() once the upload can no longer succeed. */
 export class UploadFailed extends Error {
   constructor(
@@ -74,6 +83,8 @@ export class InstanceUpload {
   // with everything known (sha256 included); a larger one is streamed through lib-storage.
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** CRC32 of the pending bytes, for S3's checksum header (where checksums are on). */
+  private pendingCrc32 = 0;
   private body?: PassThrough;
   private upload?: Upload;
   private done: Promise<void> = Promise.resolve();
@@ -117,6 +128,7 @@ export class InstanceUpload {
     if (!this.body) {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
+      if (this.settings.checksums) this.pendingCrc32 = crc32(chunk, this.pendingCrc32);
       if (this.pendingBytes <= this.settings.partSizeBytes) return;
       this.startStreaming();
       return;
@@ -203,7 +215,7 @@ export class InstanceUpload {
 
   /** The instance fits in one part: one PUT, conditional where the store supports it. */
   private async finishWhole(sha256: string): Promise<UploadResult> {
-    const whole = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    const whole = this.pending.length === 1 ? this.pending[0] : new ChunkedBody(this.pending, this.pendingBytes);
     this.pending = [];
     const conditional = this.conditional && (await this.presence) !== "present";
     for (let round = 0; round < MAX_CONDITIONAL_ROUNDS; round++) {
@@ -259,19 +271,20 @@ export class InstanceUpload {
   }
 
   /** One PutObject of the whole instance. "refused": the If-None-Match condition did not hold. */
-  private async put(whole: Buffer, sha256: string, ifNoneMatch: boolean, duplicate: Duplicate = "none"): Promise<UploadResult | "refused"> {
+  private async put(whole: Buffer | ChunkedBody, sha256: string, ifNoneMatch: boolean, duplicate: Duplicate = "none"): Promise<UploadResult | "refused"> {
     const { client, bucket, checksums } = this.settings;
     try {
       await client.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: this.key,
-          Body: whole,
-          ContentLength: whole.length,
+          // The SDK never reads a ChunkedBody: length, SHA-256 (Metadata) and CRC32 are all given.
+          Body: whole as Buffer,
+          ContentLength: whole.byteLength,
           ContentType: "application/dicom",
           Metadata: this.metadata,
           ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}),
-          ...(checksums ? { ChecksumAlgorithm: "CRC32" as const } : {}),
+          ...(checksums ? { ChecksumAlgorithm: "CRC32" as const, ChecksumCRC32: crc32Base64(this.pendingCrc32) } : {}),
         }),
       );
     } catch (err) {

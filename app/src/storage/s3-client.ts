@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Config } from "../config.js";
+import { ChunkedBody } from "./chunked-body.js";
 import type { ConditionalWrites } from "./conditional-writes.js";
 
 export interface S3Target {
@@ -36,7 +37,7 @@ export function createS3Client(config: Config, options: S3ClientOptions = {}): S
     // Standard retry mode: exponential backoff with full jitter, on throttling, 5xx and network errors.
     retryMode: "standard",
     maxAttempts: config.s3MaxAttempts,
-    requestHandler: new NodeHttpHandler({
+    requestHandler: new ChunkedBodyHttpHandler({
       connectionTimeout: 5_000,
       // S3_REQUEST_TIMEOUT_SECONDS means "no progress for this long". That is the socket timeout:
       // the handler's requestTimeout only logs a warning unless told to throw, and as a cap on the
@@ -50,11 +51,21 @@ export function createS3Client(config: Config, options: S3ClientOptions = {}): S
   return client;
 }
 
+type HandlerRequest = Parameters<NodeHttpHandler["handle"]>[0];
+
+/** Sends a ChunkedBody as a fresh stream on every attempt; the request the SDK keeps (and retries) is left as it is. */
+export class ChunkedBodyHttpHandler extends NodeHttpHandler {
+  override handle(request: HandlerRequest, options?: Parameters<NodeHttpHandler["handle"]>[1]) {
+    if (!(request.body instanceof ChunkedBody)) return super.handle(request, options);
+    return super.handle({ ...request, body: request.body.stream() } as HandlerRequest, options);
+  }
+}
+
 /**
  * A single-PUT instance's body is exactly the bytes whose SHA-256 the upload computed while
  * streaming; SigV4 signs that same digest, so hand it over instead of hashing the body twice.
  */
-function reuseInstanceHash(client: S3Client): void {
+export function reuseInstanceHash(client: S3Client): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const sha256 = (args.input as { Metadata?: Record<string, string> }).Metadata?.[SHA256_METADATA];
