@@ -36,6 +36,9 @@ describe("ingest benchmark", () => {
     }
     expect(r.ratio).toBeGreaterThan(0);
     expect(Object.keys(r.service.cpuSeconds).sort()).toEqual(["client", "service", "store"]);
+    // The embedded store honours If-None-Match: new instances need no HEAD.
+    expect(r.service.s3Calls.PutObject).toBeGreaterThanOrEqual(6);
+    expect(r.service.s3Calls.HeadObject ?? 0).toBe(0);
     expect(r.verified).toEqual({ checked: 6, missing: 0, wrong: 0 });
     expect(r.big).toMatchObject({ sizeMiB: 20, bytesMatch: true });
     expect(r.big!.peakRssMiB).toBeGreaterThanOrEqual(r.big!.idlePeakRssMiB);

@@ -7,6 +7,7 @@ import { cpuMeter } from "./lib/cpu.js";
 import { commandLine, isMain, runCli } from "./lib/cli.js";
 import { buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
+import { s3CallsOf } from "./lib/s3-calls.js";
 import type { OptionValues } from "./lib/options.js";
 import { formatSettings, formatTable, formatVerdicts, type Row, type Verdict } from "./lib/report.js";
 import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack, type Stack } from "./lib/stack.js";
@@ -16,9 +17,9 @@ import { verifyStored } from "./lib/verify.js";
 import { drainQueue } from "./lib/workers.js";
 
 export const INGEST_OPTIONS = {
-  instances: { kind: "int", env: "BENCH_INSTANCES", default: 512, min: 1, help: "instances sent through the service (and PUT straight)" },
+  instances: { kind: "int", env: "BENCH_INSTANCES", default: 1024, min: 1, help: "instances sent through the service (and PUT straight)" },
   clients: { kind: "int", env: "BENCH_CLIENTS", default: 8, min: 1, help: "concurrent clients" },
-  rounds: { kind: "int", env: "BENCH_ROUNDS", default: 4, min: 1, help: "alternating rounds of raw PUT and service ingest" },
+  rounds: { kind: "int", env: "BENCH_ROUNDS", default: 8, min: 1, help: "alternating rounds of raw PUT and service ingest" },
   "per-request": { kind: "int", env: "BENCH_PER_REQUEST", default: 8, min: 1, help: "instances per STOW-RS request" },
   "instance-kib": { kind: "int", env: "BENCH_INSTANCE_KIB", default: 1024, min: 1, help: "size of each instance, KiB" },
   "big-mib": { kind: "int", env: "BENCH_BIG_MIB", default: 1024, min: 1, help: "size of the single large instance, MiB" },
@@ -28,6 +29,12 @@ export const INGEST_OPTIONS = {
     env: "BENCH_SERVICE_NODE_ARGS",
     default: "",
     help: 'extra node flags for the ingest-phase service, e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"',
+  },
+  "store-conditional-writes": {
+    kind: "bool",
+    env: "BENCH_STORE_CONDITIONAL_WRITES",
+    default: true,
+    help: "the embedded store honours If-None-Match as Amazon S3 does (false: s3rver as published, and the service checks each instance with a HEAD)",
   },
   compiled: { kind: "bool", env: "BENCH_COMPILED", default: true, help: "run the service compiled with tsc, as npm start and the container do (BENCH_COMPILED=0: through tsx)" },
 } as const;
@@ -49,7 +56,7 @@ interface Throughput {
 export interface IngestResult {
   bench: "ingest";
   settings: Record<string, string | number | boolean>;
-  service: Throughput & { requests: number; peakRssMiB: number; cpuSeconds: Record<string, number> };
+  service: Throughput & { requests: number; peakRssMiB: number; cpuSeconds: Record<string, number>; s3Calls: Record<string, number> };
   rawPut: Throughput & { puts: number; cpuSeconds: Record<string, number> };
   ratio: number;
   big: null | { sizeMiB: number; seconds: number; mibPerSecond: number; peakRssMiB: number; idlePeakRssMiB: number; bytesMatch: boolean };
@@ -145,11 +152,12 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
     clients: opts.clients,
     rounds: Math.min(opts.rounds, requests),
     bigMiB: opts["skip-big"] ? 0 : opts["big-mib"],
+    storeConditionalWrites: opts["store-conditional-writes"],
     ...(opts["service-node-args"] ? { serviceNodeArgs: opts["service-node-args"] } : {}),
     ...effectiveServiceSettings(serviceEnv),
   };
 
-  const stack = await startStack({ compiled: opts.compiled });
+  const stack = await startStack({ compiled: opts.compiled, conditionalWrites: opts["store-conditional-writes"] });
   try {
     log(`building ${settings.instances} instances of ${opts["instance-kib"]} KiB (+ warm-up)...`);
     const pixels = pixelData(opts["instance-kib"] * 1024);
@@ -164,6 +172,7 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
     const serviceLatencies: number[] = [];
     const rawLatencies: number[] = [];
     let servicePeak;
+    let s3Calls: Record<string, number> = {};
     const rawCpu: Record<string, number> = {};
     const serviceCpu: Record<string, number> = {};
     const addCpu = (into: Record<string, number>, from: Record<string, number>) => {
@@ -198,6 +207,7 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
         }
       }
       servicePeak = readProcessMemory(service.pid);
+      s3Calls = await s3CallsOf(service.url);
     } finally {
       await stack.stopService(service);
     }
@@ -219,7 +229,7 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
     return {
       bench: "ingest",
       settings,
-      service: { ...svc, requests, peakRssMiB: round(mib(servicePeak.peakRss)), cpuSeconds: serviceCpu },
+      service: { ...svc, requests, peakRssMiB: round(mib(servicePeak.peakRss)), cpuSeconds: serviceCpu, s3Calls },
       rawPut: { ...raw, puts: sent.length, cpuSeconds: rawCpu },
       ratio,
       big,
@@ -252,6 +262,13 @@ export function ingestRows(r: IngestResult): Row[] {
       value: `${r.service.cpuSeconds.client} / ${r.service.cpuSeconds.service} / ${r.service.cpuSeconds.store}`,
     },
     { figure: "service peak RSS, ingest phase", value: `${r.service.peakRssMiB} MiB` },
+    {
+      figure: "service's S3 calls (warm-up included)",
+      value: Object.entries(r.service.s3Calls)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([op, n]) => `${op} ${n}`)
+        .join(", "),
+    },
     { figure: "instances read back byte-exact", value: `${r.verified.checked - r.verified.missing - r.verified.wrong}/${r.service.instances}` },
   ];
   if (r.big) {

@@ -16,6 +16,8 @@ import { Semaphore } from "./util/semaphore.js";
 const EMBEDDED_BUCKET = "dicom";
 /** A connection with no traffic in either direction for this long is closed (stalled clients). */
 const SOCKET_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** How long start-up waits for the conditional-writes probe before listening anyway. */
+const CONDITIONAL_WRITES_PROBE_WAIT_MS = 2_000;
 /** After the shutdown timeout, how long requests that were cut off may take to abort their uploads. */
 const SHUTDOWN_CLEANUP_MS = 5_000;
 
@@ -63,8 +65,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
     prefix: effective.prefix,
     log,
   });
-  // Ask the store now rather than on the first request; uploads use HEADs until it has answered.
-  void conditionalWrites.probe();
+  // Ask the store before taking requests, so that the first ones already take the path the store
+  // allows; but a slow or unreachable store must not hold up start-up (uploads use HEADs until it answers).
+  await Promise.race([conditionalWrites.probe(), new Promise((r) => setTimeout(r, CONDITIONAL_WRITES_PROBE_WAIT_MS).unref())]);
   const instanceSlots = new Semaphore(config.maxInstancesInFlight);
   const context: ServiceContext = {
     config: effective,

@@ -58,6 +58,8 @@ export async function stopAllStacks(): Promise<void> {
 export interface StackOptions {
   /** Run the service compiled with tsc (as in production) instead of through the tsx loader. */
   compiled?: boolean;
+  /** Whether the store honours If-None-Match on PutObject (default true, as Amazon S3). */
+  conditionalWrites?: boolean;
 }
 
 /** How the service processes of a stack are started, for the report. */
@@ -70,7 +72,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "stowrs-bench-"));
   let store: EmbeddedStore;
   try {
-    store = await startEmbeddedStore({ dir: join(dir, "s3"), bucket: BUCKET });
+    store = await startEmbeddedStore({ dir: join(dir, "s3"), bucket: BUCKET, conditionalWrites: opts.conditionalWrites });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
