@@ -102,6 +102,21 @@ describe("settings and failed probes", () => {
     expect(puts()).toBe(4);
   });
 
+  it("a refusal counts only if the probe object is really there", async () => {
+    const notFound = s3Error(404, "NotFound");
+    const blind = fakeClient([s3Error(412, "PreconditionFailed"), notFound, s3Error(412, "PreconditionFailed"), notFound]);
+    expect(await new ConditionalWrites({ setting: "auto", onAws: false, client: blind.client, bucket: "b", prefix: "", log }).probe()).toBe("unsupported");
+    // Another replica's probe object, gone by the time of the HEAD: ask again, and find the store supports it.
+    const raced = fakeClient([s3Error(412, "PreconditionFailed"), notFound, ok, s3Error(412, "PreconditionFailed")]);
+    expect(await new ConditionalWrites({ setting: "auto", onAws: false, client: raced.client, bucket: "b", prefix: "", log }).probe()).toBe("supported");
+    // Left by an earlier start.
+    const left = fakeClient([s3Error(412, "PreconditionFailed"), ok]);
+    expect(await new ConditionalWrites({ setting: "auto", onAws: false, client: left.client, bucket: "b", prefix: "", log }).probe()).toBe("supported");
+    // Another replica's conditional write in progress.
+    const busy = fakeClient([s3Error(409, "ConditionalRequestConflict")]);
+    expect(await new ConditionalWrites({ setting: "auto", onAws: false, client: busy.client, bucket: "b", prefix: "", log }).probe()).toBe("supported");
+  });
+
   it("recognises refusals of the condition and nothing else", () => {
     const err = (status: number, name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
     expect(isConditionRefused(err(412, "PreconditionFailed"))).toBe(true);

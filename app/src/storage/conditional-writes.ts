@@ -5,9 +5,9 @@
 //
 // S3_CONDITIONAL_WRITES=auto (the default) trusts Amazon S3, which supports the condition
 // everywhere since August 2024, and probes any other endpoint: two conditional PUTs to one
-// fixed key, of which the second must be refused, then the probe object is deleted again (best
-// effort). Until a probe has answered, uploads take the HEAD path, which is correct on every store.
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+// fixed key, of which the second must be refused (and a refusal counts only if the object is
+// there), then the probe object is deleted again (best effort). Until a probe has answered, uploads take the HEAD path, which is correct on every store.
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import type { ConditionalWritesSetting } from "../config.js";
 import { describeS3Error } from "./s3-errors.js";
@@ -79,29 +79,68 @@ export class ConditionalWrites {
   }
 
   private async twoWrites(key: string): Promise<Verdict> {
-    const { client, bucket, log } = this.opts;
-    const put = () => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: PROBE_BODY, ContentType: "text/plain", IfNoneMatch: "*" }));
-    // Two writes: the first may create the key (or find it from an earlier start); the second
-    // finds it in any case, so a store that lets it through ignores the condition.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await put();
-      } catch (err) {
-        if (isConditionRefused(err)) {
-          log.info({ key }, "S3 conditional writes: supported; new instances are written with If-None-Match instead of a HEAD first");
-          return "supported";
-        }
-        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (status === 501 || status === 400) {
-          log.info({ key, err: describeS3Error(err) }, "S3 conditional writes: not supported by this store; every instance is checked with a HEAD first");
-          return "unsupported";
-        }
-        log.warn({ key, err: describeS3Error(err) }, "S3 conditional writes: probe failed; checking every instance with a HEAD first until a later probe answers");
-        return "unknown";
+    // The first write may create the key, or find it (left by an earlier start, or another
+    // replica's probe); the second finds it in any case, so a store that lets it through ignores
+    // the condition. A refusal counts only if the probe object is really there.
+    for (let round = 0; round < 2; round++) {
+      const first = await this.conditionalPut(key);
+      if (first === "conflict") return this.supported(key);
+      if (first === "exists") {
+        const there = await this.probeObjectExists(key);
+        if (there === true) return this.supported(key);
+        // Refused with nothing there: deleted meanwhile by another replica's probe, or a store that refuses blindly.
+        if (there === false) continue;
+        return this.failedProbe(key, there.failed);
       }
+      if (first !== "written") return this.failedProbe(key, first.failed);
+      const second = await this.conditionalPut(key);
+      if (second === "exists" || second === "conflict") return this.supported(key);
+      if (second !== "written") return this.failedProbe(key, second.failed);
+      this.opts.log.info({ key }, "S3 conditional writes: ignored by this store; every instance is checked with a HEAD first");
+      return "unsupported";
     }
-    log.info({ key }, "S3 conditional writes: ignored by this store; every instance is checked with a HEAD first");
+    this.opts.log.warn({ key }, "S3 conditional writes: the store refuses them with no object at the key; every instance is checked with a HEAD first");
     return "unsupported";
+  }
+
+  private async conditionalPut(key: string): Promise<"written" | "exists" | "conflict" | { failed: unknown }> {
+    const { client, bucket } = this.opts;
+    try {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: PROBE_BODY, ContentType: "text/plain", IfNoneMatch: "*" }));
+      return "written";
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.$metadata?.httpStatusCode === 409 || e.name === "ConditionalRequestConflict") return "conflict";
+      if (e.$metadata?.httpStatusCode === 412 || e.name === "PreconditionFailed") return "exists";
+      return { failed: err };
+    }
+  }
+
+  private async probeObjectExists(key: string): Promise<boolean | { failed: unknown }> {
+    const { client, bucket } = this.opts;
+    try {
+      await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.$metadata?.httpStatusCode === 404 || e.name === "NotFound") return false;
+      return { failed: err };
+    }
+  }
+
+  private supported(key: string): Verdict {
+    this.opts.log.info({ key }, "S3 conditional writes: supported; new instances are written with If-None-Match instead of a HEAD first");
+    return "supported";
+  }
+
+  private failedProbe(key: string, err: unknown): Verdict {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 501 || status === 400) {
+      this.opts.log.info({ key, err: describeS3Error(err) }, "S3 conditional writes: not supported by this store; every instance is checked with a HEAD first");
+      return "unsupported";
+    }
+    this.opts.log.warn({ key, err: describeS3Error(err) }, "S3 conditional writes: probe failed; checking every instance with a HEAD first until a later probe answers");
+    return "unknown";
   }
 }
 
