@@ -285,7 +285,7 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
 
   it("applies the same rules to every instance of a multi-instance series", async () => {
     const series = { studyUid: newUid(), seriesUid: newUid() };
-    // More than HEADS_BEFORE_LISTING, so the later ones are checked against the series listing.
+    // More than HEADS_BEFORE_LISTING in either mode, so the later ones are checked against the series listing.
     const ids = Array.from({ length: 12 }, () => ({ ...series, sopInstanceUid: newUid() }));
     const first = ids.map((i) => buildInstance({ ...i, pixels: 2000 }));
     expect((await post(multipartBody(first, B), {}, "/studies", strict)).status).toBe(200);

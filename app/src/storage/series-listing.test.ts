@@ -15,16 +15,22 @@ afterAll(() => s3?.stop());
 describe("SeriesListing", () => {
   it("asks for the first keys of a series, then answers from one listing of the series", async () => {
     const listing = new SeriesListing(s3.client, s3.bucket);
-    for (let i = 0; i < HEADS_BEFORE_LISTING; i++) expect(await listing.presence(`1.2/1.2.3/x${i}.dcm`)).toBe("ask");
+    for (let i = 0; i < HEADS_BEFORE_LISTING.headFirst; i++) expect(await listing.presence(`1.2/1.2.3/x${i}.dcm`)).toBe("ask");
     expect(await listing.presence("1.2/1.2.3/2.dcm")).toBe("present");
     expect(await listing.presence("1.2/1.2.3/3.dcm")).toBe("absent");
     // A series whose UID extends another's is a different prefix.
-    for (let i = 0; i < HEADS_BEFORE_LISTING; i++) expect(await listing.presence(`1.2/1.2.30/x${i}.dcm`)).toBe("ask");
+    for (let i = 0; i < HEADS_BEFORE_LISTING.headFirst; i++) expect(await listing.presence(`1.2/1.2.30/x${i}.dcm`)).toBe("ask");
     expect(await listing.presence("1.2/1.2.30/9.dcm")).toBe("present");
+  });
+
+  it("asks for longer when told to (conditional writes need the listing only for long series)", async () => {
+    const listing = new SeriesListing(s3.client, s3.bucket, HEADS_BEFORE_LISTING.conditional);
+    for (let i = 0; i < HEADS_BEFORE_LISTING.conditional; i++) expect(await listing.presence(`1.2/1.2.3/y${i}.dcm`)).toBe("ask");
+    expect(await listing.presence("1.2/1.2.3/1.dcm")).toBe("present");
   });
 
   it("falls back to asking when the listing fails", async () => {
     const listing = new SeriesListing(s3.client, "no-such-bucket");
-    for (let i = 0; i <= HEADS_BEFORE_LISTING + 2; i++) expect(await listing.presence(`1.2/1.2.3/${i}.dcm`)).toBe("ask");
+    for (let i = 0; i <= HEADS_BEFORE_LISTING.headFirst + 2; i++) expect(await listing.presence(`1.2/1.2.3/${i}.dcm`)).toBe("ask");
   });
 });

@@ -1,12 +1,14 @@
-// Knowing whether a key is taken costs one HEAD per instance. A request often carries a whole
-// series (hundreds of CT slices): past its first few instances, one listing of the series
-// prefix answers for all the others, and a HEAD is only needed for keys that exist. A LIST costs
-// about as much as a dozen HEADs (S3 pricing; on s3rver it grows with the bucket), so short
-// series keep their HEADs.
+// Knowing whether a key is taken costs one request per instance: a HEAD, where the store does not
+// honour conditional writes. A request often carries a whole series (hundreds of CT slices): past
+// its first few instances, one listing of the series prefix answers for all the others, and a
+// HEAD is only needed for keys that exist. With conditional writes a new instance needs no request
+// at all, so the listing only pays off for long series sent again (it spares re-uploading their
+// bytes to have the write refused); there the first HEADS_BEFORE_LISTING.conditional instances
+// go without it.
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 
-/** Instances of a series in one request checked with a HEAD each before the series is listed. */
-export const HEADS_BEFORE_LISTING = 8;
+/** Instances of a series in one request checked one by one before the series is listed. */
+export const HEADS_BEFORE_LISTING = { headFirst: 2, conditional: 8 } as const;
 
 /** Above this many existing objects in a series, keep asking per key. */
 const MAX_LISTED_KEYS = 5_000;
@@ -20,6 +22,7 @@ export class SeriesListing {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
+    private readonly askFirst: number = HEADS_BEFORE_LISTING.headFirst,
   ) {}
 
   /** "ask" means: do a HEAD for this key. */
@@ -27,7 +30,7 @@ export class SeriesListing {
     const seriesPrefix = key.slice(0, key.lastIndexOf("/") + 1);
     const seen = this.instancesSeen.get(seriesPrefix) ?? 0;
     this.instancesSeen.set(seriesPrefix, seen + 1);
-    if (seen < HEADS_BEFORE_LISTING) return "ask";
+    if (seen < this.askFirst) return "ask";
     let listing = this.listings.get(seriesPrefix);
     if (!listing) {
       listing = this.list(seriesPrefix);

@@ -9,7 +9,7 @@ import { MultipartError, type MultipartReader, type PartHead } from "../multipar
 import { InstanceUpload, UploadFailed } from "../storage/instance-upload.js";
 import { objectKey } from "../storage/object-key.js";
 import type { S3Target } from "../storage/s3-client.js";
-import { SeriesListing } from "../storage/series-listing.js";
+import { HEADS_BEFORE_LISTING, SeriesListing } from "../storage/series-listing.js";
 import { Semaphore } from "../util/semaphore.js";
 import { RequestTooLarge } from "./body-source.js";
 import type { InstanceOutcome, StoreResult } from "./outcome.js";
@@ -42,7 +42,11 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
   const { config, metrics } = deps;
   const result: StoreResult = { instances: [], otherFailures: [], parts: 0, bytes: 0 };
   const requestSlots = new Semaphore(config.upload.instanceConcurrency);
-  const listing = new SeriesListing(deps.s3.client, deps.s3.bucket);
+  const listing = new SeriesListing(
+    deps.s3.client,
+    deps.s3.bucket,
+    deps.s3.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
+  );
   const pending: Promise<void>[] = [];
   // Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries.
   let s3Unavailable = false;
