@@ -20,7 +20,6 @@ import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
 import { makePki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
 
-export { DICOMWEB_PLUGIN, ORTHANC_BINARY } from "../app/src/testing/orthanc.js";
 export const RESULT_MARKER = "front-orthanc-scenario-result";
 
 export interface Push {

@@ -1,17 +1,16 @@
 // Orthanc (Debian, DICOMweb plugin) with a client certificate pushes a study
 // through the mutual-TLS front. Orthanc binds every interface, so the whole
 // scenario runs in a fresh network namespace with nothing but loopback.
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLoopbackNamespace, type LoopbackNamespace } from "../app/src/testing/netns.js";
+import { runOrthancScenario } from "../app/src/testing/orthanc-namespace.js";
 import { SAMPLE_NAMES } from "../app/src/clients/samples.js";
-import { DICOMWEB_PLUGIN, ORTHANC_BINARY, RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
+import { RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const scenario = fileURLToPath(new URL("./orthanc-scenario.ts", import.meta.url));
 const namespace = `stowrs-front-orthanc-${process.pid}`;
-let ns: LoopbackNamespace | undefined;
+let remove: (() => void) | undefined;
 const SCENARIO_TIMEOUT_MS = 100_000;
 
 describe("Orthanc's DICOMweb client through the mTLS front", () => {
@@ -19,20 +18,12 @@ describe("Orthanc's DICOMweb client through the mTLS front", () => {
   let raw = "";
 
   beforeAll(async () => {
-    // CI installs these; a missing one is a broken environment, not a reason to skip.
-    expect(process.getuid?.(), "network namespaces need root").toBe(0);
-    expect(existsSync(ORTHANC_BINARY), `${ORTHANC_BINARY} (Debian package orthanc)`).toBe(true);
-    expect(existsSync(DICOMWEB_PLUGIN), `${DICOMWEB_PLUGIN} (Debian package orthanc-dicomweb)`).toBe(true);
-    ns = createLoopbackNamespace(namespace);
-    expect(ns.addresses(), "the namespace must reach nothing but loopback").toEqual(["127.0.0.1/8", "::1/128"]);
-
-    const run = await ns.runScript(scenario, repoRoot, SCENARIO_TIMEOUT_MS);
-    raw = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-4000)}`;
-    const line = run.stdout.split("\n").find((l) => l.includes(`"marker":"${RESULT_MARKER}"`));
-    result = line ? (JSON.parse(line) as ScenarioResult) : undefined;
+    const run = await runOrthancScenario<ScenarioResult>({ namespace, script: scenario, cwd: repoRoot, timeoutMs: SCENARIO_TIMEOUT_MS, marker: RESULT_MARKER });
+    remove = run.remove;
+    ({ result, raw } = run);
   }, SCENARIO_TIMEOUT_MS + 30_000);
 
-  afterAll(() => ns?.remove());
+  afterAll(() => remove?.());
 
   const log = () => `${raw}\nOrthanc log:\n${result?.orthancLogTail.join("\n")}`;
 

@@ -19,7 +19,6 @@ import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
 import { loadSamples } from "./samples.js";
 
-export { DICOMWEB_PLUGIN, ORTHANC_BINARY } from "../testing/orthanc.js";
 export const RESULT_MARKER = "orthanc-scenario-result";
 
 export interface PushOutcome {

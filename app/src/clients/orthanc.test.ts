@@ -1,17 +1,16 @@
 // Orthanc's DICOMweb plugin as a STOW-RS client of the service. Orthanc cannot
 // be told to bind loopback only, so the whole scenario (s3rver, service,
 // Orthanc) runs in a fresh network namespace that has nothing but `lo`.
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLoopbackNamespace, type LoopbackNamespace } from "../testing/netns.js";
-import { DICOMWEB_PLUGIN, ORTHANC_BINARY, RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
+import { runOrthancScenario } from "../testing/orthanc-namespace.js";
+import { RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
 import { SAMPLE_NAMES } from "./samples.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const scenarioScript = fileURLToPath(new URL("./orthanc-scenario.ts", import.meta.url));
 const namespace = `stowrs-orthanc-${process.pid}`;
-let ns: LoopbackNamespace | undefined;
+let remove: (() => void) | undefined;
 const SCENARIO_TIMEOUT_MS = 90_000;
 
 describe("Orthanc pushes a study to the service (DICOMweb plugin STOW-RS client)", () => {
@@ -19,20 +18,12 @@ describe("Orthanc pushes a study to the service (DICOMweb plugin STOW-RS client)
   let raw = "";
 
   beforeAll(async () => {
-    // CI installs all of these; a missing one is a broken environment, not a reason to skip.
-    expect(process.getuid?.(), "network namespaces need root").toBe(0);
-    expect(existsSync(ORTHANC_BINARY), `${ORTHANC_BINARY} (Debian package orthanc)`).toBe(true);
-    expect(existsSync(DICOMWEB_PLUGIN), `${DICOMWEB_PLUGIN} (Debian package orthanc-dicomweb)`).toBe(true);
-    ns = createLoopbackNamespace(namespace);
-    expect(ns.addresses(), "the namespace must reach nothing but loopback").toEqual(["127.0.0.1/8", "::1/128"]);
-
-    const run = await ns.runScript(scenarioScript, repoRoot, SCENARIO_TIMEOUT_MS);
-    raw = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-4000)}`;
-    const line = run.stdout.split("\n").find((l) => l.includes(`"marker":"${RESULT_MARKER}"`));
-    result = line ? (JSON.parse(line) as ScenarioResult) : undefined;
+    const run = await runOrthancScenario<ScenarioResult>({ namespace, script: scenarioScript, cwd: repoRoot, timeoutMs: SCENARIO_TIMEOUT_MS, marker: RESULT_MARKER });
+    remove = run.remove;
+    ({ result, raw } = run);
   }, SCENARIO_TIMEOUT_MS + 30_000);
 
-  afterAll(() => ns?.remove());
+  afterAll(() => remove?.());
 
   it("runs to the end and prints its result", () => {
     expect(result, raw).toBeDefined();
