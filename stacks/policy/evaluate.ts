@@ -7,6 +7,7 @@ import type {
   EnforcementLevel,
   PolicyPackConfig,
   PolicyResource,
+  ResourceValidationArgs,
   ResourceValidationPolicy,
   StackValidationPolicy,
 } from "@pulumi/policy";
@@ -30,6 +31,27 @@ export function policyConfigFor(stack: string): PolicyPackConfig {
 }
 
 class NotApplicable extends Error {}
+
+/** What a resource rule is given about one resource, as the engine passes it. */
+export function resourceValidationArgs(
+  r: PolicyResource,
+  getConfig: <T extends object>() => T,
+  notApplicable: (reason?: string) => never,
+): ResourceValidationArgs {
+  return {
+    type: r.type,
+    props: r.props,
+    urn: r.urn,
+    name: r.name,
+    opts: r.opts,
+    provider: r.provider,
+    stackTags: new Map(),
+    isType: r.isType,
+    asType: (cls: any) => (r.isType(cls) ? (r.props as any) : undefined),
+    getConfig,
+    notApplicable,
+  };
+}
 
 export async function evaluatePolicies(
   recorded: RecordedResource[],
@@ -66,19 +88,7 @@ export async function evaluatePolicies(
       for (const validate of validations) {
         try {
           await validate(
-            {
-              type: r.type,
-              props: r.props,
-              urn: r.urn,
-              name: r.name,
-              opts: r.opts,
-              provider: r.provider,
-              stackTags: new Map(),
-              isType: r.isType,
-              asType: (cls: any) => (r.isType(cls) ? (r.props as any) : undefined),
-              getConfig,
-              notApplicable,
-            },
+            resourceValidationArgs(r, getConfig, notApplicable),
             (message) => violations.push({ policy: policy.name, enforcementLevel: level, message, resource: r.name }),
           );
         } catch (err) {

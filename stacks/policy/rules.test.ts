@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { resourceValidationArgs } from "./evaluate";
 import { bucketsEncrypted, deploymentTag, noPublicBuckets, noWorldIngress, T, tlsListeners } from "./rules";
 
 function resource(type: string, name: string, props: Record<string, any>, extra: Partial<PolicyResource> = {}): PolicyResource {
@@ -30,19 +31,7 @@ async function resourceViolations(policy: ResourceValidationPolicy, r: PolicyRes
   const found: string[] = [];
   for (const validate of [policy.validateResource ?? []].flat()) {
     await validate(
-      {
-        type: r.type,
-        props: r.props,
-        urn: r.urn,
-        name: r.name,
-        opts: r.opts,
-        provider: r.provider,
-        stackTags: new Map(),
-        isType: () => false,
-        asType: () => undefined,
-        getConfig: () => ({}) as any,
-        notApplicable: () => { throw new Error("n/a"); },
-      },
+      resourceValidationArgs(r, () => ({}) as any, () => { throw new Error("n/a"); }),
       (message) => found.push(message),
     );
   }
