@@ -3,16 +3,9 @@
 // either reads parts or throws a MultipartError, and always finishes in a bounded number of calls.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { chunked } from "../testing/chunked.js";
 import { MultipartError, MultipartReader } from "./reader.js";
 
-async function* chunked(data: Buffer, cuts: number[]): AsyncGenerator<Buffer> {
-  let last = 0;
-  for (const c of [...new Set(cuts.map((c) => Math.min(c, data.length)))].sort((a, b) => a - b)) {
-    yield data.subarray(last, c);
-    last = c;
-  }
-  yield data.subarray(last);
-}
 
 function build(bodies: Buffer[], boundary: string): Buffer {
   const out: Buffer[] = [];

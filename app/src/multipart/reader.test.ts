@@ -1,15 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { chunked } from "../testing/chunked.js";
 import { MultipartError, MultipartReader } from "./reader.js";
 
-async function* chunked(data: Buffer, cuts: number[]): AsyncGenerator<Buffer> {
-  let last = 0;
-  for (const c of [...new Set(cuts.map((c) => Math.min(c, data.length)))].sort((a, b) => a - b)) {
-    yield data.subarray(last, c);
-    last = c;
-  }
-  yield data.subarray(last);
-}
 
 interface ReadPart {
   headers: Record<string, string>;
