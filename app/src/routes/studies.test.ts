@@ -1,11 +1,12 @@
 // The store transaction end to end: real HTTP, the real service, a real S3-compatible server.
 import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../server.js";
 import { buildInstance, multipartBody, multipartContentType, newUid, TS } from "../testing/dicom.js";
 import { startInProcessService } from "../testing/in-process.js";
+import { getObject as getStoredObject, keyOf, postStow, referencedUids } from "../testing/ledger.js";
 import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
 
 let s3: S3rverHandle;
@@ -22,41 +23,15 @@ afterAll(async () => {
 
 const B = "stow-test-boundary";
 
-async function post(body: Buffer, headers: Record<string, string> = {}, path = "/studies", service = svc) {
-  const res = await fetch(`${service.url}${path}`, {
-    method: "POST",
-    headers: { "Content-Type": multipartContentType(B), ...headers },
-    body,
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
+const post = (body: Buffer, headers: Record<string, string> = {}, path = "/studies", service = svc) => postStow(service.url, body, B, path, headers);
 
-async function getObject(key: string, store = s3): Promise<Buffer | undefined> {
-  try {
-    const out = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
-    return Buffer.from(await out.Body!.transformToByteArray());
-  } catch (err: any) {
-    if (err?.$metadata?.httpStatusCode === 404) return undefined;
-    throw err;
-  }
-}
-
-function keyOf(uids: { studyUid: string; seriesUid: string; sopInstanceUid: string }, prefix = "") {
-  return `${prefix}${uids.studyUid}/${uids.seriesUid}/${uids.sopInstanceUid}.dcm`;
-}
+const getObject = (key: string, store = s3) => getStoredObject(store.client, store.bucket, key);
 
 function uids() {
   return { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
 }
 
-const referenced = (json: any) => (json?.["00081199"]?.Value ?? []).map((i: any) => i["00081155"].Value[0]);
+const referenced = referencedUids;
 const failedReasons = (json: any) => (json?.["00081198"]?.Value ?? []).map((i: any) => [i["00081155"]?.Value?.[0], i["00081197"].Value[0]]);
 const otherReasons = (json: any) => (json?.["0008119A"]?.Value ?? []).map((i: any) => i["00081197"].Value[0]);
 
@@ -367,7 +342,7 @@ describe("limits and settings", () => {
       expect(res.json["00081199"].Value[0]["00081190"].Value).toEqual([
         `https://pacs.example.org/dicomweb/studies/${ids.studyUid}/series/${ids.seriesUid}/instances/${ids.sopInstanceUid}`,
       ]);
-      expect((await getObject(keyOf(ids, "site-a/incoming/")))?.equals(instance)).toBe(true);
+      expect((await getObject(keyOf(ids, "site-a/incoming")))?.equals(instance)).toBe(true);
     } finally {
       await prefixed.shutdown();
     }

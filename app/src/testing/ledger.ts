@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { expect } from "vitest";
+import { multipartContentType } from "./dicom.js";
 
 export interface SentInstance {
   studyUid: string;
@@ -26,11 +27,18 @@ export const KEY_LAYOUT = /^[0-9.]+\/[0-9.]+\/[0-9.]+\.dcm$/;
 export const keyOf = (i: { studyUid: string; seriesUid: string; sopInstanceUid: string }, prefix = "") =>
   `${prefix ? `${prefix}/` : ""}${i.studyUid}/${i.seriesUid}/${i.sopInstanceUid}.dcm`;
 
-export async function postStow(url: string, body: Buffer | Uint8Array, boundary: string, path = "/studies"): Promise<StowAnswer> {
+/** POST a multipart body; `headers` replace the defaults (Accept: DICOM JSON) and may override Content-Type. */
+export async function postStow(
+  url: string,
+  body: Buffer | Uint8Array,
+  boundary: string,
+  path = "/studies",
+  headers: Record<string, string> = { Accept: "application/dicom+json" },
+): Promise<StowAnswer> {
   const started = Date.now();
   const res = await fetch(`${url}${path}`, {
     method: "POST",
-    headers: { "Content-Type": `multipart/related; type="application/dicom"; boundary=${boundary}`, Accept: "application/dicom+json" },
+    headers: { "Content-Type": multipartContentType(boundary), ...headers },
     // fetch types take a Uint8Array over a plain ArrayBuffer; copying is cheap at test sizes.
     body: new Uint8Array(body),
   });
