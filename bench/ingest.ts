@@ -9,7 +9,7 @@ import { buildRequests, pixelData, type SentInstance } from "./lib/instances.js"
 import { readProcessMemory } from "./lib/memory.js";
 import { s3CallsOf } from "./lib/s3-calls.js";
 import type { OptionValues } from "./lib/options.js";
-import { formatSettings, formatTable, formatVerdicts, type Row, type Verdict } from "./lib/report.js";
+import { printReport, type Row, type Verdict } from "./lib/report.js";
 import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack, type Stack } from "./lib/stack.js";
 import { mib, percentile, round } from "./lib/stats.js";
 import { multipartChunks, multipartFrame, postStudies } from "./lib/stow-client.js";
@@ -283,12 +283,7 @@ export function ingestRows(r: IngestResult): Row[] {
 }
 
 export function printIngest(r: IngestResult, command: string, out: (s: string) => void): void {
-  out(formatSettings(command, r.settings));
-  out("");
-  out(formatTable(ingestRows(r)));
-  out("");
-  out(formatVerdicts(Object.values(r.targets).filter((v): v is Verdict => v !== undefined)));
-  out(JSON.stringify(r));
+  printReport(out, command, r, ingestRows(r));
 }
 
 if (isMain(import.meta.url)) {

@@ -6,7 +6,7 @@ import { commandLine, isMain, runCli } from "./lib/cli.js";
 import { buildRequests, pixelData } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
 import type { OptionValues } from "./lib/options.js";
-import { formatSettings, formatTable, formatVerdicts, type Row, type Verdict } from "./lib/report.js";
+import { printReport, type Row, type Verdict } from "./lib/report.js";
 import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack } from "./lib/stack.js";
 import { mib, percentile, round } from "./lib/stats.js";
 import { multipartChunks, postStudies, type StowReply } from "./lib/stow-client.js";
@@ -285,12 +285,7 @@ export function loadRows(r: LoadResult): Row[] {
 }
 
 export function printLoad(r: LoadResult, command: string, out: (s: string) => void): void {
-  out(formatSettings(command, r.settings));
-  out("");
-  out(formatTable(loadRows(r)));
-  out("");
-  out(formatVerdicts(Object.values(r.targets)));
-  out(JSON.stringify(r));
+  printReport(out, command, r, loadRows(r));
 }
 
 if (isMain(import.meta.url)) {
