@@ -10,7 +10,7 @@
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import type { ConditionalWritesSetting } from "../config.js";
-import { describeS3Error } from "./s3-errors.js";
+import { describeS3Error, isNotFound } from "./s3-errors.js";
 
 /** Under PREFIX; the DICOM layout's keys all start with a UID, never with a dot. */
 export const PROBE_KEY_NAME = ".stowrs/conditional-writes-probe";
@@ -109,10 +109,7 @@ export class ConditionalWrites {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: PROBE_BODY, ContentType: "text/plain", IfNoneMatch: "*" }));
       return "written";
     } catch (err) {
-      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.$metadata?.httpStatusCode === 409 || e.name === "ConditionalRequestConflict") return "conflict";
-      if (e.$metadata?.httpStatusCode === 412 || e.name === "PreconditionFailed") return "exists";
-      return { failed: err };
+      return conditionRefusal(err) ?? { failed: err };
     }
   }
 
@@ -122,9 +119,7 @@ export class ConditionalWrites {
       await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return true;
     } catch (err) {
-      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.$metadata?.httpStatusCode === 404 || e.name === "NotFound") return false;
-      return { failed: err };
+      return isNotFound(err) ? false : { failed: err };
     }
   }
 
@@ -144,9 +139,15 @@ export class ConditionalWrites {
   }
 }
 
-/** 412: an object exists at the key. 409: another conditional write to the key is under way. */
-export function isConditionRefused(err: unknown): boolean {
+/** Why a conditional write was refused: 412, an object exists at the key; 409, another conditional write to it is under way. */
+export function conditionRefusal(err: unknown): "exists" | "conflict" | undefined {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   const status = e?.$metadata?.httpStatusCode;
-  return status === 412 || status === 409 || e?.name === "PreconditionFailed" || e?.name === "ConditionalRequestConflict";
+  if (status === 409 || e?.name === "ConditionalRequestConflict") return "conflict";
+  if (status === 412 || e?.name === "PreconditionFailed") return "exists";
+  return undefined;
+}
+
+export function isConditionRefused(err: unknown): boolean {
+  return conditionRefusal(err) !== undefined;
 }

@@ -22,7 +22,7 @@ import { ChunkedBody } from "./chunked-body.js";
 import { isConditionRefused } from "./conditional-writes.js";
 import { SHA256_METADATA } from "./s3-client.js";
 import type { KeyPresence, SeriesListing } from "./series-listing.js";
-import { describeS3Error, isS3Unavailable, reasonForS3Error } from "./s3-errors.js";
+import { describeS3Error, isNotFound, isS3Unavailable, reasonForS3Error } from "./s3-errors.js";
 
 export interface UploadSettings {
   client: S3Client;
@@ -82,7 +82,6 @@ export class InstanceUpload {
   // Until the instance outgrows one part it is only collected here, and then sent in one PUT
   // with everything known (sha256 included); a larger one is streamed through lib-storage.
   private pending: Buffer[] = [];
-  private pendingBytes = 0;
   /** CRC32 of the pending bytes, for S3's checksum header (where checksums are on). */
   private pendingCrc32 = 0;
   private body?: PassThrough;
@@ -127,9 +126,9 @@ export class InstanceUpload {
     this.bytes += chunk.length;
     if (!this.body) {
       this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
       if (this.settings.checksums) this.pendingCrc32 = crc32(chunk, this.pendingCrc32);
-      if (this.pendingBytes <= this.settings.partSizeBytes) return;
+      // Until streaming starts, every byte so far is pending.
+      if (this.bytes <= this.settings.partSizeBytes) return;
       this.startStreaming();
       return;
     }
@@ -167,7 +166,6 @@ export class InstanceUpload {
     this.startUpload(body);
     for (const chunk of this.pending) body.write(chunk);
     this.pending = [];
-    this.pendingBytes = 0;
   }
 
   private startUpload(body: PassThrough): void {
@@ -215,7 +213,7 @@ export class InstanceUpload {
 
   /** The instance fits in one part: one PUT, conditional where the store supports it. */
   private async finishWhole(sha256: string): Promise<UploadResult> {
-    const whole = this.pending.length === 1 ? this.pending[0] : new ChunkedBody(this.pending, this.pendingBytes);
+    const whole = this.pending.length === 1 ? this.pending[0] : new ChunkedBody(this.pending, this.bytes);
     this.pending = [];
     const conditional = this.conditional && (await this.presence) !== "present";
     for (let round = 0; round < MAX_CONDITIONAL_ROUNDS; round++) {
@@ -366,8 +364,7 @@ export class InstanceUpload {
       }
       return { size: head.ContentLength ?? -1, sha256 };
     } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (err as Error).name === "NotFound" || (err as Error).name === "NoSuchKey") return null;
+      if (isNotFound(err)) return null;
       if (isS3Unavailable(err)) throw err;
       // e.g. 403 without s3:GetObject: cannot compare, so behave as for a new instance.
       this.settings.log.warn({ key: this.key, err: describeS3Error(err) }, "HEAD of the target key failed; treating the instance as new");

@@ -51,6 +51,12 @@ export function isS3Unavailable(err: unknown, depth = 0): boolean {
   return isS3Unavailable(e.cause, depth + 1);
 }
 
+/** Whether an S3 error says there is no object at the key. */
+export function isNotFound(err: unknown): boolean {
+  const e = err as ErrorLike | undefined;
+  return e?.$metadata?.httpStatusCode === 404 || e?.name === "NotFound" || e?.name === "NoSuchKey";
+}
+
 /** PS3.18 failure reason for an upload that S3 did not acknowledge. */
 export function reasonForS3Error(err: unknown): ReasonCode {
   return isS3Unavailable(err) ? Reason.OutOfResources : Reason.ProcessingFailure;
