@@ -89,6 +89,15 @@ export function loadConfig(env: Env = process.env): Config {
     return dflt;
   };
 
+  /** One of a few words, case-insensitive. */
+  const oneOf = <T extends string>(name: string, values: readonly T[], dflt: T): T => {
+    const raw = (read(name) ?? dflt).toLowerCase();
+    const value = values.find((v) => v === raw);
+    if (value !== undefined) return value;
+    problems.push(`${name}: expected ${values.slice(0, -1).join(", ")} or ${values.at(-1)}, got "${raw}"`);
+    return dflt;
+  };
+
   const url = (name: string): string | undefined => {
     const raw = read(name);
     if (raw === undefined) return undefined;
@@ -111,9 +120,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const s3Endpoint = url("S3_ENDPOINT");
   const s3ForcePathStyle = bool("S3_FORCE_PATH_STYLE", false);
-  const rawConditional = (read("S3_CONDITIONAL_WRITES") ?? "auto").toLowerCase();
-  const s3ConditionalWrites = (["auto", "on", "off"] as const).find((v) => v === rawConditional);
-  if (!s3ConditionalWrites) problems.push(`S3_CONDITIONAL_WRITES: expected auto, on or off, got "${rawConditional}"`);
+  const s3ConditionalWrites = oneOf<ConditionalWritesSetting>("S3_CONDITIONAL_WRITES", ["auto", "on", "off"], "auto");
   const region = read("AWS_REGION") ?? read("AWS_DEFAULT_REGION") ?? "us-east-1";
 
   const rawPrefix = read("PREFIX") ?? "";
@@ -141,10 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
   const partConcurrency = int("UPLOAD_PART_CONCURRENCY", 2, 1, 64);
   const instanceConcurrency = int("UPLOAD_INSTANCE_CONCURRENCY", 4, 1, 256);
 
-  const rawPolicy = (read("DUPLICATE_POLICY") ?? "overwrite").toLowerCase();
-  if (rawPolicy !== "overwrite" && rawPolicy !== "reject") {
-    problems.push(`DUPLICATE_POLICY: expected overwrite or reject, got "${rawPolicy}"`);
-  }
+  const duplicatePolicy = oneOf<DuplicatePolicy>("DUPLICATE_POLICY", ["overwrite", "reject"], "overwrite");
 
   const maxRequestBytes = int("MAX_REQUEST_BYTES", 50 * GIB, 1);
   const maxInstanceBytes = int("MAX_INSTANCE_BYTES", 10 * GIB, 1);
@@ -168,14 +172,14 @@ export function loadConfig(env: Env = process.env): Config {
     bucket,
     s3Endpoint,
     s3ForcePathStyle,
-    s3ConditionalWrites: s3ConditionalWrites!,
+    s3ConditionalWrites,
     region,
     prefix,
     wadoUrl,
     logLevel: logLevel!,
     responseDelayMs,
     upload: { partSizeBytes, partConcurrency, instanceConcurrency },
-    duplicatePolicy: rawPolicy as DuplicatePolicy,
+    duplicatePolicy,
     maxRequestBytes,
     maxInstanceBytes,
     maxInstancesInFlight,
