@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import { ConfigError } from "./config";
 import { recordStack, type RecordedStack } from "./offline/record";
-import { readStackFile, StackFileError } from "./offline/stackFile";
+import { readStackFile, StackFileError } from "./offline/stack-file";
 import { formatSnapshot, snapshotPath, toSnapshot } from "./offline/snapshot";
 import { shortType, summarize } from "./offline/summary";
 import { evaluatePolicies, policyConfigFor } from "./policy/evaluate";

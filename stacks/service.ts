@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { AppSettings, CertificateConfig, FargateConfig, UploadSettings } from "./config";
 import { containerDefinitions, PORTS } from "./containers";
-import { createTaskRoles } from "./taskRoles";
+import { createTaskRoles } from "./task-roles";
 
 export const CPU_TARGET_PERCENT = 60;
 

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { recordStack } from "./offline/record";
 import { formatSnapshot, SNAPSHOT_DIR, snapshotPath, toSnapshot } from "./offline/snapshot";
-import { listStacks, readStackFile } from "./offline/stackFile";
+import { listStacks, readStackFile } from "./offline/stack-file";
 
 const REPO = path.resolve(__dirname, "..");
 const stacks = listStacks(REPO);

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { recordStack, type RecordedStack } from "./offline/record";
-import { readStackFile } from "./offline/stackFile";
+import { readStackFile } from "./offline/stack-file";
 import { containerEnv, inputs, isTaggable, json, ofType, one, recordWith } from "./testing/harness";
 
 const ACM_ARN = "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab";

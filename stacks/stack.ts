@@ -8,7 +8,7 @@ import { createNetwork } from "./network";
 import { createStorage } from "./storage";
 import { createCertificates } from "./certificates";
 import { createImages } from "./images";
-import { createLoadBalancer } from "./loadBalancer";
+import { createLoadBalancer } from "./load-balancer";
 import { createService } from "./service";
 import { PORTS, READY_PATH } from "./containers";
 

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { recordStack } from "../offline/record";
-import { listStacks, readStackFile } from "../offline/stackFile";
+import { listStacks, readStackFile } from "../offline/stack-file";
 import { configMap } from "../testing/harness";
 import { evaluatePolicies, policyConfigFor } from "./evaluate";
 import { policies } from "./rules";

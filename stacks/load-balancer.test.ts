@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLoadBalancer, TLS_POLICY, type LoadBalancerArgs } from "./loadBalancer";
+import { createLoadBalancer, TLS_POLICY, type LoadBalancerArgs } from "./load-balancer";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 const base: LoadBalancerArgs = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { executionPolicyDocument, taskPolicyDocument } from "./taskRoles";
+import { executionPolicyDocument, taskPolicyDocument } from "./task-roles";
 
 const bucket = "arn:aws:s3:::dicom-bucket";
 const key = "arn:aws:kms:eu-central-1:123456789012:key/k";
