@@ -3,8 +3,8 @@
 // scenario runs in a fresh network namespace with nothing but loopback.
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runOrthancScenario } from "../app/src/testing/orthanc-namespace.js";
-import { SAMPLE_NAMES } from "../app/src/clients/samples.js";
+import { runOrthancScenario } from "../app/test/support/orthanc-namespace.js";
+import { SAMPLE_NAMES } from "../app/test/support/samples.js";
 import { RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3rver, type S3rverHandle } from "../app/src/testing/s3rver.js";
+import { startS3rver, type S3rverHandle } from "../app/test/support/s3rver.js";
 import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
 import { send, type TlsOptions } from "./testing/client.js";
 import { startFront, type FrontHandle } from "./testing/front.js";

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3rver, type S3rverHandle } from "../app/src/testing/s3rver.js";
+import { startS3rver, type S3rverHandle } from "../app/test/support/s3rver.js";
 import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
 import { ENTRYPOINT, makeOutDir, runRender as runRenderIn } from "./testing/front.js";
 import { freePort, isListening } from "./testing/net.js";

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, multipartContentType } from "./testing/dicom.js";
-import { spawnService, startServiceProcess } from "./testing/service.js";
+import { buildInstance, multipartBody, multipartContentType } from "../test/support/dicom.js";
+import { spawnService, startServiceProcess } from "../test/support/service.js";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -35,7 +35,7 @@ describe("main", () => {
       const res = await fetch(`${svc.url}/studies`, {
         method: "POST",
         headers: { "Content-Type": multipartContentType(boundary) },
-        body: multipartBody([buildInstance({ studyUid: "1.2.3.4", seriesUid: "1.2.3.4.5", sopInstanceUid: "1.2.3.4.5.6" })], boundary),
+        body: new Uint8Array(multipartBody([buildInstance({ studyUid: "1.2.3.4", seriesUid: "1.2.3.4.5", sopInstanceUid: "1.2.3.4.5.6" })], boundary)),
       });
       expect(res.status).toBe(200);
       const studyDir = join(dataDir, "s3", "dicom", "1.2.3.4", "1.2.3.4.5");

@@ -2,7 +2,7 @@
 // patched to the size asked for, followed by generated pixel chunks. Nothing of that size is ever
 // held in memory; the sha256 is computed as the bytes are handed out.
 import { createHash, randomBytes } from "node:crypto";
-import { buildInstance, newUid } from "../../app/src/testing/dicom.js";
+import { buildInstance, newUid } from "../../app/test/support/dicom.js";
 
 const CHUNK = 256 * 1024;
 

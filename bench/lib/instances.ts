@@ -1,7 +1,7 @@
 // Synthetic instances for the benchmarks: unique UIDs, grouped into one study per request, with
 // the key they must land at and the sha256 of their bytes, so that storage can be checked.
 import { createHash, randomBytes } from "node:crypto";
-import { buildInstance, newUid } from "../../app/src/testing/dicom.js";
+import { buildInstance, newUid } from "../../app/test/support/dicom.js";
 
 export interface SentInstance {
   sopInstanceUid: string;

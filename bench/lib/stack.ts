@@ -11,8 +11,8 @@ import { compiledServiceEntry } from "./compiled-service.js";
 import { childPidsMatching } from "./cpu.js";
 import { loadConfig } from "../../app/src/config.js";
 import { startEmbeddedStore, type EmbeddedStore } from "../../app/src/embedded-s3/embedded-store.js";
-import { embeddedStoreClient, embeddedStoreEnv } from "../../app/src/testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../../app/src/testing/service.js";
+import { embeddedStoreClient, embeddedStoreEnv } from "../../app/test/support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../../app/test/support/service.js";
 
 const BUCKET = "dicom";
 /** A service that does not exit this long after SIGTERM is killed. */

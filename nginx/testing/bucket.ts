@@ -1,7 +1,7 @@
 // Puts certificate files into a bucket of the test S3 server, as an operator
 // would with `aws s3 cp`.
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { S3rverHandle } from "../../app/src/testing/s3rver.js";
+import type { S3rverHandle } from "../../app/test/support/s3rver.js";
 
 export async function createBucket(client: S3Client, bucket: string): Promise<void> {
   await client.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -3,7 +3,7 @@
 // file from the app's fixture builder with its pixel data stretched.
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { buildInstance, newUid } from "../../app/src/testing/dicom.js";
+import { buildInstance, newUid } from "../../app/test/support/dicom.js";
 
 export interface LargeBody {
   stream: Readable;

@@ -1,7 +1,7 @@
 // The front as it runs in a task, for end-to-end tests: the S3 test server holding the PKI's
 // certificates in a bucket, the real app, and the mutual-TLS front before the app.
-import { startS3rver, type S3rverHandle } from "../../app/src/testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../../app/src/testing/service.js";
+import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../../app/test/support/service.js";
 import { certBucketEnv, createBucket, putFiles } from "./bucket.js";
 import { startFront, type FrontHandle } from "./front.js";
 import type { Pki } from "./pki.js";

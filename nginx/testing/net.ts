@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 
-export { freePort } from "../../app/src/testing/free-port.js";
+export { freePort } from "../../app/test/support/free-port.js";
 
 /** Whether something accepts TCP connections on 127.0.0.1:port right now. */
 export function isListening(port: number): Promise<boolean> {

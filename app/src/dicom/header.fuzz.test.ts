@@ -5,7 +5,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { buildInstance, newUid, TS } from "../testing/dicom.js";
+import { buildInstance, newUid, TS } from "../../test/support/dicom.js";
 import { Reason } from "../stow/reasons.js";
 import { readDicomHeader, type HeaderResult } from "./header.js";
 import { isValidUid } from "./uid.js";

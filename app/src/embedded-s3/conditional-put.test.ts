@@ -1,7 +1,7 @@
 // The embedded store answers If-None-Match on PutObject as Amazon S3 does, and only when asked to.
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
+import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 
 let withConditions: S3rverHandle;
 let plain: S3rverHandle;

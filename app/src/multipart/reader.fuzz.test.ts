@@ -3,7 +3,7 @@
 // either reads parts or throws a MultipartError, and always finishes in a bounded number of calls.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { chunked } from "../testing/chunked.js";
+import { chunked } from "../../test/support/chunked.js";
 import { MultipartError, MultipartReader } from "./reader.js";
 
 

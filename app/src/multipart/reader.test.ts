@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { chunked } from "../testing/chunked.js";
+import { chunked } from "../../test/support/chunked.js";
 import { MultipartError, MultipartReader } from "./reader.js";
 
 

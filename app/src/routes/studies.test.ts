@@ -4,10 +4,10 @@ import { request as httpRequest } from "node:http";
 import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../server.js";
-import { buildInstance, multipartBody, multipartContentType, newUid, TS } from "../testing/dicom.js";
-import { startInProcessService } from "../testing/in-process.js";
-import { getObject as getStoredObject, keyOf, postStow, referencedUids } from "../testing/ledger.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
+import { buildInstance, multipartBody, multipartContentType, newUid, TS } from "../../test/support/dicom.js";
+import { startInProcessService } from "../../test/support/in-process.js";
+import { getObject as getStoredObject, keyOf, postStow, referencedUids } from "../../test/support/ledger.js";
+import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 
 let s3: S3rverHandle;
 let svc: RunningService;
@@ -193,7 +193,7 @@ describe("POST /studies/{StudyInstanceUID}", () => {
 
 // The duplicate rules hold whichever way the service learns what is at a key: the store refusing a
 // conditional PUT (If-None-Match), or a HEAD before the write.
-const DUPLICATE_MODES = [
+const DUPLICATE_MODES: Array<{ mode: string; plainStore: boolean; env: Record<string, string>; headsForNew: boolean }> = [
   { mode: "conditional writes (store honours If-None-Match)", plainStore: false, env: {}, headsForNew: false },
   { mode: "HEAD first (S3_CONDITIONAL_WRITES=off)", plainStore: false, env: { S3_CONDITIONAL_WRITES: "off" }, headsForNew: true },
   { mode: "HEAD first (store ignores If-None-Match, found by the probe)", plainStore: true, env: {}, headsForNew: true },

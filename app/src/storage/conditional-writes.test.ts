@@ -3,7 +3,7 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
+import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 import { ConditionalWrites, PROBE_KEY_NAME, PROBE_RETRY_MS, isConditionRefused } from "./conditional-writes.js";
 
 const log = pino({ level: "silent" });

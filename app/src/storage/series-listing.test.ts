@@ -1,6 +1,6 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
+import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 import { HEADS_BEFORE_LISTING, SeriesListing } from "./series-listing.js";
 
 let s3: S3rverHandle;

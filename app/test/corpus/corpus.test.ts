@@ -8,12 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
 import { PYDICOM_TEST_FILES, REASON, REJECTED, STORABLE } from "./corpus-files.js";
 import { DERIVED_REJECTED, DERIVED_STORABLE, deriveFiles, UN_SEQUENCE_FILE } from "./derived-files.js";
 import { readUidsWithPydicom } from "./pydicom-uids.js";
-import { checkStoredObjects, checkStowReply, objectKey, postStudies, type SentPart, type StoredExpectation } from "./stow-check.js";
+import { checkStoredObjects, checkStowReply, objectKey, postStudies, type SentPart, type StoredExpectation } from "../support/stow-check.js";
 
 const MIN_TRANSFER_SYNTAXES = 12;
 const MAX_PARTS_PER_REQUEST = 10;

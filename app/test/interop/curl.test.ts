@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStoredObjects, checkStowReply, type SentPart } from "../corpus/stow-check.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
-import { loadSamples } from "./samples.js";
+import { checkStoredObjects, checkStowReply, type SentPart } from "../support/stow-check.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { loadSamples } from "../support/samples.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 

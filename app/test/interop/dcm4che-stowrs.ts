@@ -32,7 +32,7 @@
 // itself (User-Agent: Java/<version>, its Host/Connection), whose exact values
 // depend on the JVM; node:http sends its own Host and Connection: keep-alive.
 import { Agent, request } from "node:http";
-import type { StowReply } from "../corpus/stow-check.js";
+import type { StowReply } from "../support/stow-check.js";
 
 export const CURRENT_BOUNDARY = "myboundary";
 export const LEGACY_BOUNDARY = "-------gc0p4Jq0M2Yt08jU534c0p";

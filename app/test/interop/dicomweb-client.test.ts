@@ -4,10 +4,10 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { api } from "dicomweb-client";
 import XMLHttpRequest from "xhr2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStoredObjects, checkStowReply, objectKey, type SentPart, type StoredExpectation, type StowReply } from "../corpus/stow-check.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
-import { loadSamples } from "./samples.js";
+import { checkStoredObjects, checkStowReply, objectKey, type SentPart, type StoredExpectation, type StowReply } from "../support/stow-check.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { loadSamples } from "../support/samples.js";
 
 (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
 

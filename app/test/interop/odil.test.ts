@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation } from "../corpus/stow-check.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
-import { loadSamples, samplePath, SAMPLE_NAMES } from "./samples.js";
+import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation } from "../support/stow-check.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { loadSamples, samplePath, SAMPLE_NAMES } from "../support/samples.js";
 
 // Debian's python3-odil is importable only by the system interpreter.
 const PYTHON = "/usr/bin/python3";

@@ -3,7 +3,7 @@
 // loopback only, so this script is meant to run inside a network namespace
 // that has nothing but `lo`:
 //
-//   ip netns exec <ns> node --import tsx app/src/clients/orthanc-scenario.ts
+//   ip netns exec <ns> node --import tsx app/test/interop/orthanc-scenario.ts
 //
 // It starts s3rver, the service and Orthanc on 127.0.0.1, uploads the
 // dcm-samples to Orthanc, has Orthanc push the study (once synchronously, once
@@ -13,11 +13,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { objectKey, getObject, type StoredExpectation } from "../corpus/stow-check.js";
-import { OrthancProcess } from "../testing/orthanc.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
-import { loadSamples } from "./samples.js";
+import { objectKey, getObject, type StoredExpectation } from "../support/stow-check.js";
+import { OrthancProcess } from "../support/orthanc.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { loadSamples } from "../support/samples.js";
 
 export const RESULT_MARKER = "orthanc-scenario-result";
 

@@ -3,9 +3,9 @@
 // Orthanc) runs in a fresh network namespace that has nothing but `lo`.
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runOrthancScenario } from "../testing/orthanc-namespace.js";
+import { runOrthancScenario } from "../support/orthanc-namespace.js";
 import { RESULT_MARKER, type ScenarioResult } from "./orthanc-scenario.js";
-import { SAMPLE_NAMES } from "./samples.js";
+import { SAMPLE_NAMES } from "../support/samples.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const scenarioScript = fileURLToPath(new URL("./orthanc-scenario.ts", import.meta.url));

@@ -3,12 +3,12 @@
 // admitted requests are stored byte-exact, memory stays bounded, and the refused ones succeed on
 // retry once the load has passed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, multipartContentType, newUid } from "../testing/dicom.js";
-import { startFaultyS3Proxy, type FaultyS3Proxy } from "../testing/faulty-s3-proxy.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, procStats, type SentInstance, type StowAnswer } from "../testing/ledger.js";
-import { piecewisePost, type PiecewiseAnswer } from "../testing/piecewise-client.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
+import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
+import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
+import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, procStats, type SentInstance, type StowAnswer } from "../support/ledger.js";
+import { piecewisePost, type PiecewiseAnswer } from "../support/piecewise-client.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
 
 const B = "overload-boundary";
 const CAPACITY = 4;

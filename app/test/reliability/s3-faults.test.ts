@@ -2,13 +2,13 @@
 // transient faults are retried away, persistent ones end in an honest failure after a bounded
 // number of attempts, and no request waits forever.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RunningService } from "../server.js";
-import { Reason } from "../stow/reasons.js";
-import { buildInstance, multipartBody, newUid } from "../testing/dicom.js";
-import { startFaultyS3Proxy, type FaultyS3Proxy, type S3Operation } from "../testing/faulty-s3-proxy.js";
-import { startInProcessService } from "../testing/in-process.js";
-import { expectWordKept, failedItems, fetchMetrics, getObject, keyOf, metric, MIB, postStow, referencedUids, type SentInstance } from "../testing/ledger.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
+import type { RunningService } from "../../src/server.js";
+import { Reason } from "../../src/stow/reasons.js";
+import { buildInstance, multipartBody, newUid } from "../support/dicom.js";
+import { startFaultyS3Proxy, type FaultyS3Proxy, type S3Operation } from "../support/faulty-s3-proxy.js";
+import { startInProcessService } from "../support/in-process.js";
+import { expectWordKept, failedItems, fetchMetrics, getObject, keyOf, metric, MIB, postStow, referencedUids, type SentInstance } from "../support/ledger.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 
 const B = "s3-faults-boundary";
 const MAX_ATTEMPTS = 3;

@@ -2,13 +2,13 @@
 // whatever the service acknowledged is in S3 byte for byte, everything else is failed with 0xA700
 // or 0x0110, the request is answered within a bounded time, and the same service stores again.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningService } from "../server.js";
-import { Reason } from "../stow/reasons.js";
-import { buildInstance, multipartBody, multipartContentType, newUid } from "../testing/dicom.js";
-import { startInProcessService } from "../testing/in-process.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, type SentInstance } from "../testing/ledger.js";
-import { piecewisePost, writeInPieces } from "../testing/piecewise-client.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
+import type { RunningService } from "../../src/server.js";
+import { Reason } from "../../src/stow/reasons.js";
+import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
+import { startInProcessService } from "../support/in-process.js";
+import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, type SentInstance } from "../support/ledger.js";
+import { piecewisePost, writeInPieces } from "../support/piecewise-client.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 
 const B = "s3-outage-boundary";
 const ALLOWED = [Reason.OutOfResources, Reason.ProcessingFailure];

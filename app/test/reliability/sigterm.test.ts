@@ -2,12 +2,12 @@
 // new connections, lets the requests in flight finish (or, past SHUTDOWN_TIMEOUT_SECONDS, cuts
 // them off without a success answer), never leaves a partial object, and exits 0.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, multipartContentType, newUid } from "../testing/dicom.js";
-import { startFaultyS3Proxy, type FaultyS3Proxy } from "../testing/faulty-s3-proxy.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, type SentInstance } from "../testing/ledger.js";
-import { piecewisePost, writeInPieces, type PiecewisePost } from "../testing/piecewise-client.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
+import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
+import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
+import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, type SentInstance } from "../support/ledger.js";
+import { piecewisePost, writeInPieces, type PiecewisePost } from "../support/piecewise-client.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
 
 const B = "sigterm-boundary";
 

@@ -3,15 +3,15 @@
 // flight; afterwards its memory and open files are back near where they started, and it stores
 // the next study as if nothing had happened.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, multipartContentType, newUid } from "../testing/dicom.js";
-import { startFaultyS3Proxy, type FaultyS3Proxy } from "../testing/faulty-s3-proxy.js";
-import { largeInstance } from "../testing/large-instance.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, procStats } from "../testing/ledger.js";
-import { piecewisePost } from "../testing/piecewise-client.js";
-import { startS3rver, type S3rverHandle } from "../testing/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../testing/service.js";
-import { seededRandom } from "../testing/seeded-random.js";
-import { PROBE_KEY_NAME } from "../storage/conditional-writes.js";
+import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
+import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
+import { largeInstance } from "../support/large-instance.js";
+import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, procStats } from "../support/ledger.js";
+import { piecewisePost } from "../support/piecewise-client.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { seededRandom } from "../support/seeded-random.js";
+import { PROBE_KEY_NAME } from "../../src/storage/conditional-writes.js";
 
 const B = "vanishing-clients-boundary";
 const CLIENTS = 10;

@@ -1,7 +1,7 @@
 // Test harness: the service in the test's own process (fast to start), against a given S3 server.
 import pino from "pino";
-import { loadConfig } from "../config.js";
-import { startService, type RunningService } from "../server.js";
+import { loadConfig } from "../../src/config.js";
+import { startService, type RunningService } from "../../src/server.js";
 import type { S3rverHandle } from "./s3rver.js";
 
 export async function startInProcessService(s3: S3rverHandle, env: Record<string, string> = {}): Promise<RunningService> {

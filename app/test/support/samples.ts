@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { SentPart, StoredExpectation } from "../corpus/stow-check.js";
+import type { SentPart, StoredExpectation } from "./stow-check.js";
 
 export const SAMPLES_DIR = fileURLToPath(new URL("../../../dcm-samples/", import.meta.url));
 export const SAMPLE_NAMES = ["ct-1.dcm", "ct-2.dcm", "ct-3.dcm"];

@@ -17,7 +17,7 @@ export interface ServiceHandle {
   exited: Promise<number | null>;
 }
 
-const mainEntry = fileURLToPath(new URL("../main.ts", import.meta.url));
+const mainEntry = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
 export function spawnService(env: Record<string, string>, extraNodeArgs: string[] = []) {
   return spawn(process.execPath, [...extraNodeArgs, "--import", "tsx", mainEntry], {

@@ -2,7 +2,7 @@
 // the parts sent, the Store Instances Response, and the objects in the bucket.
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { expect } from "vitest";
-import { multipartBody, type PartSpec } from "../testing/dicom.js";
+import { multipartBody, type PartSpec } from "./dicom.js";
 
 export interface StoredExpectation {
   kind: "stored";
