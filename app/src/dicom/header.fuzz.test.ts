@@ -5,7 +5,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { buildInstance, newUid, TS } from "../../test/support/dicom.js";
+import { buildInstance, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
 import { Reason } from "../stow/reasons.js";
 import { readDicomHeader, type HeaderResult } from "./header.js";
 import { isValidUid } from "./uid.js";
@@ -34,7 +34,7 @@ function checkAnswer(r: HeaderResult): void {
   }
 }
 
-const templates = Object.values(TS).map((ts) => buildInstance({ transferSyntax: ts, pixels: 300, studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() }));
+const templates = Object.values(SYNTHETIC_SYNTAXES).map((ts) => buildInstance({ transferSyntax: ts, pixels: 300, studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() }));
 const pydicomDir = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
 const realFiles = existsSync(pydicomDir)
   ? ["CT_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "image_dfl.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm"]
@@ -93,7 +93,7 @@ describe("readDicomHeader under hostile input (fuzz)", () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...fields),
-        fc.constantFrom(...Object.values(TS)),
+        fc.constantFrom(...Object.values(SYNTHETIC_SYNTAXES)),
         // Anything printable but the digits, the dot and the space that pads a value.
         fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 3 }).filter((s) => /[^0-9.]/.test(s)),
         fc.nat(),

@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { buildInstance, newUid, TS } from "../../test/support/dicom.js";
+import { buildInstance, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
 import { Reason } from "../stow/reasons.js";
 import { MAX_HEADER_BYTES, readDicomHeader, type HeaderResult } from "./header.js";
 
@@ -15,7 +15,7 @@ function readIncrementally(data: Buffer, step: number): HeaderResult {
 }
 
 describe("readDicomHeader", () => {
-  for (const [name, ts] of Object.entries(TS)) {
+  for (const [name, ts] of Object.entries(SYNTHETIC_SYNTAXES)) {
     it(`reads the UIDs of a ${name} instance from a prefix`, () => {
       const uids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
       const data = buildInstance({ ...uids, transferSyntax: ts, pixels: 200_000 });

@@ -4,7 +4,7 @@ import { request as httpRequest } from "node:http";
 import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../server.js";
-import { buildInstance, multipartBody, multipartContentType, newUid, TS } from "../../test/support/dicom.js";
+import { buildInstance, multipartBody, multipartContentType, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
 import { startInProcessService } from "../../test/support/in-process.js";
 import { getObject as getStoredObject, keyOf, postStow, referencedUids } from "../../test/support/ledger.js";
 import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
@@ -37,7 +37,7 @@ const otherReasons = (json: any) => (json?.["0008119A"]?.Value ?? []).map((i: an
 
 describe("POST /studies", () => {
   it("stores instances in every transfer syntax byte-exact at the key layout and answers 200", async () => {
-    const items = Object.values(TS).map((ts) => ({ ids: uids(), ts }));
+    const items = Object.values(SYNTHETIC_SYNTAXES).map((ts) => ({ ids: uids(), ts }));
     const instances = items.map(({ ids, ts }) => buildInstance({ ...ids, transferSyntax: ts, pixels: 4096 }));
     const res = await post(multipartBody(instances, B));
     expect(res.status).toBe(200);

@@ -4,7 +4,8 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REASON, TS } from "./corpus-files.js";
+import { TS } from "../support/transfer-syntaxes.js";
+import { REASON } from "./corpus-files.js";
 
 export interface DerivedStorable {
   name: string;
@@ -27,11 +28,11 @@ export interface DerivedRejected {
 
 // "+un" keeps the source's SOP Instance UID so the run is deterministic.
 export const DERIVED_STORABLE: DerivedStorable[] = [
-  { name: "CT_small_jpeg_process14.dcm", source: "CT_small.dcm", transferSyntax: TS.jpegLosslessP14, tool: ["dcmcjpeg", "+el", "+un"] },
-  { name: "CT_small_jpeg_spectral.dcm", source: "CT_small.dcm", transferSyntax: TS.jpegSpectral, tool: ["dcmcjpeg", "+es", "+un"] },
-  { name: "CT_small_jpeg_progressive.dcm", source: "CT_small.dcm", transferSyntax: TS.jpegProgressive, tool: ["dcmcjpeg", "+ep", "+un"] },
-  { name: "CT_small_deflated_dcmtk.dcm", source: "CT_small.dcm", transferSyntax: TS.deflatedLE, tool: ["dcmconv", "+td"] },
-  { name: "SC_rgb_small_odd_jpegls_near.dcm", source: "SC_rgb_small_odd.dcm", transferSyntax: TS.jpegLsNearLossless, tool: ["dcmcjpls", "+en", "+un"] },
+  { name: "CT_small_jpeg_process14.dcm", source: "CT_small.dcm", transferSyntax: TS.jpegLossless, tool: ["dcmcjpeg", "+el", "+un"] },
+  { name: "CT_small_jpeg_spectral.dcm", source: "CT_small.dcm", transferSyntax: TS.jpegSpectralSelectionNonHierarchical68, tool: ["dcmcjpeg", "+es", "+un"] },
+  { name: "CT_small_jpeg_progressive.dcm", source: "CT_small.dcm", transferSyntax: TS.jpegFullProgressionNonHierarchical1012, tool: ["dcmcjpeg", "+ep", "+un"] },
+  { name: "CT_small_deflated_dcmtk.dcm", source: "CT_small.dcm", transferSyntax: TS.deflatedExplicitVRLittleEndian, tool: ["dcmconv", "+td"] },
+  { name: "SC_rgb_small_odd_jpegls_near.dcm", source: "SC_rgb_small_odd.dcm", transferSyntax: TS.jpegLSNearLossless, tool: ["dcmcjpls", "+en", "+un"] },
 ];
 
 // Fixed UID for the instance that is only ever sent with a wrong part type:
@@ -91,7 +92,7 @@ export const WRONG_TYPE_FILE = { name: "CT_small_wrong_part_type.dcm", source: "
  * sequence looks like after passing through a system that did not know its
  * VR, and a conformant reader (dcmdump, pydicom) reads straight past it.
  */
-export const UN_SEQUENCE_FILE = { name: "CT_small_private_UN_sequence.dcm", source: "CT_small.dcm", transferSyntax: TS.explicitLE };
+export const UN_SEQUENCE_FILE = { name: "CT_small_private_UN_sequence.dcm", source: "CT_small.dcm", transferSyntax: TS.explicitVRLittleEndian };
 
 const LONG_LENGTH_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"]);
 

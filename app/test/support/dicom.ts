@@ -2,17 +2,22 @@
 // code under test to build their inputs.
 import { randomUUID } from "node:crypto";
 import { deflateRawSync } from "node:zlib";
+import { pickSyntaxes, TS } from "./transfer-syntaxes.js";
 
-export const TS = {
-  implicitLE: "1.2.840.10008.1.2",
-  explicitLE: "1.2.840.10008.1.2.1",
-  deflatedLE: "1.2.840.10008.1.2.1.99",
-  explicitBE: "1.2.840.10008.1.2.2",
-  jpegBaseline: "1.2.840.10008.1.2.4.50",
-  jpegLossless: "1.2.840.10008.1.2.4.70",
-  jpeg2000: "1.2.840.10008.1.2.4.90",
-  rle: "1.2.840.10008.1.2.5",
-} as const;
+/**
+ * The syntaxes the unit and route tests build instances in: the four native encodings (one of
+ * them deflated) and one of each compressed family, which buildInstance encapsulates.
+ */
+export const SYNTHETIC_SYNTAXES = pickSyntaxes([
+  "implicitVRLittleEndian",
+  "explicitVRLittleEndian",
+  "deflatedExplicitVRLittleEndian",
+  "explicitVRBigEndian",
+  "jpegBaseline8Bit",
+  "jpegLosslessSV1",
+  "jpeg2000Lossless",
+  "rleLossless",
+]);
 
 export const CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2";
 
@@ -104,13 +109,13 @@ function encapsulate(pixels: Buffer): Buffer {
 }
 
 export function buildInstance(opts: InstanceOptions = {}): Buffer {
-  const ts = opts.transferSyntax ?? TS.explicitLE;
+  const ts = opts.transferSyntax ?? TS.explicitVRLittleEndian;
   const sopClass = opts.sopClassUid ?? CT_IMAGE_STORAGE;
   const sopInstance = opts.sopInstanceUid ?? newUid();
   const omit = new Set((opts.omit ?? []).map((t) => parseInt(t, 16)));
-  const explicit = ts !== TS.implicitLE;
-  const bigEndian = ts === TS.explicitBE;
-  const encapsulated = ![TS.implicitLE, TS.explicitLE, TS.deflatedLE, TS.explicitBE].includes(ts as never);
+  const explicit = ts !== TS.implicitVRLittleEndian;
+  const bigEndian = ts === TS.explicitVRBigEndian;
+  const encapsulated = ![TS.implicitVRLittleEndian, TS.explicitVRLittleEndian, TS.deflatedExplicitVRLittleEndian, TS.explicitVRBigEndian].includes(ts as never);
   const pixels = Buffer.isBuffer(opts.pixels) ? opts.pixels : patternBytes(opts.pixels ?? 512);
 
   const ds: Element[] = [
@@ -128,7 +133,7 @@ export function buildInstance(opts: InstanceOptions = {}): Buffer {
       : { tag: 0x7fe00010, vr: "OW", value: pad(pixels, "OB") },
   ].filter((el) => !omit.has(el.tag));
   let body = Buffer.concat(ds.map((el) => encode(el, explicit, bigEndian)));
-  if (ts === TS.deflatedLE) body = deflateRawSync(body);
+  if (ts === TS.deflatedExplicitVRLittleEndian) body = deflateRawSync(body);
 
   const metaElements: Element[] = [
     { tag: 0x00020001, vr: "OB", value: Buffer.from([0, 1]) },

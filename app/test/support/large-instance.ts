@@ -2,6 +2,7 @@
 // without holding them: a real header from buildInstance, then pixel data generated in pieces.
 import { randomBytes } from "node:crypto";
 import { buildInstance, type InstanceOptions } from "./dicom.js";
+import { TS } from "./transfer-syntaxes.js";
 
 const PIECE = 1024 * 1024;
 
@@ -16,7 +17,7 @@ export interface LargeInstance {
 export function largeInstance(opts: InstanceOptions, pixelBytes: number): LargeInstance {
   if (pixelBytes % 2 !== 0) throw new Error("pixel data length must be even");
   // The header as buildInstance writes it with no pixels; its last 4 bytes are the OW length.
-  const header = buildInstance({ ...opts, transferSyntax: "1.2.840.10008.1.2.1", pixels: Buffer.alloc(0) });
+  const header = buildInstance({ ...opts, transferSyntax: TS.explicitVRLittleEndian, pixels: Buffer.alloc(0) });
   header.writeUInt32LE(pixelBytes, header.length - 4);
   const pattern = randomBytes(PIECE);
   const length = header.length + pixelBytes;
