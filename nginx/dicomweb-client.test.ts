@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { api } from "dicomweb-client";
 import XMLHttpRequest from "xhr2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStoredObjects, checkStowReply, objectKey, type SentPart, type StoredExpectation } from "../app/test/support/stow-check.js";
+import { expectedKey } from "../app/test/support/key-layout.js";
+import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation } from "../app/test/support/stow-check.js";
 import { loadSamples } from "../app/test/support/samples.js";
 import type { S3rverHandle } from "../app/test/support/s3rver.js";
 import type { ServiceHandle } from "../app/test/support/service.js";
@@ -72,7 +73,7 @@ describe("dicomweb-client through the mTLS front", () => {
     expect(result.resolved).toBe(false);
     expect(result.status).toBe(400);
     for (const s of samples) {
-      const key = objectKey(s.expect as StoredExpectation);
+      const key = expectedKey(s.expect as StoredExpectation);
       await expect(s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }))).rejects.toMatchObject({
         name: "NotFound",
       });
@@ -86,7 +87,7 @@ describe("dicomweb-client through the mTLS front", () => {
     checkStowReply(first, samples, "dicomweb-client via nginx");
     await checkStoredObjects(s3.client, s3.bucket, samples);
 
-    const study = (samples[0].expect as StoredExpectation).study;
+    const study = (samples[0].expect as StoredExpectation).studyUid;
     const again = await store(agent, study);
     expect(again.resolved, again.text).toBe(true);
     expect(again.status).toBe(200);

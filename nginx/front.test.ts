@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStoredObjects, checkStowReply, objectKey, type SentPart, type StoredExpectation } from "../app/test/support/stow-check.js";
+import { expectedKey } from "../app/test/support/key-layout.js";
+import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation } from "../app/test/support/stow-check.js";
 import { loadSamples } from "../app/test/support/samples.js";
 import { multipartBody, multipartContentType } from "../app/test/support/dicom.js";
 import type { S3rverHandle } from "../app/test/support/s3rver.js";
@@ -89,7 +90,7 @@ describe("FROMS3 + clientauth in front of the app", () => {
     expect(reply.body).toContain("client certificate is required");
     await expectNotForwarded(logged);
     expect(storeLines()).toHaveLength(before);
-    expect(await isStored(objectKey(sample(0)))).toBe(false);
+    expect(await isStored(expectedKey(sample(0)))).toBe(false);
   });
 
   it("refuses a certificate from another CA; the app sees nothing", async () => {
@@ -105,7 +106,7 @@ describe("FROMS3 + clientauth in front of the app", () => {
     expect(reply.body).toContain("not accepted");
     await expectNotForwarded(logged);
     expect(storeLines()).toHaveLength(before);
-    expect(await isStored(objectKey(sample(0)))).toBe(false);
+    expect(await isStored(expectedKey(sample(0)))).toBe(false);
   });
 
   it("stores a STOW-RS request from a trusted client, and the app logs the verified DN", async () => {
@@ -124,7 +125,7 @@ describe("FROMS3 + clientauth in front of the app", () => {
   });
 
   it("keeps the study UID in /studies/{uid}: the app checks it", async () => {
-    const study = sample(0).study;
+    const study = sample(0).studyUid;
     const matching = await send(`${front.url}/studies/${study}`, { method: "POST", headers: stowHeaders, body: body(), tls: trusted });
     expect(matching.status, matching.body).toBe(200);
     // A proxy that dropped the UID would store these under /studies and answer 200.
@@ -141,7 +142,7 @@ describe("FROMS3 + clientauth in front of the app", () => {
     async () => {
       const large = largeStowBody(256 << 20, BOUNDARY);
       const started = Date.now();
-      const reply = await send(`${front.url}/studies/${large.study}`, {
+      const reply = await send(`${front.url}/studies/${large.studyUid}`, {
         method: "POST",
         headers: { ...stowHeaders, "content-length": large.length },
         body: large.stream as Readable,
@@ -149,13 +150,13 @@ describe("FROMS3 + clientauth in front of the app", () => {
       });
       const seconds = (Date.now() - started) / 1000;
       expect(reply.status, reply.body).toBe(200);
-      const key = objectKey({ kind: "stored", sopClass: "", sopInstance: large.sopInstance, study: large.study, series: large.series });
+      const key = expectedKey(large);
       const object = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
       expect(object.ContentLength).toBe(large.instanceBytes);
       const hash = createHash("sha256");
       for await (const chunk of object.Body as Readable) hash.update(chunk);
       expect(hash.digest("hex")).toBe(large.sha256());
-      const find = () => storeLines().find((l) => l.path === `/studies/${large.study}`);
+      const find = () => storeLines().find((l) => l.path === `/studies/${large.studyUid}`);
       await until(() => find() !== undefined, "the app's log line");
       expect(find()).toMatchObject({ status: 200, stored: 1, clientDn: pki.client.dn });
       console.log(`256 MiB instance through nginx to S3 in ${seconds.toFixed(1)} s`);

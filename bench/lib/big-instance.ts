@@ -3,6 +3,7 @@
 // held in memory; the sha256 is computed as the bytes are handed out.
 import { createHash, randomBytes } from "node:crypto";
 import { buildInstance, newUid } from "../../app/test/support/dicom.js";
+import { expectedKey } from "../../app/test/support/key-layout.js";
 
 const CHUNK = 256 * 1024;
 
@@ -51,7 +52,7 @@ export function bigInstance(size: number): BigInstance {
     studyUid,
     seriesUid,
     sopInstanceUid,
-    key: `${studyUid}/${seriesUid}/${sopInstanceUid}.dcm`,
+    key: expectedKey({ studyUid, seriesUid, sopInstanceUid }),
     size,
     chunks,
     sha256: () => digest,

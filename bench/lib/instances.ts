@@ -2,6 +2,7 @@
 // the key they must land at and the sha256 of their bytes, so that storage can be checked.
 import { createHash, randomBytes } from "node:crypto";
 import { buildInstance, newUid } from "../../app/test/support/dicom.js";
+import { expectedKey } from "../../app/test/support/key-layout.js";
 
 export interface SentInstance {
   sopInstanceUid: string;
@@ -33,8 +34,7 @@ export function buildRequests(requests: number, perRequest: number, pixels: Buff
     for (let i = 0; i < perRequest; i++) {
       const sopInstanceUid = newUid();
       const bytes = buildInstance({ studyUid, seriesUid, sopInstanceUid, pixels });
-      const path = `${studyUid}/${seriesUid}/${sopInstanceUid}.dcm`;
-      batch.push({ sopInstanceUid, key: prefix ? `${prefix}/${path}` : path, bytes, sha256: sha256(bytes) });
+      batch.push({ sopInstanceUid, key: expectedKey({ studyUid, seriesUid, sopInstanceUid }, prefix), bytes, sha256: sha256(bytes) });
     }
     out.push(batch);
   }

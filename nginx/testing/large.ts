@@ -11,9 +11,9 @@ export interface LargeBody {
   length: number;
   /** Bytes of the instance. */
   instanceBytes: number;
-  study: string;
-  series: string;
-  sopInstance: string;
+  studyUid: string;
+  seriesUid: string;
+  sopInstanceUid: string;
   /** sha256 of the instance, known once the stream has ended. */
   sha256(): string;
 }
@@ -22,11 +22,11 @@ const CHUNK = 1 << 20;
 
 export function largeStowBody(pixelBytes: number, boundary: string): LargeBody {
   if (pixelBytes % CHUNK !== 0) throw new Error("pixelBytes must be a whole number of MiB");
-  const study = newUid();
-  const series = newUid();
-  const sopInstance = newUid();
+  const studyUid = newUid();
+  const seriesUid = newUid();
+  const sopInstanceUid = newUid();
   // Explicit VR little endian, OW pixel data last: its 32-bit length sits just before the value.
-  const probe = buildInstance({ studyUid: study, seriesUid: series, sopInstanceUid: sopInstance, pixels: 2 });
+  const probe = buildInstance({ studyUid, seriesUid, sopInstanceUid, pixels: 2 });
   const head = Buffer.from(probe.subarray(0, probe.length - 2));
   head.writeUInt32LE(pixelBytes, head.length - 4);
 
@@ -55,9 +55,9 @@ export function largeStowBody(pixelBytes: number, boundary: string): LargeBody {
     stream: Readable.from(chunks(), { objectMode: false }),
     length: opening.length + head.length + pixelBytes + closing.length,
     instanceBytes: head.length + pixelBytes,
-    study,
-    series,
-    sopInstance,
+    studyUid,
+    seriesUid,
+    sopInstanceUid,
     sha256: () => {
       if (!digest) throw new Error("the body has not been sent completely");
       return digest;

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../server.js";
 import { buildInstance, multipartBody, multipartContentType, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
 import { startInProcessService } from "../../test/support/in-process.js";
-import { getObject as getStoredObject, keyOf, postStow, referencedUids } from "../../test/support/ledger.js";
+import { expectedKey, KEY_LAYOUT } from "../../test/support/key-layout.js";
+import { getObject as getStoredObject, postStow, referencedUids } from "../../test/support/ledger.js";
 import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 
 let s3: S3rverHandle;
@@ -45,9 +46,9 @@ describe("POST /studies", () => {
     expect(referenced(res.json)).toEqual(items.map((i) => i.ids.sopInstanceUid));
     expect(res.json["00081198"]).toBeUndefined();
     for (const [n, { ids }] of items.entries()) {
-      const stored = await getObject(keyOf(ids));
+      const stored = await getObject(expectedKey(ids));
       expect(stored?.equals(instances[n])).toBe(true);
-      const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keyOf(ids) }));
+      const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: expectedKey(ids) }));
       expect(head.ContentType).toBe("application/dicom");
       expect(head.Metadata?.["sop-class-uid"]).toBe("1.2.840.10008.5.1.4.1.1.2");
       expect(head.Metadata?.["transfer-syntax-uid"]).toBe(items[n].ts);
@@ -61,7 +62,7 @@ describe("POST /studies", () => {
     const instance = buildInstance({ ...ids, pixels: 12 * 1024 * 1024 + 7 });
     const res = await post(multipartBody([instance], B));
     expect(res.status).toBe(200);
-    expect((await getObject(keyOf(ids)))?.equals(instance)).toBe(true);
+    expect((await getObject(expectedKey(ids)))?.equals(instance)).toBe(true);
   });
 
   it("parses every framing clients send: leading CRLF, no final CRLF, unquoted type, odd parameter order, per-part Content-Length", async () => {
@@ -76,7 +77,7 @@ describe("POST /studies", () => {
     const res = await post(body, { "Content-Type": `Multipart/Related; boundary="${B}"; start="<x>"; TYPE=application/dicom; charset=utf-8` });
     expect(res.status).toBe(200);
     expect(referenced(res.json)).toEqual([a.sopInstanceUid, b.sopInstanceUid]);
-    expect((await getObject(keyOf(b)))?.equals(ib)).toBe(true);
+    expect((await getObject(expectedKey(b)))?.equals(ib)).toBe(true);
   });
 
   it("accepts a chunked body", async () => {
@@ -94,7 +95,7 @@ describe("POST /studies", () => {
       req.end();
     });
     expect(res.status).toBe(200);
-    expect((await getObject(keyOf(ids)))?.equals(instance)).toBe(true);
+    expect((await getObject(expectedKey(ids)))?.equals(instance)).toBe(true);
   });
 
   it("fails only the bad parts, each with its own numeric reason, and answers 202", async () => {
@@ -123,7 +124,7 @@ describe("POST /studies", () => {
     expect(res.headers.get("warning")).toMatch(/^299 /);
     // Nothing but the good instance was written.
     const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
-    for (const obj of listed.Contents ?? []) expect(obj.Key).toMatch(/^[0-9.]+\/[0-9.]+\/[0-9.]+\.dcm$/);
+    for (const obj of listed.Contents ?? []) expect(obj.Key).toMatch(KEY_LAYOUT);
   });
 
   it("answers 409 when no instance was stored", async () => {
@@ -182,7 +183,7 @@ describe("POST /studies/{StudyInstanceUID}", () => {
     expect(res.status).toBe(202);
     expect(referenced(res.json)).toEqual([mine.sopInstanceUid]);
     expect(failedReasons(res.json)).toEqual([[other.sopInstanceUid, 0xc409]]);
-    expect(await getObject(keyOf(other))).toBeUndefined();
+    expect(await getObject(expectedKey(other))).toBeUndefined();
   });
 
   it.each([["1.2.3.."], ["..%2F1.2"], ["1.2.a"], ["0" + "1".repeat(70)]])("answers 400 for the path UID %s before reading the body", async (bad) => {
@@ -233,17 +234,17 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
     const ids = uids();
     const first = buildInstance({ ...ids, pixels: 1000 });
     expect((await post(multipartBody([first], B), {}, "/studies", lenient)).status).toBe(200);
-    const before = await head(keyOf(ids));
+    const before = await head(expectedKey(ids));
     await new Promise((r) => setTimeout(r, 1100));
     const again = await post(multipartBody([first], B), {}, "/studies", lenient);
     expect(again.status).toBe(200);
     expect(referenced(again.json)).toEqual([ids.sopInstanceUid]);
-    const after = await head(keyOf(ids));
+    const after = await head(expectedKey(ids));
     expect(after.LastModified).toEqual(before.LastModified);
 
     const changed = buildInstance({ ...ids, pixels: 1002 });
     expect((await post(multipartBody([changed], B), {}, "/studies", lenient)).status).toBe(200);
-    expect((await read(keyOf(ids)))?.equals(changed)).toBe(true);
+    expect((await read(expectedKey(ids)))?.equals(changed)).toBe(true);
   });
 
   it("rejects different bytes with 0x0111 under DUPLICATE_POLICY=reject, keeping the first", async () => {
@@ -255,7 +256,7 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
     const different = await post(multipartBody([buildInstance({ ...ids, pixels: 1004 })], B), {}, "/studies", strict);
     expect(different.status).toBe(409);
     expect(failedReasons(different.json)).toEqual([[ids.sopInstanceUid, 0x0111]]);
-    expect((await read(keyOf(ids)))?.equals(first)).toBe(true);
+    expect((await read(expectedKey(ids)))?.equals(first)).toBe(true);
   });
 
   it("applies the same rules to every instance of a multi-instance series", async () => {
@@ -264,17 +265,17 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
     const ids = Array.from({ length: 12 }, () => ({ ...series, sopInstanceUid: newUid() }));
     const first = ids.map((i) => buildInstance({ ...i, pixels: 2000 }));
     expect((await post(multipartBody(first, B), {}, "/studies", strict)).status).toBe(200);
-    const before = await Promise.all(ids.map((i) => head(keyOf(i))));
+    const before = await Promise.all(ids.map((i) => head(expectedKey(i))));
     await new Promise((r) => setTimeout(r, 1100));
     const again = await post(multipartBody(first, B), {}, "/studies", strict);
     expect(again.status).toBe(200);
     expect(referenced(again.json)).toEqual(ids.map((i) => i.sopInstanceUid));
-    const after = await Promise.all(ids.map((i) => head(keyOf(i))));
+    const after = await Promise.all(ids.map((i) => head(expectedKey(i))));
     expect(after.map((h) => h.LastModified)).toEqual(before.map((h) => h.LastModified));
     const changed = await post(multipartBody(ids.map((i) => buildInstance({ ...i, pixels: 2002 })), B), {}, "/studies", strict);
     expect(changed.status).toBe(409);
     expect(failedReasons(changed.json)).toEqual(ids.map((i) => [i.sopInstanceUid, 0x0111]));
-    for (const [n, i] of ids.entries()) expect((await read(keyOf(i)))?.equals(first[n])).toBe(true);
+    for (const [n, i] of ids.entries()) expect((await read(expectedKey(i)))?.equals(first[n])).toBe(true);
   });
 
   it("settles two requests racing to store the same instance: both acknowledged, one object, the bytes sent", async () => {
@@ -282,7 +283,7 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
     const bytes = buildInstance({ ...ids, pixels: 3000 });
     const [a, b] = await Promise.all([1, 2].map(() => post(multipartBody([bytes], B), {}, "/studies", strict)));
     expect([a.status, b.status]).toEqual([200, 200]);
-    expect((await read(keyOf(ids)))?.equals(bytes)).toBe(true);
+    expect((await read(expectedKey(ids)))?.equals(bytes)).toBe(true);
   });
 
   it("recognises an identical multipart-uploaded instance by its sha256 tag", async () => {
@@ -305,7 +306,7 @@ describe("limits and settings", () => {
       expect(res.status).toBe(202);
       expect(failedReasons(res.json)).toEqual([[big.sopInstanceUid, 0xa700]]);
       expect(referenced(res.json)).toEqual([ok.sopInstanceUid]);
-      expect(await getObject(keyOf(big))).toBeUndefined();
+      expect(await getObject(expectedKey(big))).toBeUndefined();
     } finally {
       await small.shutdown();
     }
@@ -342,7 +343,7 @@ describe("limits and settings", () => {
       expect(res.json["00081199"].Value[0]["00081190"].Value).toEqual([
         `https://pacs.example.org/dicomweb/studies/${ids.studyUid}/series/${ids.seriesUid}/instances/${ids.sopInstanceUid}`,
       ]);
-      expect((await getObject(keyOf(ids, "site-a/incoming")))?.equals(instance)).toBe(true);
+      expect((await getObject(expectedKey(ids, "site-a/incoming")))?.equals(instance)).toBe(true);
     } finally {
       await prefixed.shutdown();
     }

@@ -8,12 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectedKey } from "../support/key-layout.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
 import { PYDICOM_TEST_FILES, REASON, REJECTED, STORABLE } from "./corpus-files.js";
 import { DERIVED_REJECTED, DERIVED_STORABLE, deriveFiles, UN_SEQUENCE_FILE } from "./derived-files.js";
 import { readUidsWithPydicom } from "./pydicom-uids.js";
-import { checkStoredObjects, checkStowReply, objectKey, postStudies, type SentPart, type StoredExpectation } from "../support/stow-check.js";
+import { checkStoredObjects, checkStowReply, postStudies, type SentPart, type StoredExpectation } from "../support/stow-check.js";
 
 const MIN_TRANSFER_SYNTAXES = 12;
 const MAX_PARTS_PER_REQUEST = 10;
@@ -64,10 +65,10 @@ describe("real-world DICOM corpus through the service", () => {
       readSyntax.set(name, u.transferSyntax);
       const expectation: StoredExpectation = {
         kind: "stored",
-        sopClass: u.sopClass ?? "",
-        sopInstance: u.sopInstance ?? "",
-        study: u.study ?? "",
-        series: u.series ?? "",
+        sopClassUid: u.sopClass ?? "",
+        sopInstanceUid: u.sopInstance ?? "",
+        studyUid: u.study ?? "",
+        seriesUid: u.series ?? "",
       };
       parts.set(name, { label: name, body: readFileSync(path), expect: expectation });
     }
@@ -76,7 +77,7 @@ describe("real-world DICOM corpus through the service", () => {
     }
     for (const d of derived.rejected) {
       const u = uids[d.path];
-      const names = d.identifiable ? { sopClass: u.sopClass ?? "", sopInstance: u.sopInstance ?? "" } : undefined;
+      const names = d.identifiable ? { sopClassUid: u.sopClass ?? "", sopInstanceUid: u.sopInstance ?? "" } : undefined;
       parts.set(d.name, { label: d.name, body: readFileSync(d.path), expect: { kind: "failed", reason: d.reason, names } });
     }
     if (derived.wrongType) {
@@ -93,7 +94,7 @@ describe("real-world DICOM corpus through the service", () => {
 
   const storableParts = () => storableNames.map((n) => parts.get(n)!);
   const rejectedParts = () => rejectedNames.map((n) => parts.get(n)!);
-  const sopOf = (p: SentPart) => (p.expect.kind === "stored" ? p.expect.sopInstance : p.expect.names?.sopInstance);
+  const sopOf = (p: SentPart) => (p.expect.kind === "stored" ? p.expect.sopInstanceUid : p.expect.names?.sopInstanceUid);
 
   // Many corpus files are re-encodings of one instance and share its SOP
   // Instance UID; two of them in one request would race for one key. Spread
@@ -119,7 +120,7 @@ describe("real-world DICOM corpus through the service", () => {
     for (const name of storableNames) {
       expect(readSyntax.get(name), name).toBe(listedSyntax.get(name));
       const e = parts.get(name)!.expect as StoredExpectation;
-      for (const uid of [e.sopClass, e.sopInstance, e.study, e.series]) {
+      for (const uid of [e.sopClassUid, e.sopInstanceUid, e.studyUid, e.seriesUid]) {
         expect(uid.length <= 64 && VALID_UID.test(uid), `${name}: UID "${uid}"`).toBe(true);
       }
     }
@@ -161,7 +162,7 @@ describe("real-world DICOM corpus through the service", () => {
       const storable: SentPart[] = [];
       for (const p of storableParts()) {
         if (storable.length === 6) break;
-        const sop = (p.expect as StoredExpectation).sopInstance;
+        const sop = (p.expect as StoredExpectation).sopInstanceUid;
         if (!taken.has(sop)) {
           storable.push(p);
           taken.add(sop);
@@ -199,7 +200,7 @@ describe("real-world DICOM corpus through the service", () => {
         for (const o of page.Contents ?? []) keys.push(o.Key!);
         token = page.NextContinuationToken;
       } while (token);
-      const expected = new Set(storableParts().map((p) => objectKey(p.expect as StoredExpectation)));
+      const expected = new Set(storableParts().map((p) => expectedKey(p.expect as StoredExpectation)));
       expect(keys.sort()).toEqual([...expected].sort());
     });
   });

@@ -93,7 +93,7 @@ describe("dcm4che stowrs 5.x framing: one chunked request for all files", () => 
     const big = Array.from({ length: 2 }, () => {
       const sopInstance = newUid();
       const body = buildInstance({ studyUid: study, seriesUid: series, sopInstanceUid: sopInstance, pixels: 1_200_000 });
-      return { label: `synthetic ${sopInstance}`, body, expect: { kind: "stored" as const, sopClass: "1.2.840.10008.5.1.4.1.1.2", sopInstance, study, series } };
+      return { label: `synthetic ${sopInstance}`, body, expect: { kind: "stored" as const, sopClassUid: "1.2.840.10008.5.1.4.1.1.2", sopInstanceUid: sopInstance, studyUid: study, seriesUid: series } };
     });
     const reply = await sendStowRs(`${h.wire.url}/studies/${study}`, currentStowRsRequest(big.map((p) => p.body)), agent());
     checkXmlReply(reply, big, "stowrs 5.x, 2.4 MB");

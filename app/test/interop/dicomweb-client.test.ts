@@ -4,7 +4,8 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { api } from "dicomweb-client";
 import XMLHttpRequest from "xhr2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStoredObjects, checkStowReply, objectKey, type SentPart, type StoredExpectation, type StowReply } from "../support/stow-check.js";
+import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation, type StowReply } from "../support/stow-check.js";
+import { expectedKey } from "../support/key-layout.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
 import { loadSamples } from "../support/samples.js";
@@ -38,7 +39,7 @@ describe("dicomweb-client storeInstances against the service", () => {
     await s3?.stop();
   });
 
-  const study = () => (samples[0].expect as StoredExpectation).study;
+  const study = () => (samples[0].expect as StoredExpectation).studyUid;
 
   // The client hides the status; handing it our own XMLHttpRequest lets the
   // test read the status and headers the service really sent.
@@ -61,9 +62,9 @@ describe("dicomweb-client storeInstances against the service", () => {
     expect(reply.status, reply.text).toBe(409);
     const body = JSON.parse(reply.text) as Record<string, { Value?: Record<string, { Value?: unknown[] }>[] }>;
     const failed = (body["00081198"]?.Value ?? []).map((i) => i["00081155"]?.Value?.[0]).sort();
-    expect(failed).toEqual(samples.map((s) => (s.expect as StoredExpectation).sopInstance).sort());
+    expect(failed).toEqual(samples.map((s) => (s.expect as StoredExpectation).sopInstanceUid).sort());
     for (const s of samples) {
-      const head = s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: objectKey(s.expect as StoredExpectation) }));
+      const head = s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: expectedKey(s.expect as StoredExpectation) }));
       await expect(head, `${s.label} must not be stored`).rejects.toMatchObject({ name: "NotFound" });
     }
   });

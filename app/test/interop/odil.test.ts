@@ -97,7 +97,7 @@ describe("odil STOWRSRequest / STOWRSResponse against the service", () => {
     return { run, sent };
   }
 
-  const study = () => (samples[0].expect as StoredExpectation).study;
+  const study = () => (samples[0].expect as StoredExpectation).studyUid;
 
   it("sends odil's request unchanged: 200, DICOM JSON naming the three instances, S3 holds the parts odil sent", async () => {
     const { run, sent } = runOdil("as-built");
@@ -121,7 +121,7 @@ describe("odil STOWRSRequest / STOWRSResponse against the service", () => {
     expect(parsed).toMatchObject({ reason: "OK", failureCode: 0, warning: false, mediaType: "application/dicom+xml" });
     const items = (parsed.dataSet["00081199"]?.Value ?? []) as DicomJson[];
     const named = items.map((i) => `${String(i["00081150"]?.Value?.[0])} ${String(i["00081155"]?.Value?.[0])}`);
-    const expected = samples.map((s) => s.expect as StoredExpectation).map((e) => `${e.sopClass} ${e.sopInstance}`);
+    const expected = samples.map((s) => s.expect as StoredExpectation).map((e) => `${e.sopClassUid} ${e.sopInstanceUid}`);
     expect(named.sort()).toEqual(expected.sort());
     expect(parsed.dataSet["00081198"], "no FailedSOPSequence").toBeUndefined();
     expect(parsed.dataSet["0008119A"], "no OtherFailuresSequence").toBeUndefined();

@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { objectKey, getObject, type StoredExpectation } from "../support/stow-check.js";
+import { expectedKey } from "../support/key-layout.js";
+import { getObject, type StoredExpectation } from "../support/stow-check.js";
 import { OrthancProcess } from "../support/orthanc.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
@@ -105,7 +106,7 @@ export async function runScenario(): Promise<ScenarioResult> {
     result.asynchronous = await push(orthanc, studyId, false);
 
     for (const sample of samples) {
-      const key = objectKey(sample.expect as StoredExpectation);
+      const key = expectedKey(sample.expect as StoredExpectation);
       const orthancCopy = (await orthanc.request("GET", `/instances/${orthancIds.get(sample.label)}/file`)).bytes;
       const check: ObjectCheck = { file: sample.label, key, found: false, contentType: null, equalsOrthancCopy: false, equalsSample: false };
       try {

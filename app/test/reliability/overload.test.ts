@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, procStats, type SentInstance, type StowAnswer } from "../support/ledger.js";
+import { expectedKey } from "../support/key-layout.js";
+import { expectWordKept, fetchMetrics, getObject, metric, MIB, postStow, procStats, type SentInstance, type StowAnswer } from "../support/ledger.js";
 import { piecewisePost, type PiecewiseAnswer } from "../support/piecewise-client.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
@@ -63,7 +64,7 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
       expect(answers[n].headers.get("retry-after")).toMatch(/^\d+$/);
       expect(answers[n].json?.error).toMatch(/capacity/);
       // Refused before its body was read: nothing of it is in S3.
-      for (const i of studies[n]) expect(await getObject(s3.client, s3.bucket, keyOf(i))).toBeUndefined();
+      for (const i of studies[n]) expect(await getObject(s3.client, s3.bucket, expectedKey(i))).toBeUndefined();
     }
     for (const [n, a] of answers.entries()) if (a.status === 200) await expectWordKept(s3, studies[n], a, []);
 

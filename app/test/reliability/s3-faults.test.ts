@@ -7,7 +7,8 @@ import { Reason } from "../../src/stow/reasons.js";
 import { buildInstance, multipartBody, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy, type S3Operation } from "../support/faulty-s3-proxy.js";
 import { startInProcessService } from "../support/in-process.js";
-import { expectWordKept, failedItems, fetchMetrics, getObject, keyOf, metric, MIB, postStow, referencedUids, type SentInstance } from "../support/ledger.js";
+import { expectedKey } from "../support/key-layout.js";
+import { expectWordKept, failedItems, fetchMetrics, getObject, metric, MIB, postStow, referencedUids, type SentInstance } from "../support/ledger.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 
 const B = "s3-faults-boundary";
@@ -66,27 +67,27 @@ describe("transient S3 faults are retried away", () => {
   ] as const)("a PutObject answered once with %s is retried and the instance stored byte-exact", async (_, fault) => {
     await service();
     const a = instance();
-    proxy.addRule({ match: on("PutObject", keyOf(a)), fault, times: 1 });
+    proxy.addRule({ match: on("PutObject", expectedKey(a)), fault, times: 1 });
     const res = await store([a]);
     expect(res.status).toBe(200);
     await expectWordKept(s3, [a], res, []);
-    expect(proxy.count("PutObject", keyOf(a))).toBe(2);
+    expect(proxy.count("PutObject", expectedKey(a))).toBe(2);
   });
 
   it("a 2 MiB instance (sent as it arrived, in many chunks, in one PutObject) cut mid-body is sent again from its first byte", async () => {
     await service();
     const a = instance(2 * MIB);
-    proxy.addRule({ match: on("PutObject", keyOf(a)), fault: { kind: "cut", afterBytes: 700_000 }, times: 2 });
+    proxy.addRule({ match: on("PutObject", expectedKey(a)), fault: { kind: "cut", afterBytes: 700_000 }, times: 2 });
     const res = await store([a]);
     expect(res.status).toBe(200);
     await expectWordKept(s3, [a], res, []);
-    expect(proxy.count("PutObject", keyOf(a))).toBe(3);
+    expect(proxy.count("PutObject", expectedKey(a))).toBe(3);
   });
 
   it("a multipart upload with a failing CreateMultipartUpload, UploadPart and cut part is retried and stored byte-exact", async () => {
     await service();
     const big = instance(17 * MIB);
-    const key = keyOf(big);
+    const key = expectedKey(big);
     proxy.addRule({ match: on("CreateMultipartUpload", key), fault: { kind: "error", status: 500, code: "InternalError" }, times: 1 });
     proxy.addRule({ match: on("UploadPart", key), fault: { kind: "error", status: 503, code: "SlowDown" }, times: 2 });
     proxy.addRule({ match: on("UploadPart", key), fault: { kind: "cut", afterBytes: 64 * 1024 }, times: 1 });
@@ -101,10 +102,10 @@ describe("transient S3 faults are retried away", () => {
   it("a CompleteMultipartUpload whose answer is lost is not reported as a failure while the object is stored", async () => {
     await service();
     const big = instance(11 * MIB);
-    proxy.addRule({ match: on("CompleteMultipartUpload", keyOf(big)), fault: { kind: "lose-answer" }, times: 1 });
+    proxy.addRule({ match: on("CompleteMultipartUpload", expectedKey(big)), fault: { kind: "lose-answer" }, times: 1 });
     const res = await store([big]);
     // The retries of CompleteMultipartUpload fail (the upload is no longer open), yet the object is there.
-    expect(proxy.count("CompleteMultipartUpload", keyOf(big))).toBeGreaterThanOrEqual(2);
+    expect(proxy.count("CompleteMultipartUpload", expectedKey(big))).toBeGreaterThanOrEqual(2);
     expect(res.status).toBe(200);
     await expectWordKept(s3, [big], res, []);
   });
@@ -112,8 +113,8 @@ describe("transient S3 faults are retried away", () => {
   it("a PutObject whose answer is lost, and whose retries are refused, is reported stored because S3 holds the bytes", async () => {
     await service();
     const a = instance();
-    proxy.addRule({ match: on("PutObject", keyOf(a)), fault: { kind: "lose-answer" }, times: 1 });
-    proxy.addRule({ match: on("PutObject", keyOf(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    proxy.addRule({ match: on("PutObject", expectedKey(a)), fault: { kind: "lose-answer" }, times: 1 });
+    proxy.addRule({ match: on("PutObject", expectedKey(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([a]);
     expect(res.status).toBe(200);
     await expectWordKept(s3, [a], res, []);
@@ -129,22 +130,22 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     await service();
     const doomed = instance();
     const fine = [instance(), instance()];
-    proxy.addRule({ match: on("PutObject", keyOf(doomed)), fault });
+    proxy.addRule({ match: on("PutObject", expectedKey(doomed)), fault });
     const res = await store([fine[0], doomed, fine[1]]);
     expect(res.status).toBe(202);
     const { failed } = await expectWordKept(s3, [...fine, doomed], res, UNAVAILABLE);
     expect(failed).toEqual([doomed.sopInstanceUid]);
-    expect(proxy.count("PutObject", keyOf(doomed))).toBe(MAX_ATTEMPTS);
+    expect(proxy.count("PutObject", expectedKey(doomed))).toBe(MAX_ATTEMPTS);
     expect(res.headers.get("warning")).toMatch(/^299 .*(SlowDown|InternalError|socket|ECONNRESET|hang up)/i);
   });
 
   it("retries with backoff: the attempts are spread out, not sent back to back", async () => {
     await service({ S3_MAX_ATTEMPTS: "5" });
     const doomed = instance();
-    proxy.addRule({ match: on("PutObject", keyOf(doomed)), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    proxy.addRule({ match: on("PutObject", expectedKey(doomed)), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([doomed]);
     expect(res.status).toBe(409);
-    const times = proxy.requests.filter((r) => r.operation === "PutObject" && r.key === keyOf(doomed)).map((r) => r.at);
+    const times = proxy.requests.filter((r) => r.operation === "PutObject" && r.key === expectedKey(doomed)).map((r) => r.at);
     expect(times).toHaveLength(5);
     // Full-jitter backoff draws each wait from [0, 100 ms * 2^attempt): four waits summing to
     // under 20 ms would mean no backoff at all (chance with backoff: well under one in a million).
@@ -155,7 +156,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     await service();
     const big = instance(12 * MIB);
     const after = instance();
-    const key = keyOf(big);
+    const key = expectedKey(big);
     proxy.addRule({ match: on("UploadPart", key), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([big, after]);
     // S3 is known to be unavailable once the large instance failed; what follows may fail fast too.
@@ -181,7 +182,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     await service({ UPLOAD_PART_CONCURRENCY: "2" });
     const big = instance(40 * MIB);
     const after = instance();
-    proxy.addRule({ match: on("UploadPart", keyOf(big)), fault });
+    proxy.addRule({ match: on("UploadPart", expectedKey(big)), fault });
     const res = await store([big, after]);
     expect([202, 409]).toContain(res.status);
     const { failed } = await expectWordKept(s3, [big, after], res, [...reasons, Reason.OutOfResources]);
@@ -192,31 +193,31 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
   it("a CompleteMultipartUpload that always fails leaves nothing at the key and reports 0xA700", async () => {
     await service();
     const big = instance(6 * MIB);
-    proxy.addRule({ match: on("CompleteMultipartUpload", keyOf(big)), fault: { kind: "error", status: 500, code: "InternalError" } });
+    proxy.addRule({ match: on("CompleteMultipartUpload", expectedKey(big)), fault: { kind: "error", status: 500, code: "InternalError" } });
     const res = await store([big]);
     expect(res.status).toBe(409);
     await expectWordKept(s3, [big], res, UNAVAILABLE);
-    expect(proxy.count("CompleteMultipartUpload", keyOf(big))).toBe(MAX_ATTEMPTS);
+    expect(proxy.count("CompleteMultipartUpload", expectedKey(big))).toBe(MAX_ATTEMPTS);
   });
 
   it("a refusal (403 AccessDenied) is not retried and fails with 0x0110", async () => {
     await service();
     const denied = instance();
-    proxy.addRule({ match: on("PutObject", keyOf(denied)), fault: { kind: "error", status: 403, code: "AccessDenied" } });
+    proxy.addRule({ match: on("PutObject", expectedKey(denied)), fault: { kind: "error", status: 403, code: "AccessDenied" } });
     const res = await store([denied]);
     expect(res.status).toBe(409);
     await expectWordKept(s3, [denied], res, [Reason.ProcessingFailure]);
-    expect(proxy.count("PutObject", keyOf(denied))).toBe(1);
+    expect(proxy.count("PutObject", expectedKey(denied))).toBe(1);
   });
 
   it("the duplicate check failing with 503 fails the instance with 0xA700 instead of writing blind (HEAD first)", async () => {
     await service({ S3_CONDITIONAL_WRITES: "off" });
     const a = instance();
-    proxy.addRule({ match: on("HeadObject", keyOf(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    proxy.addRule({ match: on("HeadObject", expectedKey(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([a]);
     expect(res.status).toBe(409);
     await expectWordKept(s3, [a], res, UNAVAILABLE);
-    expect(proxy.count("PutObject", keyOf(a))).toBe(0);
+    expect(proxy.count("PutObject", expectedKey(a))).toBe(0);
   });
 
   it("the duplicate check failing with 503 after a refused conditional PUT fails the instance with 0xA700 and keeps what is stored", async () => {
@@ -224,28 +225,28 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     const a = instance();
     expect((await store([a])).status).toBe(200);
     const changed = { ...a, bytes: buildInstance({ ...a, pixels: 2050 }) };
-    proxy.addRule({ match: on("HeadObject", keyOf(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
+    proxy.addRule({ match: on("HeadObject", expectedKey(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([changed]);
     expect(res.status).toBe(409);
-    expect(proxy.count("PutObject", keyOf(a))).toBe(2); // the first store, and the refused conditional one
+    expect(proxy.count("PutObject", expectedKey(a))).toBe(2); // the first store, and the refused conditional one
     expect(failedItems(res.json)).toEqual([expect.objectContaining({ uid: a.sopInstanceUid, reason: Reason.OutOfResources })]);
-    expect((await getObject(s3.client, s3.bucket, keyOf(a)))?.equals(a.bytes)).toBe(true);
+    expect((await getObject(s3.client, s3.bucket, expectedKey(a)))?.equals(a.bytes)).toBe(true);
   });
 
   it("a conditional PUT refused again and again while nothing is at the key fails with 0x0110 after a bounded number of rounds", async () => {
     await service();
     const a = instance();
-    proxy.addRule({ match: on("PutObject", keyOf(a)), fault: { kind: "error", status: 409, code: "ConditionalRequestConflict" } });
+    proxy.addRule({ match: on("PutObject", expectedKey(a)), fault: { kind: "error", status: 409, code: "ConditionalRequestConflict" } });
     const res = await store([a]);
     expect(res.status).toBe(409);
     await expectWordKept(s3, [a], res, [Reason.ProcessingFailure]);
-    expect(proxy.count("PutObject", keyOf(a))).toBe(3);
+    expect(proxy.count("PutObject", expectedKey(a))).toBe(3);
   });
 
   it("a failing sha256 tag does not fail an instance S3 stored", async () => {
     await service();
     const big = instance(6 * MIB);
-    proxy.addRule({ match: on("PutObjectTagging", keyOf(big)), fault: { kind: "error", status: 500, code: "InternalError" } });
+    proxy.addRule({ match: on("PutObjectTagging", expectedKey(big)), fault: { kind: "error", status: 500, code: "InternalError" } });
     const res = await store([big]);
     expect(res.status).toBe(200);
     await expectWordKept(s3, [big], res, []);
@@ -258,14 +259,14 @@ describe("slow S3", () => {
     const stuck = instance();
     const fine = instance();
     // S3 sits on the request far longer than the service may wait.
-    proxy.addRule({ match: on("PutObject", keyOf(stuck)), fault: { kind: "delay", ms: 60_000 } });
+    proxy.addRule({ match: on("PutObject", expectedKey(stuck)), fault: { kind: "delay", ms: 60_000 } });
     const res = await store([fine, stuck]);
     expect(res.status).toBe(202);
     await expectWordKept(s3, [fine, stuck], res, UNAVAILABLE);
     // Two attempts of one second each plus backoff, far from S3's minute.
     expect(res.ms).toBeLessThan(15_000);
     console.log(JSON.stringify({ test: "s3-faults", case: "S3 silent for 60 s, S3_REQUEST_TIMEOUT_SECONDS=1, S3_MAX_ATTEMPTS=2", answeredMs: res.ms }));
-    expect(proxy.count("PutObject", keyOf(stuck))).toBe(2);
+    expect(proxy.count("PutObject", expectedKey(stuck))).toBe(2);
   });
 
   it("stores byte-exact through an S3 that is slow but within the timeout", async () => {
@@ -291,6 +292,6 @@ describe("after the faults", () => {
     const res = await store(next);
     expect(res.status).toBe(200);
     await expectWordKept(s3, next, res, []);
-    expect(await getObject(s3.client, s3.bucket, keyOf(first))).toBeUndefined();
+    expect(await getObject(s3.client, s3.bucket, expectedKey(first))).toBeUndefined();
   });
 });

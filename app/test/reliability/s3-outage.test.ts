@@ -6,7 +6,8 @@ import type { RunningService } from "../../src/server.js";
 import { Reason } from "../../src/stow/reasons.js";
 import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
 import { startInProcessService } from "../support/in-process.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, type SentInstance } from "../support/ledger.js";
+import { expectedKey } from "../support/key-layout.js";
+import { expectWordKept, fetchMetrics, getObject, metric, MIB, postStow, type SentInstance } from "../support/ledger.js";
 import { piecewisePost, writeInPieces } from "../support/piecewise-client.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 
@@ -77,7 +78,7 @@ describe("S3 killed in the middle of a multi-instance request", () => {
     const { answer, ms } = await storeThroughOutage(sent, async (n) => {
       // Kill once the four small instances are stored and the large one has parts in S3.
       if (n < bigStart + 12 * MIB) return false;
-      const small = await Promise.all(sent.slice(0, 4).map((i) => getObject(s3.client, s3.bucket, keyOf(i))));
+      const small = await Promise.all(sent.slice(0, 4).map((i) => getObject(s3.client, s3.bucket, expectedKey(i))));
       return small.every(Boolean) && (await uploadedParts()) >= 1;
     });
     expect(ms).toBeLessThan(ANSWER_BOUND_MS);

@@ -4,7 +4,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, type SentInstance } from "../support/ledger.js";
+import { expectedKey } from "../support/key-layout.js";
+import { expectWordKept, fetchMetrics, getObject, metric, MIB, type SentInstance } from "../support/ledger.js";
 import { piecewisePost, writeInPieces, type PiecewisePost } from "../support/piecewise-client.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
@@ -71,7 +72,7 @@ describe("SIGTERM during uploads", () => {
     const studies = [0, 1, 2].map(() => [instance(12 * MIB), instance(100_000), instance(300_000)]);
     const started = await Promise.all(studies.map((sent) => begin(service.url, sent, 0.5)));
     // Every request is under way (its large instance's header was read) and parts are on their way to S3.
-    for (const sent of studies) await expect.poll(() => proxy.count("HeadObject", keyOf(sent[0])), { timeout: 10_000 }).toBe(1);
+    for (const sent of studies) await expect.poll(() => proxy.count("HeadObject", expectedKey(sent[0])), { timeout: 10_000 }).toBe(1);
     await expect.poll(() => proxy.count("UploadPart"), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
 
     const exited = service.stop("SIGTERM");
@@ -94,7 +95,7 @@ describe("SIGTERM during uploads", () => {
     const quick = [instance(200_000)];
     // The stalled client sends its first instance and half of its large one, then stops sending.
     const { post: stalledPost } = await begin(service.url, stalled, 0.5);
-    await expect.poll(() => proxy.count("UploadPart", keyOf(stalled[1])), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => proxy.count("UploadPart", expectedKey(stalled[1])), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     // Only the stalled large instance is in flight (its small first one is stored)...
     await expect.poll(() => uploadsInFlight(service.url), { timeout: 10_000 }).toBe(1);
     const { post: quickPost, rest } = await begin(service.url, quick, 0.5);
@@ -113,11 +114,11 @@ describe("SIGTERM during uploads", () => {
     await expect(stalledPost.answer).rejects.toThrow();
     expect(await exited).toBe(0);
     // Its complete first instance may have been stored; its large one is nowhere.
-    expect(await getObject(s3.client, s3.bucket, keyOf(stalled[1]))).toBeUndefined();
-    const first = await getObject(s3.client, s3.bucket, keyOf(stalled[0]));
+    expect(await getObject(s3.client, s3.bucket, expectedKey(stalled[1]))).toBeUndefined();
+    const first = await getObject(s3.client, s3.bucket, expectedKey(stalled[0]));
     if (first) expect(first.equals(stalled[0].bytes)).toBe(true);
     // The multipart upload was aborted before the process exited.
-    expect(proxy.count("AbortMultipartUpload", keyOf(stalled[1]))).toBe(1);
+    expect(proxy.count("AbortMultipartUpload", expectedKey(stalled[1]))).toBe(1);
   });
 
   it("closes idle keep-alive connections at once and exits 0 when nothing is in flight", async () => {

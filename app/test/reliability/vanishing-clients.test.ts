@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
 import { largeInstance } from "../support/large-instance.js";
-import { expectWordKept, fetchMetrics, getObject, keyOf, metric, MIB, postStow, procStats } from "../support/ledger.js";
+import { expectedKey } from "../support/key-layout.js";
+import { expectWordKept, fetchMetrics, getObject, metric, MIB, postStow, procStats } from "../support/ledger.js";
 import { piecewisePost } from "../support/piecewise-client.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
@@ -109,7 +110,7 @@ describe(`ten clients vanishing mid-instance (seed ${SEED})`, () => {
       );
 
       await until(async () => metric(await fetchMetrics(svc.url), "stowrs_uploads_in_flight") === 0, `no upload in flight after client ${n} (cut at ${cut})`);
-      expect(await getObject(s3.client, s3.bucket, keyOf(ids)), `object at the key of client ${n} (cut at ${cut})`).toBeUndefined();
+      expect(await getObject(s3.client, s3.bucket, expectedKey(ids)), `object at the key of client ${n} (cut at ${cut})`).toBeUndefined();
     }
 
     // Every multipart upload that was started was aborted, none completed.

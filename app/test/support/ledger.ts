@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { expect } from "vitest";
 import { multipartContentType } from "./dicom.js";
+import { expectedKey } from "./key-layout.js";
 
 export interface SentInstance {
   studyUid: string;
@@ -21,11 +22,6 @@ export interface StowAnswer {
   /** ms from sending to the end of the answer. */
   ms: number;
 }
-
-export const KEY_LAYOUT = /^[0-9.]+\/[0-9.]+\/[0-9.]+\.dcm$/;
-
-export const keyOf = (i: { studyUid: string; seriesUid: string; sopInstanceUid: string }, prefix = "") =>
-  `${prefix ? `${prefix}/` : ""}${i.studyUid}/${i.seriesUid}/${i.sopInstanceUid}.dcm`;
 
 /** POST a multipart body; `headers` replace the defaults (Accept: DICOM JSON) and may override Content-Type. */
 export async function postStow(
@@ -94,7 +90,7 @@ export async function expectWordKept(
   const failed = failedItems(answer.json);
   const why = `status ${answer.status}: ${JSON.stringify(answer.json)?.slice(0, 1500)}`;
   for (const inst of sent) {
-    const key = keyOf(inst);
+    const key = expectedKey(inst);
     const failure = failed.find((f) => f.uid === inst.sopInstanceUid);
     const acknowledged = referenced.includes(inst.sopInstanceUid);
     let object: Buffer | undefined;

@@ -25,10 +25,10 @@ export function loadSamples(): SentPart[] {
     const dump = execFileSync("dcmdump", ["-q", "-Un", path], { encoding: "utf8" });
     const expectation: StoredExpectation = {
       kind: "stored",
-      sopClass: uid(dump, "0008,0016"),
-      sopInstance: uid(dump, "0008,0018"),
-      study: uid(dump, "0020,000d"),
-      series: uid(dump, "0020,000e"),
+      sopClassUid: uid(dump, "0008,0016"),
+      sopInstanceUid: uid(dump, "0008,0018"),
+      studyUid: uid(dump, "0020,000d"),
+      seriesUid: uid(dump, "0020,000e"),
     };
     return { label: name, body: readFileSync(path), expect: expectation };
   });

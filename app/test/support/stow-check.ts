@@ -3,20 +3,21 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { expect } from "vitest";
 import { multipartBody, type PartSpec } from "./dicom.js";
+import { expectedKey } from "./key-layout.js";
 
 export interface StoredExpectation {
   kind: "stored";
-  sopClass: string;
-  sopInstance: string;
-  study: string;
-  series: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  studyUid: string;
+  seriesUid: string;
 }
 
 export interface FailedExpectation {
   kind: "failed";
   reason: number;
   /** Set when the part's SOP Class and Instance UIDs are valid: its failure item must name them. */
-  names?: { sopClass: string; sopInstance: string };
+  names?: { sopClassUid: string; sopInstanceUid: string };
 }
 
 export interface SentPart {
@@ -34,9 +35,6 @@ export interface StowReply {
   contentType: string;
   text: string;
 }
-
-export const objectKey = (e: StoredExpectation, prefix = "") =>
-  `${prefix ? `${prefix}/` : ""}${e.study}/${e.series}/${e.sopInstance}.dcm`;
 
 export function expectedStatus(parts: SentPart[]): number {
   const stored = parts.filter((p) => p.expect.kind === "stored").length;
@@ -85,7 +83,7 @@ export function checkStowReply(reply: StowReply, parts: SentPart[], context: str
   const referenced = items(body, "00081199");
   const describe = (cls: unknown, sop: unknown) => `${String(cls)} ${String(sop)}`;
   expect(referenced.map((i) => describe(first(i, "00081150"), first(i, "00081155"))).sort(), why).toEqual(
-    stored.map((s) => describe(s.sopClass, s.sopInstance)).sort(),
+    stored.map((s) => describe(s.sopClassUid, s.sopInstanceUid)).sort(),
   );
   for (const item of referenced) {
     expect(item["00081196"], `${why}: no warning applies to an instance stored as received`).toBeUndefined();
@@ -105,12 +103,12 @@ export function checkStowReply(reply: StowReply, parts: SentPart[], context: str
     if (!f.names) continue;
     const names = f.names;
     const match = failedItems.find(
-      (i) => first(i, "00081155") === names.sopInstance && first(i, "00081150") === names.sopClass && reasonOf(i) === f.reason,
+      (i) => first(i, "00081155") === names.sopInstanceUid && first(i, "00081150") === names.sopClassUid && reasonOf(i) === f.reason,
     );
-    expect(match, `${why}: FailedSOPSequence must name ${names.sopInstance} with reason ${f.reason}`).toBeDefined();
+    expect(match, `${why}: FailedSOPSequence must name ${names.sopInstanceUid} with reason ${f.reason}`).toBeDefined();
   }
   // A failure must never be reported against an instance that was stored.
-  const storedUids = new Set(stored.map((s) => s.sopInstance));
+  const storedUids = new Set(stored.map((s) => s.sopInstanceUid));
   for (const item of failedItems) expect(storedUids.has(String(first(item, "00081155"))), why).toBe(false);
 }
 
@@ -123,7 +121,7 @@ export async function getObject(client: S3Client, bucket: string, key: string) {
 export async function checkStoredObjects(client: S3Client, bucket: string, parts: SentPart[], prefix = "") {
   for (const part of parts) {
     if (part.expect.kind !== "stored") continue;
-    const key = objectKey(part.expect, prefix);
+    const key = expectedKey(part.expect, prefix);
     const object = await getObject(client, bucket, key);
     expect(object.bytes.equals(part.body), `${part.label} at ${key} must equal the bytes sent`).toBe(true);
     expect(object.contentType, `${part.label} at ${key}`).toBe("application/dicom");
