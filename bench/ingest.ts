@@ -2,17 +2,19 @@
 // store, and the service's peak memory while one very large instance streams through it.
 import { Agent } from "node:http";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { multipartChunks, multipartFrame } from "../app/test/support/multipart.js";
+import { errorDocument, failedItems, referencedUids } from "../app/test/support/store-response.js";
+import { postStow } from "../app/test/support/stow-client.js";
 import { bigInstance } from "./lib/big-instance.js";
-import { cpuMeter } from "./lib/cpu.js";
 import { commandLine, isMain, runCli } from "./lib/cli.js";
-import { buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
+import { cpuMeter } from "./lib/cpu.js";
+import { BOUNDARY, buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
-import { s3CallsOf } from "./lib/s3-calls.js";
 import type { OptionValues } from "./lib/options.js";
 import { printReport, type Row, type Verdict } from "./lib/report.js";
+import { s3CallsOf } from "./lib/s3-calls.js";
 import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack, type Stack } from "./lib/stack.js";
 import { mib, percentile, round } from "./lib/stats.js";
-import { multipartChunks, multipartFrame, postStudies } from "./lib/stow-client.js";
 import { verifyStored } from "./lib/verify.js";
 import { drainQueue } from "./lib/workers.js";
 
@@ -92,10 +94,11 @@ async function postThroughService(url: string, batches: SentInstance[][], client
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   try {
     return await drainQueue(batches, clients, async (batch) => {
-      const reply = await postStudies({ url, agent }, multipartChunks(batch.map((i) => i.bytes)));
+      const reply = await postStow(url, multipartChunks(batch.map((i) => i.bytes), BOUNDARY), BOUNDARY, { agent });
       latencies?.push(reply.ms);
-      if (reply.status !== 200 || reply.stored.length !== batch.length) {
-        problems.push(`POST /studies: status ${reply.status}, ${reply.stored.length}/${batch.length} stored, failures ${JSON.stringify(reply.failed)} ${reply.error ?? ""}`);
+      const stored = referencedUids(reply.json);
+      if (reply.status !== 200 || stored.length !== batch.length) {
+        problems.push(`POST /studies: status ${reply.status}, ${stored.length}/${batch.length} stored, failures ${JSON.stringify(failedItems(reply.json))} ${errorDocument(reply) ?? ""}`);
       }
     });
   } finally {
@@ -110,16 +113,17 @@ async function bigPhase(stack: Stack, sizeMiB: number, serviceEnv: Record<string
   try {
     const idle = readProcessMemory(service.pid);
     const big = bigInstance(sizeMiB * 1024 * 1024);
-    const { head, tail } = multipartFrame();
+    const { head, tail } = multipartFrame(BOUNDARY);
     async function* body() {
       yield head;
       yield* big.chunks();
       yield tail;
     }
-    const reply = await postStudies({ url: service.url, agent }, { length: head.length + big.size + tail.length, chunks: body() });
+    const reply = await postStow(service.url, { length: head.length + big.size + tail.length, chunks: body() }, BOUNDARY, { agent });
     const peak = readProcessMemory(service.pid);
-    if (reply.status !== 200 || reply.stored[0] !== big.sopInstanceUid) {
-      problems.push(`large instance: status ${reply.status}, stored ${JSON.stringify(reply.stored)}, failures ${JSON.stringify(reply.failed)} ${reply.error ?? ""}`);
+    const stored = referencedUids(reply.json);
+    if (reply.status !== 200 || stored[0] !== big.sopInstanceUid) {
+      problems.push(`large instance: status ${reply.status}, stored ${JSON.stringify(stored)}, failures ${JSON.stringify(failedItems(reply.json))} ${errorDocument(reply) ?? ""}`);
     }
     const check = await verifyStored(stack.s3, stack.bucket, [{ key: big.key, size: big.size, sha256: big.sha256() }], 1);
     if (check.missing.length) problems.push(`large instance: no object at ${big.key}`);

@@ -2,14 +2,16 @@
 // then every acknowledged instance read back; and an overload phase against a small
 // MAX_INSTANCES_IN_FLIGHT, where the service must shed load with 503 + Retry-After.
 import { Agent, get } from "node:http";
+import { multipartChunks } from "../app/test/support/multipart.js";
+import { errorDocument, failedItems, otherReasons, referencedUids } from "../app/test/support/store-response.js";
+import { postStow, type StowReply } from "../app/test/support/stow-client.js";
 import { commandLine, isMain, runCli } from "./lib/cli.js";
-import { buildRequests, pixelData } from "./lib/instances.js";
+import { BOUNDARY, buildRequests, pixelData } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
 import type { OptionValues } from "./lib/options.js";
 import { printReport, type Row, type Verdict } from "./lib/report.js";
 import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack } from "./lib/stack.js";
 import { mib, percentile, round } from "./lib/stats.js";
-import { multipartChunks, postStudies, type StowReply } from "./lib/stow-client.js";
 import { verifyStored, type Expected } from "./lib/verify.js";
 import { repeatFor } from "./lib/workers.js";
 
@@ -88,7 +90,7 @@ async function hammer(url: string, pid: number, clients: number, seconds: number
       const [batch] = buildRequests(1, perRequest, pixels);
       let reply: StowReply;
       try {
-        reply = await postStudies({ url, agent }, multipartChunks(batch!.map((i) => i.bytes)));
+        reply = await postStow(url, multipartChunks(batch!.map((i) => i.bytes), BOUNDARY), BOUNDARY, { agent });
       } catch (err) {
         noAnswer += 1;
         const code = (err as NodeJS.ErrnoException).code ?? "other";
@@ -98,8 +100,9 @@ async function hammer(url: string, pid: number, clients: number, seconds: number
       }
       latencies.push(reply.ms);
       statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
-      const stored = new Set(reply.stored);
-      answers.push({ status: reply.status, retryAfter: reply.retryAfter, complete: stored.size === batch!.length, error: reply.error ?? failures(reply) });
+      const stored = new Set(referencedUids(reply.json));
+      const retryAfter = reply.headers.get("retry-after") ?? undefined;
+      answers.push({ status: reply.status, retryAfter, complete: stored.size === batch!.length, error: errorDocument(reply) ?? failures(reply) });
       for (const inst of batch!) {
         if (stored.has(inst.sopInstanceUid)) acked.push({ key: inst.key, size: inst.bytes.length, sha256: inst.sha256 });
       }
@@ -125,8 +128,10 @@ async function hammer(url: string, pid: number, clients: number, seconds: number
 }
 
 function failures(reply: StowReply): string | undefined {
-  if (!reply.failed.length && !reply.otherFailures) return undefined;
-  return `failed ${reply.failed.map((f) => `0x${f.reason.toString(16)}`).join(",")}; other failures ${reply.otherFailures}`;
+  const failed = failedItems(reply.json);
+  const others = otherReasons(reply.json).length;
+  if (!failed.length && !others) return undefined;
+  return `failed ${failed.map((f) => `0x${f.reason.toString(16)}`).join(",")}; other failures ${others}`;
 }
 
 function getStatus(url: string): Promise<number> {
@@ -187,9 +192,10 @@ export async function runLoad(opts: LoadOptions, log: (line: string) => void = (
         const otherStatus = over.answers.filter((r) => r.status !== 200 && r.status !== 503);
         // Once the pressure is gone, the same process must serve normally.
         const [after] = buildRequests(1, perRequest, pixels);
-        const afterReply = await postStudies({ url: svc.url, agent: new Agent() }, multipartChunks(after!.map((i) => i.bytes)));
-        const aliveAfter = (await getStatus(`${svc.url}/health`)) === 200 && afterReply.status === 200 && afterReply.stored.length === perRequest;
-        for (const inst of after!) if (afterReply.stored.includes(inst.sopInstanceUid)) acked.push({ key: inst.key, size: inst.bytes.length, sha256: inst.sha256 });
+        const afterReply = await postStow(svc.url, multipartChunks(after!.map((i) => i.bytes), BOUNDARY), BOUNDARY, { agent: new Agent() });
+        const afterStored = referencedUids(afterReply.json);
+        const aliveAfter = (await getStatus(`${svc.url}/health`)) === 200 && afterReply.status === 200 && afterStored.length === perRequest;
+        for (const inst of after!) if (afterStored.includes(inst.sopInstanceUid)) acked.push({ key: inst.key, size: inst.bytes.length, sha256: inst.sha256 });
         overload = {
           ...over.tally,
           maxInstancesInFlight: opts["overload-max-in-flight"],

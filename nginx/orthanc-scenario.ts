@@ -14,9 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { expectedKey } from "../app/test/support/key-layout.js";
-import { getObject, type StoredExpectation } from "../app/test/support/stow-check.js";
-import { loadSamples } from "../app/test/support/samples.js";
 import { OrthancProcess } from "../app/test/support/orthanc.js";
+import { readObject } from "../app/test/support/s3-objects.js";
+import { loadSamples } from "../app/test/support/samples.js";
+import type { StoredExpectation } from "../app/test/support/stow-check.js";
 import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
 import { makePki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
@@ -109,7 +110,7 @@ export async function runScenario(): Promise<ScenarioResult> {
     result.stranger = await push(orthanc, "stranger", studyId);
     result.withoutCertificate = await push(orthanc, "anonymous", studyId);
     const refusedLeftSomething = await Promise.all(
-      samples.map((s) => getObject(s3.client, s3.bucket, expectedKey(s.expect as StoredExpectation)).then(() => true, () => false)),
+      samples.map((s) => readObject(s3.client, s3.bucket, expectedKey(s.expect as StoredExpectation)).then((o) => o !== undefined, () => false)),
     );
     if (refusedLeftSomething.some(Boolean)) throw new Error("a refused push stored objects");
     result.trusted = await push(orthanc, "front", studyId);
@@ -117,7 +118,7 @@ export async function runScenario(): Promise<ScenarioResult> {
     for (const sample of samples) {
       const key = expectedKey(sample.expect as StoredExpectation);
       const orthancCopy = (await orthanc.request("GET", `/instances/${ids.get(sample.label)}/file`)).bytes;
-      const object = await getObject(s3.client, s3.bucket, key).catch(() => undefined);
+      const object = await readObject(s3.client, s3.bucket, key).catch(() => undefined);
       result.objects.push({ file: sample.label, key, stored: object !== undefined, equalsOrthancCopy: object?.bytes.equals(orthancCopy) ?? false });
     }
     const appLines = () =>

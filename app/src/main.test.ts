@@ -3,8 +3,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, multipartContentType } from "../test/support/dicom.js";
+import { buildInstance } from "../test/support/dicom.js";
+import { multipartBody } from "../test/support/multipart.js";
 import { spawnService, startServiceProcess } from "../test/support/service.js";
+import { postStow } from "../test/support/stow-client.js";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -32,10 +34,8 @@ describe("main", () => {
     try {
       await expect.poll(() => svc.stderr()).toContain(`${svc.url}/studies`);
       const boundary = "main-test";
-      const res = await fetch(`${svc.url}/studies`, {
-        method: "POST",
-        headers: { "Content-Type": multipartContentType(boundary) },
-        body: new Uint8Array(multipartBody([buildInstance({ studyUid: "1.2.3.4", seriesUid: "1.2.3.4.5", sopInstanceUid: "1.2.3.4.5.6" })], boundary)),
+      const res = await postStow(svc.url, multipartBody([buildInstance({ studyUid: "1.2.3.4", seriesUid: "1.2.3.4.5", sopInstanceUid: "1.2.3.4.5.6" })], boundary), boundary, {
+        headers: {},
       });
       expect(res.status).toBe(200);
       const studyDir = join(dataDir, "s3", "dicom", "1.2.3.4", "1.2.3.4.5");

@@ -20,3 +20,7 @@ it("type-checks the service code (what app/Dockerfile builds)", async () => {
 it("type-checks the unit tests beside the code and everything under app/test", async () => {
   expect(await check("../tsconfig.json")).toEqual({ code: 0, out: "" });
 });
+
+it("type-checks the benchmarks, which build on app/test/support", async () => {
+  expect(await check("../../bench/tsconfig.json")).toEqual({ code: 0, out: "" });
+});

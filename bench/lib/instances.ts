@@ -11,6 +11,9 @@ export interface SentInstance {
   sha256: string;
 }
 
+/** Boundary of every benchmark request. */
+export const BOUNDARY = "stowrs-bench-3f0c9a71d2e84b6b";
+
 /** Room left for the File Meta Information and the attributes before Pixel Data. */
 const HEADER_ALLOWANCE = 512;
 

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { buildInstance, newUid } from "../../app/test/support/dicom.js";
+import { multipartFrame } from "../../app/test/support/multipart.js";
 
 export interface LargeBody {
   stream: Readable;
@@ -30,8 +31,7 @@ export function largeStowBody(pixelBytes: number, boundary: string): LargeBody {
   const head = Buffer.from(probe.subarray(0, probe.length - 2));
   head.writeUInt32LE(pixelBytes, head.length - 4);
 
-  const opening = Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`, "latin1");
-  const closing = Buffer.from(`\r\n--${boundary}--\r\n`, "latin1");
+  const { head: opening, tail: closing } = multipartFrame(boundary);
   const hash = createHash("sha256");
   let digest: string | undefined;
 

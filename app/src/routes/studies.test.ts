@@ -3,12 +3,15 @@ import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningService } from "../server.js";
-import { buildInstance, multipartBody, multipartContentType, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
+import { buildInstance, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
 import { startInProcessService } from "../../test/support/in-process.js";
 import { expectedKey, KEY_LAYOUT } from "../../test/support/key-layout.js";
-import { getObject as getStoredObject, postStow, referencedUids } from "../../test/support/ledger.js";
+import { multipartBody, multipartContentType } from "../../test/support/multipart.js";
+import { getObject as getStoredObject } from "../../test/support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
+import { referencedUids } from "../../test/support/store-response.js";
+import { postStow } from "../../test/support/stow-client.js";
+import type { RunningService } from "../server.js";
 
 let s3: S3rverHandle;
 let svc: RunningService;
@@ -24,7 +27,7 @@ afterAll(async () => {
 
 const B = "stow-test-boundary";
 
-const post = (body: Buffer, headers: Record<string, string> = {}, path = "/studies", service = svc) => postStow(service.url, body, B, path, headers);
+const post = (body: Buffer, headers: Record<string, string> = {}, path = "/studies", service = svc) => postStow(service.url, body, B, { path, headers });
 
 const getObject = (key: string, store = s3) => getStoredObject(store.client, store.bucket, key);
 

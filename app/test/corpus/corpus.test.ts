@@ -2,19 +2,20 @@
 // syntax Debian's pydicom test set has (plus a few dcmtk derives from them),
 // and files that are not storable instances. Sent through the real service
 // into a real S3-compatible server.
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedKey } from "../support/key-layout.js";
+import { listKeys } from "../support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { checkStoredObjects, checkStowReply, sentBody, type SentPart, type StoredExpectation } from "../support/stow-check.js";
+import { postStow } from "../support/stow-client.js";
 import { PYDICOM_TEST_FILES, REASON, REJECTED, STORABLE } from "./corpus-files.js";
 import { DERIVED_REJECTED, DERIVED_STORABLE, deriveFiles, UN_SEQUENCE_FILE } from "./derived-files.js";
 import { readUidsWithPydicom } from "./pydicom-uids.js";
-import { checkStoredObjects, checkStowReply, postStudies, type SentPart, type StoredExpectation } from "../support/stow-check.js";
 
 const MIN_TRANSFER_SYNTAXES = 12;
 const MAX_PARTS_PER_REQUEST = 10;
@@ -111,7 +112,8 @@ describe("real-world DICOM corpus through the service", () => {
   }
 
   async function exchange(sent: SentPart[], context: string) {
-    const reply = await postStudies(service.url, sent, nextBoundary());
+    const boundary = nextBoundary();
+    const reply = await postStow(service.url, sentBody(sent, boundary), boundary);
     checkStowReply(reply, sent, context);
     await checkStoredObjects(s3.client, s3.bucket, sent);
   }
@@ -193,13 +195,7 @@ describe("real-world DICOM corpus through the service", () => {
     });
 
     it("leaves nothing in the bucket but the storable instances, each at its key", async () => {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, ContinuationToken: token }));
-        for (const o of page.Contents ?? []) keys.push(o.Key!);
-        token = page.NextContinuationToken;
-      } while (token);
+      const keys = await listKeys(s3.client, s3.bucket);
       const expected = new Set(storableParts().map((p) => expectedKey(p.expect as StoredExpectation)));
       expect(keys.sort()).toEqual([...expected].sort());
     });

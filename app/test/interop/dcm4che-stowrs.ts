@@ -32,7 +32,7 @@
 // itself (User-Agent: Java/<version>, its Host/Connection), whose exact values
 // depend on the JVM; node:http sends its own Host and Connection: keep-alive.
 import { Agent, request } from "node:http";
-import type { StowReply } from "../support/stow-check.js";
+import { stowReply, type StowReply } from "../support/stow-client.js";
 
 export const CURRENT_BOUNDARY = "myboundary";
 export const LEGACY_BOUNDARY = "-------gc0p4Jq0M2Yt08jU534c0p";
@@ -91,13 +91,12 @@ export function sendStowRs(url: string, req: StowRsRequest, agent: Agent): Promi
   const framing: Array<[string, string]> =
     req.chunkDataSize === undefined ? [["Content-Length", String(req.body.length)]] : [["Transfer-Encoding", "chunked"]];
   const headers = Object.fromEntries([...req.headers, ...framing]);
+  const startedAt = performance.now();
   return new Promise((resolve, reject) => {
     const outgoing = request(url, { method: "POST", headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (d: Buffer) => chunks.push(d));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, contentType: res.headers["content-type"] ?? "", text: Buffer.concat(chunks).toString("utf8") }),
-      );
+      res.on("end", () => resolve(stowReply(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString("utf8"), startedAt)));
       res.on("error", reject);
     });
     outgoing.on("error", reject);

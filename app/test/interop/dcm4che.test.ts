@@ -6,10 +6,11 @@ import { Agent } from "node:http";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { checkStoredObjects, checkStowReply, type SentPart, type StowReply } from "../support/stow-check.js";
 import { buildInstance, newUid } from "../support/dicom.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { checkStoredObjects, checkStowReply, type SentPart } from "../support/stow-check.js";
+import type { StowReply } from "../support/stow-client.js";
 import {
   CURRENT_BOUNDARY,
   CURRENT_CHUNK_DATA_SIZE,
@@ -19,8 +20,8 @@ import {
   legacyStowRsRequest,
   sendStowRs,
 } from "./dcm4che-stowrs.js";
-import { header, readRequests, startWireRecorder, type WireRecorder, type WireRequest } from "./dcm4che-wire.js";
 import { loadSamples } from "../support/samples.js";
+import { header, readRequests, startWireRecorder, type WireRecorder, type WireRequest } from "./dcm4che-wire.js";
 
 const xmlReader = fileURLToPath(new URL("./dcm4che-native-xml.py", import.meta.url));
 

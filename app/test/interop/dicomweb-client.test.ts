@@ -4,11 +4,12 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { api } from "dicomweb-client";
 import XMLHttpRequest from "xhr2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation, type StowReply } from "../support/stow-check.js";
 import { expectedKey } from "../support/key-layout.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../support/service.js";
 import { loadSamples } from "../support/samples.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation } from "../support/stow-check.js";
+import type { StowReply } from "../support/stow-client.js";
 
 (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
 
@@ -17,7 +18,7 @@ const asArrayBuffer = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset +
 interface Stored {
   /** Whether storeInstances resolved (the client treats 200 and 202 as success). */
   resolved: boolean;
-  reply: StowReply;
+  reply: Pick<StowReply, "status" | "contentType" | "text">;
 }
 
 describe("dicomweb-client storeInstances against the service", () => {

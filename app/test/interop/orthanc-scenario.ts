@@ -14,11 +14,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { expectedKey } from "../support/key-layout.js";
-import { getObject, type StoredExpectation } from "../support/stow-check.js";
 import { OrthancProcess } from "../support/orthanc.js";
+import { readObject } from "../support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../support/service.js";
 import { loadSamples } from "../support/samples.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import type { StoredExpectation } from "../support/stow-check.js";
 
 export const RESULT_MARKER = "orthanc-scenario-result";
 
@@ -110,11 +111,13 @@ export async function runScenario(): Promise<ScenarioResult> {
       const orthancCopy = (await orthanc.request("GET", `/instances/${orthancIds.get(sample.label)}/file`)).bytes;
       const check: ObjectCheck = { file: sample.label, key, found: false, contentType: null, equalsOrthancCopy: false, equalsSample: false };
       try {
-        const object = await getObject(s3.client, s3.bucket, key);
-        check.found = true;
-        check.contentType = object.contentType ?? null;
-        check.equalsOrthancCopy = object.bytes.equals(orthancCopy);
-        check.equalsSample = object.bytes.equals(sample.body);
+        const object = await readObject(s3.client, s3.bucket, key);
+        if (object) {
+          check.found = true;
+          check.contentType = object.contentType ?? null;
+          check.equalsOrthancCopy = object.bytes.equals(orthancCopy);
+          check.equalsSample = object.bytes.equals(sample.body);
+        }
       } catch {
         /* not stored: found stays false */
       }

@@ -3,13 +3,19 @@
 // admitted requests are stored byte-exact, memory stays bounded, and the refused ones succeed on
 // retry once the load has passed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
+import { buildInstance, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, fetchMetrics, getObject, metric, MIB, postStow, procStats, type SentInstance, type StowAnswer } from "../support/ledger.js";
-import { piecewisePost, type PiecewiseAnswer } from "../support/piecewise-client.js";
+import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { fetchMetrics, metric } from "../support/metrics.js";
+import { multipartBody, multipartContentType } from "../support/multipart.js";
+import { piecewisePost } from "../support/piecewise-client.js";
+import { procStats } from "../support/proc-stats.js";
+import { getObject } from "../support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { postStow, type StowReply } from "../support/stow-client.js";
+import { MIB } from "../support/units.js";
 
 const B = "overload-boundary";
 const CAPACITY = 4;
@@ -47,7 +53,7 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
     // S3 is slow: every admitted instance holds its slot for a while.
     proxy.addRule({ match: (r) => r.operation === "PutObject" || r.operation === "UploadPart", fault: { kind: "delay", ms: S3_DELAY_MS } });
     const studies = Array.from({ length: CLIENTS }, () => [instance(2 * MIB), instance(3 * MIB)]);
-    let answers: StowAnswer[];
+    let answers: StowReply[];
     try {
       answers = await Promise.all(studies.map((sent) => postStow(svc.url, multipartBody(sent.map((i) => i.bytes), B), B)));
     } finally {
@@ -99,13 +105,13 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
     const sent = Array.from({ length: 3 * CAPACITY }, () => [instance(200_000)]);
     const bodies = sent.map((s) => multipartBody(s.map((i) => i.bytes), B));
     const posts = sent.map(() => piecewisePost(`${svc.url}/studies`, multipartContentType(B)));
-    const answered: Array<PiecewiseAnswer | undefined> = posts.map(() => undefined);
+    const answered: Array<StowReply | undefined> = posts.map(() => undefined);
     posts.forEach((p, n) => p.answer.then((a) => (answered[n] = a)).catch(() => undefined));
     // Every request starts (its head and a few bytes of body), none yet has a DICOM header to read.
     await Promise.all(posts.map((p, n) => p.write(bodies[n].subarray(0, 64))));
     // Beyond capacity, the answer is 503 now, not a place in a queue.
     await expect.poll(() => answered.filter((a) => a?.status === 503).length, { timeout: 10_000 }).toBe(2 * CAPACITY);
-    for (const a of answered) if (a) expect(a.headers["retry-after"]).toMatch(/^\d+$/);
+    for (const a of answered) if (a) expect(a.headers.get("retry-after")).toMatch(/^\d+$/);
     // The admitted ones carry on and are stored; the refused ones hang up, having their answer.
     const admitted = posts.flatMap((p, n) => (answered[n] ? (p.vanish(), []) : [n]));
     expect(admitted).toHaveLength(CAPACITY);

@@ -4,12 +4,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../../src/server.js";
 import { Reason } from "../../src/stow/reasons.js";
-import { buildInstance, multipartBody, newUid } from "../support/dicom.js";
+import { buildInstance, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy, type S3Operation } from "../support/faulty-s3-proxy.js";
 import { startInProcessService } from "../support/in-process.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, failedItems, fetchMetrics, getObject, metric, MIB, postStow, referencedUids, type SentInstance } from "../support/ledger.js";
+import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { fetchMetrics, metric } from "../support/metrics.js";
+import { multipartBody } from "../support/multipart.js";
+import { getObject } from "../support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { failedItems, referencedUids } from "../support/store-response.js";
+import { postStow } from "../support/stow-client.js";
+import { MIB } from "../support/units.js";
 
 const B = "s3-faults-boundary";
 const MAX_ATTEMPTS = 3;

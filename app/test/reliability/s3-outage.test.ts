@@ -4,12 +4,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../../src/server.js";
 import { Reason } from "../../src/stow/reasons.js";
-import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
+import { buildInstance, newUid } from "../support/dicom.js";
 import { startInProcessService } from "../support/in-process.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, fetchMetrics, getObject, metric, MIB, postStow, type SentInstance } from "../support/ledger.js";
+import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { fetchMetrics, metric } from "../support/metrics.js";
+import { multipartBody, multipartContentType } from "../support/multipart.js";
 import { piecewisePost, writeInPieces } from "../support/piecewise-client.js";
+import { getObject } from "../support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { postStow } from "../support/stow-client.js";
+import { MIB } from "../support/units.js";
 
 const B = "s3-outage-boundary";
 const ALLOWED = [Reason.OutOfResources, Reason.ProcessingFailure];

@@ -2,13 +2,17 @@
 // new connections, lets the requests in flight finish (or, past SHUTDOWN_TIMEOUT_SECONDS, cuts
 // them off without a success answer), never leaves a partial object, and exits 0.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
+import { buildInstance, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, fetchMetrics, getObject, metric, MIB, type SentInstance } from "../support/ledger.js";
+import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { fetchMetrics, metric } from "../support/metrics.js";
+import { multipartBody, multipartContentType } from "../support/multipart.js";
 import { piecewisePost, writeInPieces, type PiecewisePost } from "../support/piecewise-client.js";
+import { getObject } from "../support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { MIB } from "../support/units.js";
 
 const B = "sigterm-boundary";
 

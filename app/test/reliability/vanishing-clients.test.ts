@@ -3,16 +3,22 @@
 // flight; afterwards its memory and open files are back near where they started, and it stores
 // the next study as if nothing had happened.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, multipartBody, multipartContentType, newUid } from "../support/dicom.js";
-import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
-import { largeInstance } from "../support/large-instance.js";
-import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, fetchMetrics, getObject, metric, MIB, postStow, procStats } from "../support/ledger.js";
-import { piecewisePost } from "../support/piecewise-client.js";
-import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
-import { startServiceProcess, type ServiceHandle } from "../support/service.js";
-import { seededRandom } from "../support/seeded-random.js";
 import { PROBE_KEY_NAME } from "../../src/storage/conditional-writes.js";
+import { buildInstance, newUid } from "../support/dicom.js";
+import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
+import { expectedKey } from "../support/key-layout.js";
+import { largeInstance } from "../support/large-instance.js";
+import { expectWordKept } from "../support/ledger.js";
+import { fetchMetrics, metric } from "../support/metrics.js";
+import { multipartBody, multipartContentType } from "../support/multipart.js";
+import { piecewisePost } from "../support/piecewise-client.js";
+import { procStats } from "../support/proc-stats.js";
+import { getObject } from "../support/s3-objects.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { seededRandom } from "../support/seeded-random.js";
+import { startServiceProcess, type ServiceHandle } from "../support/service.js";
+import { postStow } from "../support/stow-client.js";
+import { MIB } from "../support/units.js";
 
 const B = "vanishing-clients-boundary";
 const CLIENTS = 10;

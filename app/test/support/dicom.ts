@@ -153,38 +153,3 @@ export function buildInstance(opts: InstanceOptions = {}): Buffer {
   ]);
   return Buffer.concat([header, body]);
 }
-
-export interface PartSpec {
-  body: Buffer;
-  /** Content-Type of the part; null leaves the header out. Default application/dicom. */
-  contentType?: string | null;
-  headers?: Record<string, string>;
-}
-
-export interface MultipartOptions {
-  /** Bytes before the first delimiter (a CRLF, as dicomweb-client sends, or any preamble). */
-  preamble?: string;
-  /** Whether a CRLF follows the close delimiter. Default true. */
-  trailingCrlf?: boolean;
-}
-
-export function multipartBody(parts: Array<Buffer | PartSpec>, boundary: string, opts: MultipartOptions = {}): Buffer {
-  const chunks: Buffer[] = [];
-  if (opts.preamble) chunks.push(Buffer.from(opts.preamble, "latin1"));
-  parts.forEach((p, i) => {
-    const spec: PartSpec = Buffer.isBuffer(p) ? { body: p } : p;
-    const headers: string[] = [];
-    const ct = spec.contentType === undefined ? "application/dicom" : spec.contentType;
-    if (ct !== null) headers.push(`Content-Type: ${ct}`);
-    for (const [k, v] of Object.entries(spec.headers ?? {})) headers.push(`${k}: ${v}`);
-    const headerBlock = headers.map((h) => `${h}\r\n`).join("");
-    chunks.push(Buffer.from(`${i === 0 ? "" : "\r\n"}--${boundary}\r\n${headerBlock}\r\n`, "latin1"));
-    chunks.push(spec.body);
-  });
-  chunks.push(Buffer.from(`\r\n--${boundary}--${opts.trailingCrlf === false ? "" : "\r\n"}`, "latin1"));
-  return Buffer.concat(chunks);
-}
-
-export function multipartContentType(boundary: string): string {
-  return `multipart/related; type="application/dicom"; boundary=${boundary}`;
-}

@@ -1,77 +1,16 @@
 // Test harness: did the service keep its word? Compares what a client sent, what the Store
-// Instances Response said about it, and what the S3 server holds; plus small readers for
-// /metrics and for a child process's memory and open files.
-import { readdirSync, readFileSync } from "node:fs";
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+// Instances Response said about it, and what the S3 server holds.
+import type { S3Client } from "@aws-sdk/client-s3";
 import { expect } from "vitest";
-import { multipartContentType } from "./dicom.js";
 import { expectedKey } from "./key-layout.js";
+import { getObject } from "./s3-objects.js";
+import { failedItems, referencedUids } from "./store-response.js";
 
 export interface SentInstance {
   studyUid: string;
   seriesUid: string;
   sopInstanceUid: string;
   bytes: Buffer;
-}
-
-export interface StowAnswer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: any;
-  /** ms from sending to the end of the answer. */
-  ms: number;
-}
-
-/** POST a multipart body; `headers` replace the defaults (Accept: DICOM JSON) and may override Content-Type. */
-export async function postStow(
-  url: string,
-  body: Buffer | Uint8Array,
-  boundary: string,
-  path = "/studies",
-  headers: Record<string, string> = { Accept: "application/dicom+json" },
-): Promise<StowAnswer> {
-  const started = Date.now();
-  const res = await fetch(`${url}${path}`, {
-    method: "POST",
-    headers: { "Content-Type": multipartContentType(boundary), ...headers },
-    // fetch types take a Uint8Array over a plain ArrayBuffer; copying is cheap at test sizes.
-    body: new Uint8Array(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json, ms: Date.now() - started };
-}
-
-export const referencedUids = (json: any): string[] => (json?.["00081199"]?.Value ?? []).map((i: any) => i["00081155"].Value[0]);
-export const failedItems = (json: any): Array<{ uid: string; reason: number }> =>
-  (json?.["00081198"]?.Value ?? []).map((i: any) => ({ uid: i["00081155"]?.Value?.[0], reason: i["00081197"].Value[0] }));
-export const otherReasons = (json: any): number[] => (json?.["0008119A"]?.Value ?? []).map((i: any) => i["00081197"].Value[0]);
-
-export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer | undefined> {
-  try {
-    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return Buffer.from(await out.Body!.transformToByteArray());
-  } catch (err: any) {
-    if (err?.$metadata?.httpStatusCode === 404 || err?.name === "NoSuchKey") return undefined;
-    throw err;
-  }
-}
-
-export async function listKeys(client: S3Client, bucket: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) keys.push(o.Key!);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
 }
 
 /**
@@ -122,30 +61,3 @@ export async function expectWordKept(
   }
   return { stored: referenced, failed: failed.map((f) => f.uid) };
 }
-
-/** The value of one sample in Prometheus text format, e.g. metric(text, "stowrs_uploads_in_flight"). */
-export function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
-
-export async function fetchMetrics(url: string): Promise<string> {
-  const res = await fetch(`${url}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text();
-}
-
-/** Resident memory and open file descriptors of a process (Linux /proc). */
-export function procStats(pid: number): { rssBytes: number; fds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return { rssBytes: rssKb * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
-}
-
-export const MIB = 1024 * 1024;

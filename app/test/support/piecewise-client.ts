@@ -1,13 +1,7 @@
 // Test harness: a STOW-RS client that sends its body piece by piece (chunked), so a test can act
 // between pieces (kill S3, send SIGTERM, wait for an upload to start) or vanish mid-body.
 import { request as httpRequest, type ClientRequest } from "node:http";
-
-export interface PiecewiseAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any;
-}
+import { stowReply, type StowReply } from "./stow-client.js";
 
 export interface PiecewisePost {
   /** Sends bytes; resolves once the socket took them (waits while the service applies backpressure). */
@@ -17,7 +11,7 @@ export interface PiecewisePost {
   /** Drops the connection without finishing the body, as a client that vanishes. */
   vanish(): void;
   /** The service's answer, or the reason none came (connection reset, refused, ...). */
-  answer: Promise<PiecewiseAnswer>;
+  answer: Promise<StowReply>;
   request: ClientRequest;
 }
 
@@ -26,20 +20,12 @@ export function piecewisePost(url: string, contentType: string, headers: Record<
     method: "POST",
     headers: { "Content-Type": contentType, "Transfer-Encoding": "chunked", Accept: "application/dicom+json", ...headers },
   });
-  const answer = new Promise<PiecewiseAnswer>((resolve, reject) => {
+  const startedAt = performance.now();
+  const answer = new Promise<StowReply>((resolve, reject) => {
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (d: Buffer) => chunks.push(d));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json: any;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, text, json });
-      });
+      res.on("end", () => resolve(stowReply(res.statusCode!, res.headers, Buffer.concat(chunks).toString("utf8"), startedAt)));
       res.on("error", reject);
     });
     req.on("error", reject);

@@ -1,9 +1,11 @@
 // What the corpus test (and the client tests) expect of one STOW-RS exchange:
 // the parts sent, the Store Instances Response, and the objects in the bucket.
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { expect } from "vitest";
-import { multipartBody, type PartSpec } from "./dicom.js";
 import { expectedKey } from "./key-layout.js";
+import { multipartBody } from "./multipart.js";
+import { readObject } from "./s3-objects.js";
+import type { StowReply } from "./stow-client.js";
 
 export interface StoredExpectation {
   kind: "stored";
@@ -30,30 +32,15 @@ export interface SentPart {
 
 type DicomJson = Record<string, { vr: string; Value?: unknown[] }>;
 
-export interface StowReply {
-  status: number;
-  contentType: string;
-  text: string;
-}
-
 export function expectedStatus(parts: SentPart[]): number {
   const stored = parts.filter((p) => p.expect.kind === "stored").length;
   if (stored === parts.length) return 200;
   return stored === 0 ? 409 : 202;
 }
 
-export async function postStudies(baseUrl: string, parts: SentPart[], boundary: string): Promise<StowReply> {
-  const specs: PartSpec[] = parts.map((p) => ({ body: p.body, contentType: p.contentType ?? "application/dicom" }));
-  const res = await fetch(`${baseUrl}/studies`, {
-    method: "POST",
-    headers: {
-      "Content-Type": `multipart/related; type="application/dicom"; boundary=${boundary}`,
-      Accept: "application/dicom+json",
-    },
-    // fetch's types take a Uint8Array over a plain ArrayBuffer, not a Buffer.
-    body: new Uint8Array(multipartBody(specs, boundary)),
-  });
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
+/** The multipart body that sends these parts, each with its own Content-Type. */
+export function sentBody(parts: SentPart[], boundary: string): Buffer {
+  return multipartBody(parts.map((p) => ({ body: p.body, contentType: p.contentType ?? "application/dicom" })), boundary);
 }
 
 const items = (body: DicomJson, tag: string): DicomJson[] => {
@@ -71,7 +58,7 @@ function reasonOf(item: DicomJson): unknown {
 }
 
 /** Checks status, media type and every item of a Store Instances Response against the parts sent. */
-export function checkStowReply(reply: StowReply, parts: SentPart[], context: string) {
+export function checkStowReply(reply: Pick<StowReply, "status" | "contentType" | "text">, parts: SentPart[], context: string) {
   const why = `${context}: ${reply.status} ${reply.text.slice(0, 2000)}`;
   expect(reply.status, why).toBe(expectedStatus(parts));
   expect(reply.contentType, why).toMatch(/^application\/dicom\+json\b/);
@@ -112,18 +99,13 @@ export function checkStowReply(reply: StowReply, parts: SentPart[], context: str
   for (const item of failedItems) expect(storedUids.has(String(first(item, "00081155"))), why).toBe(false);
 }
 
-export async function getObject(client: S3Client, bucket: string, key: string) {
-  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return { bytes: Buffer.from(await res.Body!.transformToByteArray()), contentType: res.ContentType };
-}
-
 /** Every stored part is in the bucket at its key, byte for byte, as application/dicom. */
 export async function checkStoredObjects(client: S3Client, bucket: string, parts: SentPart[], prefix = "") {
   for (const part of parts) {
     if (part.expect.kind !== "stored") continue;
     const key = expectedKey(part.expect, prefix);
-    const object = await getObject(client, bucket, key);
-    expect(object.bytes.equals(part.body), `${part.label} at ${key} must equal the bytes sent`).toBe(true);
-    expect(object.contentType, `${part.label} at ${key}`).toBe("application/dicom");
+    const object = await readObject(client, bucket, key);
+    expect(object?.bytes.equals(part.body), `${part.label} at ${key} must equal the bytes sent`).toBe(true);
+    expect(object?.contentType, `${part.label} at ${key}`).toBe("application/dicom");
   }
 }
