@@ -40,6 +40,11 @@ export function newUid(): string {
   return `2.25.${BigInt("0x" + randomUUID().replace(/-/g, ""))}`;
 }
 
+/** Fresh Study, Series and SOP Instance UIDs for one instance. */
+export function newInstanceUids(): { studyUid: string; seriesUid: string; sopInstanceUid: string } {
+  return { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
+}
+
 type Element = { tag: number; vr: string; value: Buffer; undefinedLength?: boolean };
 
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"]);

@@ -1,0 +1,130 @@
+// The duplicate rules of the store transaction (DUPLICATE_POLICY, identical bytes, racing
+// requests), end to end: real HTTP, the real service, a real S3-compatible server.
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildInstance, newInstanceUids, newUid } from "../../test/support/dicom.js";
+import { startInProcessService } from "../../test/support/in-process.js";
+import { expectedKey } from "../../test/support/key-layout.js";
+import { metric } from "../../test/support/metrics.js";
+import { multipartBody } from "../../test/support/multipart.js";
+import { getObject } from "../../test/support/s3-objects.js";
+import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
+import { failedItems, referencedUids } from "../../test/support/store-response.js";
+import { postStow } from "../../test/support/stow-client.js";
+import type { RunningService } from "../server.js";
+
+/** The store the modes that honour If-None-Match share. */
+let s3: S3rverHandle;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+});
+afterAll(async () => {
+  await s3?.stop();
+});
+
+const B = "stow-test-boundary";
+
+// The duplicate rules hold whichever way the service learns what is at a key: the store refusing a
+// conditional PUT (If-None-Match), or a HEAD before the write.
+const DUPLICATE_MODES: Array<{ mode: string; plainStore: boolean; env: Record<string, string>; headsForNew: boolean }> = [
+  { mode: "conditional writes (store honours If-None-Match)", plainStore: false, env: {}, headsForNew: false },
+  { mode: "HEAD first (S3_CONDITIONAL_WRITES=off)", plainStore: false, env: { S3_CONDITIONAL_WRITES: "off" }, headsForNew: true },
+  { mode: "HEAD first (store ignores If-None-Match, found by the probe)", plainStore: true, env: {}, headsForNew: true },
+];
+
+describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsForNew }) => {
+  let store: S3rverHandle;
+  let lenient: RunningService;
+  let strict: RunningService;
+  beforeAll(async () => {
+    store = plainStore ? await startS3rver({ conditionalWrites: false }) : s3;
+    lenient = await startInProcessService(store, { ...env });
+    strict = await startInProcessService(store, { ...env, DUPLICATE_POLICY: "reject" });
+  });
+  afterAll(async () => {
+    await lenient?.shutdown();
+    await strict?.shutdown();
+    if (plainStore) await store?.stop();
+  });
+
+  const head = (key: string) => store.client.send(new HeadObjectCommand({ Bucket: store.bucket, Key: key }));
+  const read = (key: string) => getObject(store.client, store.bucket, key);
+  const heads = async (service: RunningService) => {
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    const count = (outcome: string) => metric(text, "stowrs_s3_request_duration_seconds_count", { operation: "HeadObject", outcome }) ?? 0;
+    return count("ok") + count("error");
+  };
+
+  it(headsForNew ? "checks a new instance with a HEAD before writing it" : "writes a new instance without a HEAD first", async () => {
+    const before = await heads(lenient);
+    const ids = newInstanceUids();
+    expect((await postStow(lenient.url, multipartBody([buildInstance({ ...ids, pixels: 500 })], B), B)).status).toBe(200);
+    expect((await heads(lenient)) - before).toBe(headsForNew ? 1 : 0);
+  });
+
+  it("acknowledges identical bytes without rewriting, and overwrites different bytes by default", async () => {
+    const ids = newInstanceUids();
+    const first = buildInstance({ ...ids, pixels: 1000 });
+    expect((await postStow(lenient.url, multipartBody([first], B), B)).status).toBe(200);
+    const before = await head(expectedKey(ids));
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await postStow(lenient.url, multipartBody([first], B), B);
+    expect(again.status).toBe(200);
+    expect(referencedUids(again.json)).toEqual([ids.sopInstanceUid]);
+    const after = await head(expectedKey(ids));
+    expect(after.LastModified).toEqual(before.LastModified);
+
+    const changed = buildInstance({ ...ids, pixels: 1002 });
+    expect((await postStow(lenient.url, multipartBody([changed], B), B)).status).toBe(200);
+    expect((await read(expectedKey(ids)))?.equals(changed)).toBe(true);
+  });
+
+  it("rejects different bytes with 0x0111 under DUPLICATE_POLICY=reject, keeping the first", async () => {
+    const ids = newInstanceUids();
+    const first = buildInstance({ ...ids, pixels: 1000 });
+    expect((await postStow(strict.url, multipartBody([first], B), B)).status).toBe(200);
+    const identical = await postStow(strict.url, multipartBody([first], B), B);
+    expect(identical.status).toBe(200);
+    const different = await postStow(strict.url, multipartBody([buildInstance({ ...ids, pixels: 1004 })], B), B);
+    expect(different.status).toBe(409);
+    expect(failedItems(different.json)).toEqual([{ uid: ids.sopInstanceUid, reason: 0x0111 }]);
+    expect((await read(expectedKey(ids)))?.equals(first)).toBe(true);
+  });
+
+  it("applies the same rules to every instance of a multi-instance series", async () => {
+    const series = { studyUid: newUid(), seriesUid: newUid() };
+    // More than HEADS_BEFORE_LISTING in either mode, so the later ones are checked against the series listing.
+    const ids = Array.from({ length: 12 }, () => ({ ...series, sopInstanceUid: newUid() }));
+    const first = ids.map((i) => buildInstance({ ...i, pixels: 2000 }));
+    expect((await postStow(strict.url, multipartBody(first, B), B)).status).toBe(200);
+    const before = await Promise.all(ids.map((i) => head(expectedKey(i))));
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await postStow(strict.url, multipartBody(first, B), B);
+    expect(again.status).toBe(200);
+    expect(referencedUids(again.json)).toEqual(ids.map((i) => i.sopInstanceUid));
+    const after = await Promise.all(ids.map((i) => head(expectedKey(i))));
+    expect(after.map((h) => h.LastModified)).toEqual(before.map((h) => h.LastModified));
+    const changed = await postStow(strict.url, multipartBody(ids.map((i) => buildInstance({ ...i, pixels: 2002 })), B), B);
+    expect(changed.status).toBe(409);
+    expect(failedItems(changed.json)).toEqual(ids.map((i) => ({ uid: i.sopInstanceUid, reason: 0x0111 })));
+    for (const [n, i] of ids.entries()) expect((await read(expectedKey(i)))?.equals(first[n])).toBe(true);
+  });
+
+  it("settles two requests racing to store the same instance: both acknowledged, one object, the bytes sent", async () => {
+    const ids = newInstanceUids();
+    const bytes = buildInstance({ ...ids, pixels: 3000 });
+    const [a, b] = await Promise.all([1, 2].map(() => postStow(strict.url, multipartBody([bytes], B), B)));
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect((await read(expectedKey(ids)))?.equals(bytes)).toBe(true);
+  });
+
+  it("recognises an identical multipart-uploaded instance by its sha256 tag", async () => {
+    const ids = newInstanceUids();
+    const big = buildInstance({ ...ids, pixels: 11 * 1024 * 1024 });
+    expect((await postStow(strict.url, multipartBody([big], B), B)).status).toBe(200);
+    expect((await postStow(strict.url, multipartBody([big], B), B)).status).toBe(200);
+    const different = await postStow(strict.url, multipartBody([buildInstance({ ...ids, pixels: 11 * 1024 * 1024 + 2 })], B), B);
+    expect(failedItems(different.json)).toEqual([{ uid: ids.sopInstanceUid, reason: 0x0111 }]);
+  });
+});
