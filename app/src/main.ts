@@ -45,7 +45,11 @@ async function main() {
       url: service.url,
       bucket: service.bucket,
       prefix: config.prefix,
-      s3: service.embeddedStore ? `embedded store ${service.embeddedStore.endpoint}, data in ${service.embeddedStore.dir}` : (config.s3Endpoint ?? "AWS S3"),
+      s3: service.embeddedStore
+        ? `embedded store ${service.embeddedStore.endpoint}, data in ${service.embeddedStore.dir}`
+        : service.context.storage.amazonS3
+          ? "AWS S3"
+          : config.s3Endpoint,
       upload: config.upload,
     },
     "listening",

@@ -9,8 +9,7 @@ import type { Config } from "./config.js";
 import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type EmbeddedStore } from "./embedded-s3/embedded-store.js";
 import { createMetrics } from "./metrics.js";
 import type { ServiceContext } from "./service-context.js";
-import { ConditionalWrites } from "./storage/conditional-writes.js";
-import { createS3Client } from "./storage/s3-client.js";
+import { createS3Target } from "./storage/s3-target.js";
 import { Semaphore } from "./util/semaphore.js";
 
 const EMBEDDED_BUCKET = "dicom";
@@ -41,7 +40,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     credentials = { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY };
   }
   const metrics = createMetrics();
-  const client = createS3Client(effective, { credentials });
+  const storage = createS3Target(effective, effective.bucket!, { credentials, log });
+  const { client } = storage;
   // Time every S3 call (each UploadPart, PutObject, ...) for the latency histogram.
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -57,31 +57,17 @@ export async function startService(config: Config, log: Logger): Promise<Running
     },
     { step: "initialize", name: "stowrsLatency" },
   );
-  const conditionalWrites = new ConditionalWrites({
-    setting: effective.s3ConditionalWrites,
-    onAws: effective.s3Endpoint === undefined,
-    client,
-    bucket: effective.bucket!,
-    prefix: effective.prefix,
-    log,
-  });
   // Ask the store before taking requests, so that the first ones already take the path the store
   // allows; but a slow or unreachable store must not hold up start-up (uploads use HEADs until it answers).
-  await Promise.race([conditionalWrites.probe(), new Promise((r) => setTimeout(r, CONDITIONAL_WRITES_PROBE_WAIT_MS).unref())]);
-  const instanceSlots = new Semaphore(config.maxInstancesInFlight);
+  await Promise.race([storage.conditionalWrites.probe(), new Promise((r) => setTimeout(r, CONDITIONAL_WRITES_PROBE_WAIT_MS).unref())]);
   const context: ServiceContext = {
     config: effective,
     log,
     metrics,
-    instanceSlots,
+    storage,
+    instanceSlots: new Semaphore(config.maxInstancesInFlight),
     shuttingDown: false,
     activeRequests: 0,
-    storeDeps: {
-      config: effective,
-      s3: { client, bucket: effective.bucket!, checksums: effective.s3Endpoint === undefined, conditionalWrites },
-      metrics,
-      instanceSlots,
-    },
   };
   const app = createApp(context);
 

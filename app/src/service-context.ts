@@ -1,15 +1,17 @@
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import type { Metrics } from "./metrics.js";
-import type { StoreDeps } from "./stow/store-instances.js";
+import type { S3Target } from "./storage/s3-target.js";
 import type { Semaphore } from "./util/semaphore.js";
 
-/** What the routes share: configuration, S3, metrics, limits and lifecycle state. */
+/** The process's shared parts, built once by server.ts: what the routes and the store transaction use. */
 export interface ServiceContext {
+  /** As in effect: with the embedded store, its bucket and endpoint. */
   config: Config;
   log: Logger;
   metrics: Metrics;
-  storeDeps: StoreDeps;
+  storage: S3Target;
+  /** Process-wide instances in flight (MAX_INSTANCES_IN_FLIGHT). */
   instanceSlots: Semaphore;
   shuttingDown: boolean;
   activeRequests: number;

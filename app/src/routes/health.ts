@@ -1,8 +1,7 @@
 // GET /health (the process is alive) and GET /ready (S3 is reachable, cached for a few seconds).
-import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import { Hono } from "hono";
 import type { ServiceContext } from "../service-context.js";
-import { describeS3Error } from "../storage/s3-errors.js";
+import { bucketReachable } from "../storage/bucket-reachable.js";
 
 const READY_CACHE_MS = 3_000;
 
@@ -11,14 +10,7 @@ export function healthRoutes(svc: ServiceContext) {
   let cached: { at: number; ok: boolean; error?: string } | undefined;
   let inFlight: Promise<{ at: number; ok: boolean; error?: string }> | undefined;
 
-  const check = async () => {
-    try {
-      await svc.storeDeps.s3.client.send(new HeadBucketCommand({ Bucket: svc.storeDeps.s3.bucket }), { abortSignal: AbortSignal.timeout(2_000) });
-      return { at: Date.now(), ok: true };
-    } catch (err) {
-      return { at: Date.now(), ok: false, error: describeS3Error(err) };
-    }
-  };
+  const check = async () => ({ at: Date.now(), ...(await bucketReachable(svc.storage)) });
 
   routes.get("/health", (c) => c.json({ status: "ok" }));
   routes.get("/ready", async (c) => {
@@ -27,7 +19,7 @@ export function healthRoutes(svc: ServiceContext) {
       inFlight ??= check().finally(() => (inFlight = undefined));
       cached = await inFlight;
     }
-    return cached.ok ? c.json({ status: "ready", bucket: svc.storeDeps.s3.bucket }) : c.json({ status: "S3 unavailable", error: cached.error }, 503);
+    return cached.ok ? c.json({ status: "ready", bucket: svc.storage.bucket }) : c.json({ status: "S3 unavailable", error: cached.error }, 503);
   });
   return routes;
 }

@@ -83,7 +83,7 @@ async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, st
   svc.activeRequests += 1;
   let result;
   try {
-    result = await storeInstances(svc.storeDeps, { reader, rootType: contentType.rootType, studyUidFromPath, log, reservedSlot: true });
+    result = await storeInstances(svc, { reader, rootType: contentType.rootType, studyUidFromPath, log, reservedSlot: true });
   } finally {
     svc.activeRequests -= 1;
   }

@@ -4,36 +4,27 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Config } from "../config.js";
 import { ChunkedBody } from "./chunked-body.js";
-import type { ConditionalWrites } from "./conditional-writes.js";
-
-export interface S3Target {
-  client: S3Client;
-  bucket: string;
-  /** Whether uploads carry an S3 checksum (real S3) or not (S3-compatible stores that mishandle them). */
-  checksums: boolean;
-  /** Whether new instances can be written with If-None-Match instead of a HEAD first. */
-  conditionalWrites: ConditionalWrites;
-}
 
 export interface S3ClientOptions {
+  /** Amazon S3 itself, not an S3-compatible store (see s3-target.ts). */
+  amazonS3: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /** Object metadata key holding the hex SHA-256 of the object's bytes. */
 export const SHA256_METADATA = "sha256";
 
-export function createS3Client(config: Config, options: S3ClientOptions = {}): S3Client {
+export function createS3Client(config: Config, options: S3ClientOptions): S3Client {
   // Checksums are computed over each buffered part; some S3-compatible servers corrupt
   // streamed uploads that carry them, so they are only asked for on AWS itself.
-  const onAws = config.s3Endpoint === undefined;
   const agentOptions = { keepAlive: true, maxSockets: 256 };
   const client = new S3Client({
     region: config.region,
     endpoint: config.s3Endpoint,
     forcePathStyle: config.s3ForcePathStyle,
     credentials: options.credentials,
-    requestChecksumCalculation: onAws ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
-    responseChecksumValidation: onAws ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
+    requestChecksumCalculation: options.amazonS3 ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
+    responseChecksumValidation: options.amazonS3 ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
     // Standard retry mode: exponential backoff with full jitter, on throttling, 5xx and network errors.
     retryMode: "standard",
     maxAttempts: config.s3MaxAttempts,

@@ -1,27 +1,19 @@
 // One STOW-RS request: read parts one after another, read each part's DICOM header, and stream
 // the part into S3 while the next parts are read, within the configured concurrency.
 import type { Logger } from "pino";
-import type { Config } from "../config.js";
 import { readDicomHeader, type DicomHeader, type HeaderResult } from "../dicom/header.js";
-import type { Metrics } from "../metrics.js";
 import { parseMediaType } from "../multipart/content-type.js";
 import { MultipartError, type MultipartReader, type PartHead } from "../multipart/reader.js";
 import { InstanceUpload, UploadFailed } from "../storage/instance-upload.js";
 import { objectKey } from "../storage/object-key.js";
-import type { S3Target } from "../storage/s3-client.js";
 import { HEADS_BEFORE_LISTING, SeriesListing } from "../storage/series-listing.js";
+import type { ServiceContext } from "../service-context.js";
 import { Semaphore } from "../util/semaphore.js";
 import { RequestTooLarge } from "./body-source.js";
 import type { InstanceOutcome, StoreResult } from "./outcome.js";
 import { Reason } from "./reasons.js";
 
-export interface StoreDeps {
-  config: Config;
-  s3: S3Target;
-  metrics: Metrics;
-  /** Process-wide instances in flight. */
-  instanceSlots: Semaphore;
-}
+export type StoreDeps = Pick<ServiceContext, "config" | "metrics" | "storage" | "instanceSlots">;
 
 export interface StoreRequest {
   reader: MultipartReader;
@@ -43,9 +35,9 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
   const result: StoreResult = { instances: [], otherFailures: [], parts: 0, bytes: 0 };
   const requestSlots = new Semaphore(config.upload.instanceConcurrency);
   const listing = new SeriesListing(
-    deps.s3.client,
-    deps.s3.bucket,
-    deps.s3.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
+    deps.storage.client,
+    deps.storage.bucket,
+    deps.storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
   );
   const pending: Promise<void>[] = [];
   // Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries.
@@ -149,16 +141,16 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
       };
       const upload = new InstanceUpload(
         {
-          client: deps.s3.client,
-          bucket: deps.s3.bucket,
+          client: deps.storage.client,
+          bucket: deps.storage.bucket,
           partSizeBytes: config.upload.partSizeBytes,
           partConcurrency: config.upload.partConcurrency,
           duplicatePolicy: config.duplicatePolicy,
-          checksums: deps.s3.checksums,
+          checksums: deps.storage.amazonS3,
           metrics,
           log: req.log,
           listing,
-          conditionalWrites: deps.s3.conditionalWrites,
+          conditionalWrites: deps.storage.conditionalWrites,
         },
         objectKey(config.prefix, header),
         header,

@@ -12,6 +12,6 @@ export async function startInProcessService(s3: S3rverHandle, env: Record<string
   const svc = await startService(config, pino({ level: "silent" }));
   // The service asks the store about conditional writes in the background; a test must know
   // which path its first instance takes.
-  await svc.context.storeDeps.s3.conditionalWrites.probe();
+  await svc.context.storage.conditionalWrites.probe();
   return svc;
 }
