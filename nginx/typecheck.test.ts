@@ -1,23 +1,12 @@
 // vitest strips types without checking them: type-check the tests and
 // helpers (strict TypeScript) and render's JavaScript (JSDoc types).
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
-
-const tsc = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
-
-function check(project: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) =>
-    execFile(process.execPath, [tsc, "-p", fileURLToPath(new URL(project, import.meta.url)), "--noEmit"], (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    ),
-  );
-}
+import { typeCheck } from "../app/test/support/type-check.js";
 
 it("type-checks the front's tests and helpers", async () => {
-  expect(await check("./tsconfig.json")).toEqual({ code: 0, out: "" });
+  expect(await typeCheck(new URL("./tsconfig.json", import.meta.url))).toEqual({ code: 0, out: "" });
 });
 
 it("type-checks render's JavaScript", async () => {
-  expect(await check("./lib/tsconfig.json")).toEqual({ code: 0, out: "" });
+  expect(await typeCheck(new URL("./lib/tsconfig.json", import.meta.url))).toEqual({ code: 0, out: "" });
 });
