@@ -1,7 +1,7 @@
 // The STOW-RS client of the tests and the benchmarks: POST {url}/studies (or another path) over
 // node:http, the multipart body given whole, as the buffers it is made of (never joined), or as a
 // stream of known length. An early answer (503 at capacity, 413 before the body is read) is the
-// answer, even if sending the rest of the body then fails.
+// answer: the rest of the body is not sent, and a failure to send it does not matter.
 import { once } from "node:events";
 import { request, type Agent, type IncomingHttpHeaders } from "node:http";
 import { multipartContentType } from "./multipart.js";
@@ -66,6 +66,10 @@ export async function postStow(url: string, body: StowBody, boundary: string, op
       // Once the answer is here, a failing write of the rest of the body does not matter.
       answered = true;
       req.on("error", () => undefined);
+      // Answered before the whole body was handed over (503 at capacity, 413): the rest is not
+      // sent, and the connection does not go back to the agent, which would hold it for a moment
+      // without an error listener while an EPIPE for the unsent body may still arrive.
+      if (!req.writableEnded) req.shouldKeepAlive = false;
       const parts: Buffer[] = [];
       try {
         for await (const c of res) parts.push(c as Buffer);
@@ -82,10 +86,10 @@ export async function postStow(url: string, body: StowBody, boundary: string, op
   const write = async () => {
     try {
       for await (const chunk of Array.isArray(pieces) ? pieces : pieces.chunks) {
-        if (req.destroyed) return;
+        if (req.destroyed || answered) break;
         if (!req.write(chunk)) await Promise.race([once(req, "drain"), response.then(() => undefined)]);
       }
-      req.end();
+      if (!req.destroyed) req.end();
     } catch (err) {
       if (!answered) throw err;
     }
