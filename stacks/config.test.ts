@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { makePki } from "../nginx/testing/pki";
 import { MAX_INSTANCES_IN_FLIGHT, UPLOAD_INSTANCE_CONCURRENCY, UPLOAD_PART_CONCURRENCY, UPLOAD_PART_SIZE_MIB } from "../app/src/config-limits";
-import { ConfigError, parseConfig, type ParseOptions, type StackConfig } from "./config";
+import { parse as parseYaml } from "yaml";
+import { ConfigError, DEFAULTS, parseConfig, type ParseOptions, type StackConfig } from "./config";
 import { appMemoryMiB, worstCaseMiB } from "./memory-budget";
 import { BASE, configMap } from "./testing/harness";
 
@@ -46,8 +47,8 @@ describe("parseConfig defaults", () => {
       upload: { partSizeMiB: 5, partConcurrency: 2, instanceConcurrency: 4, maxInstancesInFlight: 30 },
       tags: {},
       images: {},
-      protectData: false,
-      nlbDeletionProtection: false,
+      protectData: true,
+      nlbDeletionProtection: true,
       logRetentionDays: 30,
       accessLogRetentionDays: 365,
       placeholders: [],
@@ -69,12 +70,25 @@ describe("parseConfig defaults", () => {
     expect(worstCaseMiB(small, small.maxInstancesInFlight + 1)).toBeGreaterThan(appMemoryMiB(1024));
   });
 
-  it("protects data and the load balancer by default in prod only", () => {
+  it("protects data and the load balancer unless a stack turns it off", () => {
     expect(parsed({}, { stack: "prod" })).toMatchObject({ protectData: true, nlbDeletionProtection: true });
-    expect(parsed({}, { stack: "production-eu" })).toMatchObject({ protectData: true, nlbDeletionProtection: true });
-    expect(parsed({}, { stack: "dev" })).toMatchObject({ protectData: false, nlbDeletionProtection: false });
-    expect(parsed({ protectData: "false", nlbDeletionProtection: "false" }, { stack: "prod" })).toMatchObject({ protectData: false, nlbDeletionProtection: false });
-    expect(parsed({ protectData: true }, { stack: "qa" }).protectData).toBe(true);
+    expect(parsed({ protectData: "false", nlbDeletionProtection: false })).toMatchObject({ protectData: false, nlbDeletionProtection: false });
+  });
+
+  it("has the defaults Pulumi.yaml declares, for every scalar key it declares", () => {
+    const project = parseYaml(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8"));
+    const declared = project.config as Record<string, { type: string; description: string; default: unknown }>;
+    const c = parsed({});
+    const scalars = ["appName", "vpcCidr", "bucketEncryption", "protectData", "nlbDeletionProtection", "logRetentionDays", "accessLogRetentionDays"];
+    expect(Object.keys(declared).sort()).toEqual([...scalars].sort());
+    for (const key of scalars) {
+      const d = declared[key];
+      expect(d.description.length, key).toBeGreaterThan(20);
+      expect(d.type, key).toBe({ string: "string", boolean: "boolean", number: "integer" }[typeof d.default as string]);
+      // appName is set by BASE; its code default is DEFAULTS.appName.
+      const value = key === "appName" ? DEFAULTS.appName : (c as any)[key];
+      expect(d.default, key).toEqual(value);
+    }
   });
 
   it("reads the truststore from PEM text or from a file relative to the project", () => {

@@ -148,14 +148,13 @@ export const DEFAULTS = {
     partConcurrency: UPLOAD_PART_CONCURRENCY.default,
     instanceConcurrency: UPLOAD_INSTANCE_CONCURRENCY.default,
   },
+  // Protected unless a stack turns it off (dev does): losing received images or the
+  // endpoint's address by accident costs more than an extra command before a destroy.
+  protectData: true,
+  nlbDeletionProtection: true,
   logRetentionDays: 30,
   accessLogRetentionDays: 365,
 };
-
-/** Stacks whose data and endpoint are protected unless configured otherwise. */
-export function isProductionStack(stack: string): boolean {
-  return /^prod(uction)?($|[-_.])/.test(stack);
-}
 
 /** The retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -184,7 +183,7 @@ export function loadConfig(options: Partial<ParseOptions> = {}): StackConfig {
 }
 
 export interface ParseOptions {
-  /** Stack name: decides the protective defaults. */
+  /** Stack name, for messages. */
   stack: string;
   /** Where file paths in config (certificate.truststore) are resolved. */
   projectDir: string;
@@ -244,9 +243,8 @@ export function parseConfig(
   const upload = v.upload(own.upload, fargate.memory);
   const tags = v.tags(own.tags);
   const images = v.images(own.images);
-  const production = isProductionStack(opts.stack);
-  const protectData = v.flag("protectData", own.protectData, production);
-  const nlbDeletionProtection = v.flag("nlbDeletionProtection", own.nlbDeletionProtection, production);
+  const protectData = v.flag("protectData", own.protectData, DEFAULTS.protectData);
+  const nlbDeletionProtection = v.flag("nlbDeletionProtection", own.nlbDeletionProtection, DEFAULTS.nlbDeletionProtection);
   const logRetentionDays = v.retention("logRetentionDays", own.logRetentionDays, DEFAULTS.logRetentionDays, LOG_RETENTION_DAYS);
   const accessLogRetentionDays = v.retention("accessLogRetentionDays", own.accessLogRetentionDays, DEFAULTS.accessLogRetentionDays);
 

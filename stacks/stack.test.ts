@@ -210,7 +210,7 @@ describe("prod safety", () => {
       "aws:s3/bucket:Bucket stowrs-test-dicom",
     ]);
     expect(inputs(one(resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(true);
-    const open = await recordWith({});
+    const open = await recordWith({ protectData: false, nlbDeletionProtection: false });
     expect(open.resources.filter((r) => r.options.protect)).toEqual([]);
     expect(inputs(one(open.resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(false);
   });
