@@ -175,8 +175,8 @@ const AWS_BUCKET_PREFIX_MAX = 37; // the provider appends a 26-character unique 
 export function loadConfig(options: Partial<ParseOptions> = {}): StackConfig {
   return parseConfig(pulumi.runtime.allConfig(), process.env, {
     stack: pulumi.getStack(),
-    // The engine runs the program in the project directory, where relative file paths in config start.
-    projectDir: process.cwd(),
+    // Relative file paths in config start beside Pulumi.yaml, wherever `main` points.
+    projectDir: pulumi.runtime.getRootDirectory() || process.cwd(),
     secretKeys: secretConfigKeys(),
     ...options,
   });
