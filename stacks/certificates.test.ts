@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { makePki } from "../nginx/testing/pki";
 import { createCertificates, type CertificatesArgs } from "./certificates";
 import type { CertificateConfig } from "./config";
+import type { RecordedResource } from "./offline/record";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 const base: Omit<CertificatesArgs, "certificate"> = {
@@ -23,7 +24,7 @@ function record(certificate: CertificateConfig) {
   return recordComponent((opts) => createCertificates({ ...base, certificate }, opts));
 }
 
-function objects(resources: Awaited<ReturnType<typeof record>>["resources"]) {
+function objects(resources: RecordedResource[]): Record<string, RecordedResource> {
   return Object.fromEntries(ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((r) => [inputs(r).key, r]));
 }
 
@@ -59,7 +60,7 @@ describe("createCertificates", () => {
     expect(written["certificate.key"].secretInputs).toContain("content");
     expect(written["certificate.crt"].secretInputs).not.toContain("content");
     const x509 = new X509Certificate(inputs(written["certificate.crt"]).content);
-    expect(x509.checkHost(base.serverName)).toBe(base.serverName);
+    expect(x509.checkHost(String(base.serverName))).toBe(base.serverName);
     expect(result.serverCertificatePem).toBe(inputs(written["certificate.crt"]).content);
   });
 

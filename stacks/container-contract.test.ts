@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig as loadAppConfig } from "../app/src/config";
 import { UPLOAD_INSTANCE_CONCURRENCY, UPLOAD_PART_CONCURRENCY, UPLOAD_PART_SIZE_MIB } from "../app/src/config-limits";
-import { readSettings } from "../nginx/lib/settings.js";
+import { readSettings } from "./testing/nginx-settings";
 import { parseConfig, type StackConfig } from "./config";
 import { containerDefinitions, PORTS, type ContainerDefinition } from "./containers";
 import { readDockerfile } from "./dockerfile";

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readSettings } from "../nginx/lib/settings.js";
+import { readSettings } from "./testing/nginx-settings";
 import { ConfigError } from "./config";
 import { listenerIdleTimeoutSeconds } from "./load-balancer";
 import { recordStack, type RecordedStack } from "./offline/record";
