@@ -16,7 +16,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const FORBIDDEN: [string, RegExp][] = [
   ["node_modules", /(^|\/)node_modules\//],
-  [".git", /^\.git\//],
+  [".git", /^\.git(\/|$)/],
   [".data", /^\.data\//],
   ["tests", /\.test\.[cm]?[jt]s$/],
   ["app/test", /^app\/test\//],
