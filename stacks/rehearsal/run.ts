@@ -78,6 +78,9 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
       throw err;
     }
 
+    for (const [name, ref] of Object.entries(config.images)) {
+      log(`images: ${name} is the prebuilt ${ref} in the plan; the rehearsal runs this checkout's ${name}/Dockerfile entry point instead`);
+    }
     const nginxDef = task.containers.find((c) => c.name === "nginx");
     const appDef = task.containers.find((c) => c.name === "app");
     if (!nginxDef || !appDef) throw new Broken(`the task needs containers nginx and app, has ${task.containers.map((c) => c.name).join(", ")}`);
