@@ -10,7 +10,7 @@ import { parse } from "yaml";
 const REPO = path.resolve(__dirname, "..");
 const WORKFLOWS = path.join(__dirname, "workflows");
 
-type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Step = { id?: string; name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
 type Job = {
   name?: string;
   needs?: string | string[];
@@ -20,7 +20,13 @@ type Job = {
   strategy?: { matrix?: Record<string, unknown> };
   steps: Step[];
 };
-type Workflow = { on: Record<string, any>; permissions?: Record<string, string>; concurrency?: any; jobs: Record<string, Job> };
+type Workflow = {
+  on: Record<string, any>;
+  permissions?: Record<string, string>;
+  concurrency?: any;
+  env?: Record<string, string>;
+  jobs: Record<string, Job>;
+};
 
 function load(file: string): Workflow {
   return parse(fs.readFileSync(path.join(WORKFLOWS, file), "utf8")) as Workflow;
@@ -34,9 +40,21 @@ const stackFiles = fs
   .filter((s): s is string => s !== undefined)
   .sort();
 
+/** Steps that run a Pulumi command (the action without a command only installs the CLI). */
 function pulumiSteps(job: Job): Step[] {
-  return job.steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
+  return job.steps.filter((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command !== undefined);
 }
+
+function allPulumiActionSteps(workflow: Workflow): Step[] {
+  return Object.values(workflow.jobs).flatMap((job) => job.steps.filter((s) => s.uses?.startsWith("pulumi/actions@")));
+}
+
+/** The step index of the first step that uses the Pulumi CLI (the action or `pulumi ...` in a script). */
+function firstPulumiUse(job: Job): number {
+  return job.steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@") || /(^|\n)\s*pulumi /.test(s.run ?? ""));
+}
+
+const SDK_VERSION: string = JSON.parse(fs.readFileSync(path.join(REPO, "stacks/package.json"), "utf8")).dependencies["@pulumi/pulumi"];
 
 function awsSteps(job: Job): Step[] {
   return job.steps.filter((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
@@ -65,6 +83,62 @@ describe("workflow files", () => {
       expect(text, file).not.toMatch(/aws-access-key-id|aws-secret-access-key|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN/i);
       expect(text, file).not.toMatch(/AKIA[0-9A-Z]{16}/);
       expect(Object.keys(parse(text).on ?? {}), file).not.toContain("pull_request_target");
+    }
+  });
+});
+
+describe("Pulumi CLI and plugins", () => {
+  it.each([["infra-preview.yml", preview], ["infra-deploy.yml", deploy]] as const)("%s pins the CLI to the SDK's version and uses the current pulumi/actions major", (_file, workflow) => {
+    expect(workflow.env?.PULUMI_VERSION).toBe(SDK_VERSION);
+    const steps = allPulumiActionSteps(workflow);
+    expect(steps.length).toBeGreaterThan(0);
+    for (const step of steps) {
+      expect(step.uses).toBe("pulumi/actions@v7");
+      expect(step.with?.["pulumi-version"]).toBe("${{ env.PULUMI_VERSION }}");
+    }
+  });
+
+  it.each([["infra-preview.yml", preview], ["infra-deploy.yml", deploy]] as const)("%s restores the plugin cache before Pulumi runs, keyed by CLI version and lockfile", (_file, workflow) => {
+    for (const [name, job] of Object.entries(workflow.jobs)) {
+      const first = firstPulumiUse(job);
+      if (first < 0) continue;
+      const cache = job.steps.findIndex((s) => s.uses?.startsWith("actions/cache@") && s.with?.path === "~/.pulumi/plugins");
+      expect(cache, `${name}: plugin cache`).toBeGreaterThanOrEqual(0);
+      expect(cache, name).toBeLessThan(first);
+      expect(String(job.steps[cache].with?.key)).toMatch(/PULUMI_VERSION.*hashFiles\('package-lock\.json'\)/);
+    }
+  });
+});
+
+describe("images", () => {
+  const tagged = (job: Job) => job.steps.find((s) => (s.run ?? "").includes("npm run -s image-tags"));
+
+  it("are never built for a preview: each stack is previewed with the images named by their content tags", () => {
+    const job = preview.jobs.preview;
+    for (const s of Object.values(preview.jobs).flatMap((j) => j.steps)) {
+      expect(s.run ?? "", "no docker build in previews").not.toMatch(/docker (buildx )?build/);
+      expect(s.uses ?? "").not.toMatch(/^docker\/build-push-action/);
+    }
+    const step = tagged(job);
+    expect(step, "image tags from the build contexts").toBeDefined();
+    expect(step!.run).toMatch(/stowrs-to-s3:images\.app/);
+    expect(step!.run).toMatch(/stowrs-to-s3:images\.nginx/);
+    expect(job.steps.indexOf(step!)).toBeLessThan(job.steps.indexOf(pulumiSteps(job)[0]));
+  });
+
+  it("are built once on main, only when no image with their content tag exists, and promoted unchanged to dev and prod", () => {
+    const job = deploy.jobs.images;
+    const script = tagged(job)?.run ?? "";
+    expect(script.indexOf("describe-images")).toBeGreaterThan(0);
+    expect(script.indexOf("describe-images")).toBeLessThan(script.indexOf("docker buildx build"));
+    expect(pulumiSteps(job)).toEqual([]);
+    for (const stack of ["dev", "prod"]) {
+      const up = deploy.jobs[stack];
+      expect([up.needs].flat()).toContain("images");
+      const set = up.steps.find((s) => (s.run ?? "").includes("stowrs-to-s3:images.app"));
+      expect(set?.run).toContain("${{ needs.images.outputs.app }}");
+      expect(set?.run).toContain("${{ needs.images.outputs.nginx }}");
+      expect(up.steps.indexOf(set!)).toBeLessThan(up.steps.indexOf(pulumiSteps(up)[0]));
     }
   });
 });
@@ -109,7 +183,12 @@ describe("pull request preview", () => {
   it("checks the program offline first, and keeps fork pull requests away from the credentials", () => {
     const offline = preview.jobs.offline;
     expect(offline.steps.map((s) => s.run).filter(Boolean)).toEqual(
-      expect.arrayContaining(["npx vitest run stacks .github", "npm run plan -- dev --policies", "npm run plan -- prod --policies"]),
+      expect.arrayContaining([
+        "npx vitest run stacks .github",
+        "npm run plan -- dev --policies",
+        "npm run plan -- prod --policies",
+        ...stackFiles.map((s) => `npm run rehearse -- ${s}`),
+      ]),
     );
     expect(permissionsOf(preview, offline)["id-token"]).toBeUndefined();
     expect(job.needs).toBe("offline");
@@ -135,7 +214,18 @@ describe("deployment on main", () => {
       }),
     );
     expect(upStacks.sort()).toEqual(["dev", "prod"]);
-    expect(deploy.jobs.prod.needs).toBe("dev");
+    expect([deploy.jobs.prod.needs].flat()).toContain("dev");
+  });
+
+  it("runs the smoke test against each deployed stack after its `pulumi up`, with a client certificate for prod", () => {
+    for (const stack of ["dev", "prod"]) {
+      const job = deploy.jobs[stack];
+      const smoke = job.steps.findIndex((s) => new RegExp(`npm run smoke -- "\\$\\{\\{ vars\\.PULUMI_ORG \\}\\}/${stack}"`).test(s.run ?? ""));
+      expect(smoke, `${stack}: smoke step`).toBeGreaterThan(job.steps.indexOf(pulumiSteps(job)[0]));
+    }
+    const prodSmoke = deploy.jobs.prod.steps.find((s) => (s.run ?? "").includes("npm run smoke"))!;
+    expect(prodSmoke.run).toMatch(/--client-cert \S+ --client-key \S+/);
+    expect(prodSmoke.env).toMatchObject({ SMOKE_CLIENT_CERT: "${{ secrets.SMOKE_CLIENT_CERT }}", SMOKE_CLIENT_KEY: "${{ secrets.SMOKE_CLIENT_KEY }}" });
   });
 
   it("puts every `pulumi up` behind an environment (required reviewers approve it)", () => {

@@ -1,26 +1,42 @@
-import { describe, expect, it } from "vitest";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { X509Certificate } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { makePki } from "../nginx/testing/pki";
 import { createCertificates, type CertificatesArgs } from "./certificates";
+import type { CertificateConfig } from "./config";
+import type { RecordedResource } from "./offline/record";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 const base: Omit<CertificatesArgs, "certificate"> = {
   appName: "ce",
   encryption: { kind: "SSE-KMS", keyArn: "arn:aws:kms:eu-central-1:123456789012:key/k" },
   accessLogsBucket: "logs-bucket",
+  serverName: "ce-nlb-1.elb.eu-central-1.amazonaws.com",
 };
+const placeholderCa = fs.readFileSync(path.resolve(__dirname, "examples/placeholder-client-ca.crt"), "utf8");
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacks-certificates-"));
+const pki = makePki(dir);
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function record(certificate: CertificateConfig) {
+  return recordComponent((opts) => createCertificates({ ...base, certificate }, opts));
+}
+
+function objects(resources: RecordedResource[]): Record<string, RecordedResource> {
+  return Object.fromEntries(ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((r) => [inputs(r).key, r]));
+}
 
 describe("createCertificates", () => {
   it("makes no bucket in ACM mode and passes the certificate on", async () => {
-    const { resources, result } = await recordComponent((opts) =>
-      createCertificates({ ...base, certificate: { mode: "ACM", authMode: "anonymous", arn: "arn:aws:acm:eu-central-1:1:certificate/x" } }, opts),
-    );
-    expect(resources.filter((r) => r.type.startsWith("aws:s3"))).toEqual([]);
+    const { resources, result } = await record({ mode: "ACM", authMode: "anonymous", arn: "arn:aws:acm:eu-central-1:1:certificate/x" });
+    expect(resources.filter((r) => r.type.startsWith("aws:s3") || r.type.startsWith("tls:"))).toEqual([]);
     expect(result).toMatchObject({ mode: "ACM", acmCertificateArn: "arn:aws:acm:eu-central-1:1:certificate/x", objectArns: [] });
   });
 
-  it("makes a private bucket in FROMS3 mode, readable only for the certificate and key", async () => {
-    const { resources, result } = await recordComponent((opts) =>
-      createCertificates({ ...base, certificate: { mode: "FROMS3", authMode: "anonymous", bucket: "ce-certs" } }, opts),
-    );
+  it("FROMS3: a private bucket, readable only for the objects nginx needs, gone with the stack", async () => {
+    const { resources, result } = await record({ mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "ce-certs" });
     const bucket = one(resources, "aws:s3/bucket:Bucket");
     expect(inputs(bucket).bucketPrefix).toBe("ce-certs");
     expect(ofType(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")).toHaveLength(1);
@@ -33,10 +49,69 @@ describe("createCertificates", () => {
     expect(inputs(bucket).forceDestroy).toBe(true);
   });
 
-  it("adds the trust store for client authentication", async () => {
-    const { result } = await recordComponent((opts) =>
-      createCertificates({ ...base, certificate: { mode: "FROMS3", authMode: "clientauth", bucket: "ce-certs" } }, opts),
-    );
+  it("generates a certificate for the load balancer's name and writes it and its key (kept secret) into the bucket", async () => {
+    const { resources, result } = await record({ mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "ce-certs" });
+    const cert = inputs(one(resources, "tls:index/selfSignedCert:SelfSignedCert"));
+    expect(cert).toMatchObject({ dnsNames: [base.serverName], allowedUses: expect.arrayContaining(["server_auth"]) });
+    expect(cert.validityPeriodHours).toBeGreaterThan(cert.earlyRenewalHours);
+    const written = objects(resources);
+    expect(Object.keys(written).sort()).toEqual(["certificate.crt", "certificate.key"]);
+    for (const o of Object.values(written)) expect(inputs(o).bucket).toBe(result.bucketName);
+    expect(written["certificate.key"].secretInputs).toContain("content");
+    expect(written["certificate.crt"].secretInputs).not.toContain("content");
+    const x509 = new X509Certificate(inputs(written["certificate.crt"]).content);
+    expect(x509.checkHost(String(base.serverName))).toBe(base.serverName);
+    expect(result.serverCertificatePem).toBe(inputs(written["certificate.crt"]).content);
+  });
+
+  it("writes a certificate and key from config instead, and generates nothing", async () => {
+    const { resources } = await record({
+      mode: "FROMS3",
+      authMode: "anonymous",
+      source: "stack",
+      bucket: "ce-certs",
+      server: { certificate: { pem: pki.server.certPem, origin: "config" }, key: pki.server.keyPem },
+    });
+    expect(resources.filter((r) => r.type.startsWith("tls:"))).toEqual([]);
+    const written = objects(resources);
+    expect(inputs(written["certificate.crt"]).content).toBe(pki.server.certPem);
+    expect(inputs(written["certificate.key"]).content).toBe(pki.server.keyPem);
+    expect(written["certificate.key"].secretInputs).toContain("content");
+  });
+
+  it("adds the trust store for client authentication, as given", async () => {
+    const { resources, result } = await record({
+      mode: "FROMS3",
+      authMode: "clientauth",
+      source: "stack",
+      bucket: "ce-certs",
+      truststore: { pem: placeholderCa, origin: "file" },
+    });
     expect(result.objectArns.map((a: string) => a.split("/").pop())).toEqual(["certificate.crt", "certificate.key", "truststore.crt"]);
+    expect(inputs(objects(resources)["truststore.crt"]).content).toBe(placeholderCa);
+  });
+
+  it("gives a digest of the objects that changes with any of them, so a new certificate restarts the tasks", async () => {
+    const withCa = (pem: string) =>
+      record({ mode: "FROMS3", authMode: "clientauth", source: "stack", bucket: "ce-certs", truststore: { pem, origin: "x" } });
+    // One at a time: the mocks are process-wide.
+    const a = await withCa(placeholderCa);
+    const again = await withCa(placeholderCa);
+    const b = await withCa(pki.ca.certPem);
+    expect(a.result.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(again.result.contentSha256).toBe(a.result.contentSha256);
+    expect(b.result.contentSha256).not.toBe(a.result.contentSha256);
+  });
+
+  it("external source: writes nothing, and the task role may read exactly the three files of the named bucket", async () => {
+    const { resources, result } = await record({ mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "site-tls" });
+    expect(resources.filter((r) => r.type.startsWith("aws:s3") || r.type.startsWith("tls:"))).toEqual([]);
+    expect(result.objectArns).toEqual([
+      "arn:aws:s3:::site-tls/certificate.crt",
+      "arn:aws:s3:::site-tls/certificate.key",
+      "arn:aws:s3:::site-tls/truststore.crt",
+    ]);
+    expect(result.bucketName).toBe("site-tls");
+    expect(result.contentSha256).toBeUndefined();
   });
 });

@@ -1,8 +1,13 @@
 // Where TLS material comes from. ACM: the NLB holds the certificate and nothing is
-// stored by the stack. FROMS3: nginx fetches its certificate, key and (for client
-// authentication) the trust store from a private bucket made here; the operator puts
-// the files there (see stacks/README.md).
+// stored by the stack. FROMS3: nginx reads certificate.crt, certificate.key and (client
+// authentication) truststore.crt from a bucket when a task starts. With source "stack"
+// the stack writes those objects itself, from config or from a certificate it generates
+// for the load balancer's name, so the first `pulumi up` leaves a working endpoint; with
+// source "external" they live in a bucket the operator manages and names.
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as tls from "@pulumi/tls";
 import type { CertificateConfig } from "./config";
 import { createPrivateBucket, type EncryptionSpec } from "./storage";
 
@@ -10,11 +15,17 @@ export const CERTIFICATE_OBJECT = "certificate.crt";
 export const KEY_OBJECT = "certificate.key";
 export const TRUSTSTORE_OBJECT = "truststore.crt";
 
+/** A generated certificate is valid for a year and replaced by the first `pulumi up` in its last 30 days. */
+export const GENERATED_VALIDITY_HOURS = 365 * 24;
+export const GENERATED_RENEWAL_HOURS = 30 * 24;
+
 export interface CertificatesArgs {
   appName: string;
   certificate: CertificateConfig;
   encryption: EncryptionSpec;
   accessLogsBucket: pulumi.Input<string>;
+  /** The name clients use (the NLB's DNS name): a generated certificate is made for it. */
+  serverName: pulumi.Input<string>;
 }
 
 export interface Certificates {
@@ -26,13 +37,33 @@ export interface Certificates {
   bucketName?: pulumi.Output<string>;
   /** Exactly the objects nginx needs; the task role may read these and nothing else there. */
   objectArns: pulumi.Output<string>[];
+  /** The objects the stack wrote (source stack); the service waits for them. */
+  objects: pulumi.Resource[];
+  /** SHA-256 over the written objects' keys and contents: a change restarts the tasks. Absent when the stack writes none. */
+  contentSha256?: pulumi.Output<string>;
+  /** The server certificate (PEM, public) when the stack knows it, for clients to pin. */
+  serverCertificatePem?: pulumi.Output<string>;
 }
 
 export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomResourceOptions): Certificates {
   const cert = args.certificate;
   if (cert.mode === "ACM") {
-    return { mode: cert.mode, authMode: cert.authMode, acmCertificateArn: cert.arn, objectArns: [] };
+    return { mode: cert.mode, authMode: cert.authMode, acmCertificateArn: cert.arn, objectArns: [], objects: [] };
   }
+  const names = [CERTIFICATE_OBJECT, KEY_OBJECT, ...(cert.authMode === "clientauth" ? [TRUSTSTORE_OBJECT] : [])];
+
+  if (cert.source === "external") {
+    // ARNs of a named bucket are known without looking it up: arn:aws:s3:::<bucket>/<key>.
+    const partition = aws.getPartitionOutput({}, { provider: opts.provider }).partition;
+    return {
+      mode: cert.mode,
+      authMode: cert.authMode,
+      bucketName: pulumi.output(cert.bucket),
+      objectArns: names.map((key) => pulumi.interpolate`arn:${partition}:s3:::${cert.bucket}/${key}`),
+      objects: [],
+    };
+  }
+
   // Not retained: when the deployment goes, its private key should go with it.
   const bucket = createPrivateBucket(
     `${args.appName}-certificates`,
@@ -44,11 +75,58 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     },
     opts,
   );
-  const objects = [CERTIFICATE_OBJECT, KEY_OBJECT, ...(cert.authMode === "clientauth" ? [TRUSTSTORE_OBJECT] : [])];
+
+  let certificatePem: pulumi.Output<string>;
+  let keyPem: pulumi.Output<string>;
+  if (cert.server) {
+    certificatePem = pulumi.output(cert.server.certificate.pem);
+    keyPem = pulumi.secret(cert.server.key);
+  } else {
+    // tls resources make no cloud calls; they take the default provider of their own package.
+    const key = new tls.PrivateKey(`${args.appName}-server`, { algorithm: "RSA", rsaBits: 2048 });
+    const generated = new tls.SelfSignedCert(`${args.appName}-server`, {
+      privateKeyPem: key.privateKeyPem,
+      subject: { commonName: args.appName, organization: "stowrs-to-s3" },
+      dnsNames: [args.serverName],
+      validityPeriodHours: GENERATED_VALIDITY_HOURS,
+      earlyRenewalHours: GENERATED_RENEWAL_HOURS,
+      allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+    });
+    certificatePem = generated.certPem;
+    keyPem = pulumi.secret(key.privateKeyPem);
+  }
+
+  const contents: [string, pulumi.Output<string>][] = [
+    [CERTIFICATE_OBJECT, certificatePem],
+    [KEY_OBJECT, keyPem],
+    ...(cert.authMode === "clientauth" && cert.truststore ? [[TRUSTSTORE_OBJECT, pulumi.output(cert.truststore.pem)] as [string, pulumi.Output<string>]] : []),
+  ];
+  const objects = contents.map(
+    ([key, content]) =>
+      new aws.s3.BucketObjectv2(
+        `${args.appName}-${key.replace(".", "-")}`,
+        { bucket: bucket.name, key, content, contentType: "application/x-pem-file" },
+        opts,
+      ),
+  );
+
+  // One-way digest: publishing it does not reveal the key, and keeping it out of the
+  // secrets keeps the task definition readable in previews.
+  const contentSha256 = pulumi.unsecret(
+    pulumi.all(contents.map(([key, content]) => pulumi.all([key, content]))).apply((pairs) => {
+      const hash = createHash("sha256");
+      for (const [key, content] of pairs) hash.update(`${key}\0${content}\0`);
+      return hash.digest("hex");
+    }),
+  );
+
   return {
     mode: cert.mode,
     authMode: cert.authMode,
     bucketName: bucket.name,
-    objectArns: objects.map((key) => pulumi.interpolate`${bucket.arn}/${key}`),
+    objectArns: names.map((key) => pulumi.interpolate`${bucket.arn}/${key}`),
+    objects,
+    contentSha256,
+    serverCertificatePem: certificatePem,
   };
 }

@@ -1,10 +1,24 @@
-import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, type StackConfig } from "./config";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { makePki } from "../nginx/testing/pki";
+import { MAX_INSTANCES_IN_FLIGHT, UPLOAD_INSTANCE_CONCURRENCY, UPLOAD_PART_CONCURRENCY, UPLOAD_PART_SIZE_MIB } from "../app/src/config-limits";
+import { parse as parseYaml } from "yaml";
+import { ConfigError, DEFAULTS, parseConfig, type ParseOptions, type StackConfig } from "./config";
+import { appMemoryMiB, worstCaseMiB } from "./memory-budget";
 import { BASE, configMap } from "./testing/harness";
 
-function problemsOf(overrides: Record<string, unknown>, base = BASE, env = {}): string[] {
+const REPO = path.resolve(__dirname, "..");
+const PLACEHOLDER_CA = "stacks/examples/placeholder-client-ca.crt";
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "stacks-config-"));
+const pki = makePki(tmp);
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const opts: Partial<ParseOptions> = { projectDir: REPO };
+
+function problemsOf(overrides: Record<string, unknown>, base = BASE, env = {}, options: Partial<ParseOptions> = opts): string[] {
   try {
-    parseConfig(configMap(overrides, base), env);
+    parseConfig(configMap(overrides, base), env, options);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as ConfigError).problems;
@@ -12,8 +26,8 @@ function problemsOf(overrides: Record<string, unknown>, base = BASE, env = {}): 
   throw new Error("expected the configuration to be rejected");
 }
 
-function parsed(overrides: Record<string, unknown>): StackConfig {
-  return parseConfig(configMap(overrides));
+function parsed(overrides: Record<string, unknown>, options: Partial<ParseOptions> = opts): StackConfig {
+  return parseConfig(configMap(overrides), {}, { ...opts, ...options });
 }
 
 describe("parseConfig defaults", () => {
@@ -25,14 +39,99 @@ describe("parseConfig defaults", () => {
       vpcCidr: "10.0.0.0/16",
       dicomBucket: "stowrs-test-dicom",
       bucketEncryption: "SSE-KMS",
-      certificate: { mode: "FROMS3", authMode: "anonymous", bucket: "stowrs-test-certs" },
-      allowedPeers: ["203.0.113.0/24"],
+      certificate: { mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "stowrs-test-certs" },
+      allowedPeers: ["198.18.0.0/15"],
       fargate: { cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1 },
       app: { prefix: "", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
-      upload: { partSizeMiB: 8, partConcurrency: 4, instanceConcurrency: 4 },
+      // (1024 - 256 for nginx - 160 baseline) / (5 x (2 + 2)) = 30 instances in flight.
+      upload: { partSizeMiB: 5, partConcurrency: 2, instanceConcurrency: 4, maxInstancesInFlight: 30 },
       tags: {},
       images: {},
+      protectData: true,
+      nlbDeletionProtection: true,
+      logRetentionDays: 30,
+      accessLogRetentionDays: 365,
+      placeholders: [],
     });
+  });
+
+  it("uses the service's own upload defaults: one set for both", () => {
+    const { upload } = parsed({});
+    expect([upload.partSizeMiB, upload.partConcurrency, upload.instanceConcurrency]).toEqual([
+      UPLOAD_PART_SIZE_MIB.default,
+      UPLOAD_PART_CONCURRENCY.default,
+      UPLOAD_INSTANCE_CONCURRENCY.default,
+    ]);
+    // Unset, the admission limit is the largest whose worst case fits, never above the service's default.
+    const big = parsed({ fargate: { cpu: 4096, memory: 30720 } }).upload;
+    expect(big.maxInstancesInFlight).toBe(MAX_INSTANCES_IN_FLIGHT.default);
+    const small = parsed({ upload: { partSizeMiB: 16, partConcurrency: 4 } }).upload;
+    expect(worstCaseMiB(small, small.maxInstancesInFlight)).toBeLessThanOrEqual(appMemoryMiB(1024));
+    expect(worstCaseMiB(small, small.maxInstancesInFlight + 1)).toBeGreaterThan(appMemoryMiB(1024));
+  });
+
+  it("protects data and the load balancer unless a stack turns it off", () => {
+    expect(parsed({}, { stack: "prod" })).toMatchObject({ protectData: true, nlbDeletionProtection: true });
+    expect(parsed({ protectData: "false", nlbDeletionProtection: false })).toMatchObject({ protectData: false, nlbDeletionProtection: false });
+  });
+
+  it("has the defaults Pulumi.yaml declares, for every scalar key it declares", () => {
+    const project = parseYaml(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8"));
+    const declared = project.config as Record<string, { type: string; description: string; default: unknown }>;
+    const c = parsed({});
+    const scalars = ["appName", "vpcCidr", "bucketEncryption", "protectData", "nlbDeletionProtection", "logRetentionDays", "accessLogRetentionDays"];
+    expect(Object.keys(declared).sort()).toEqual([...scalars].sort());
+    for (const key of scalars) {
+      const d = declared[key];
+      expect(d.description.length, key).toBeGreaterThan(20);
+      expect(d.type, key).toBe({ string: "string", boolean: "boolean", number: "integer" }[typeof d.default as string]);
+      // appName is set by BASE; its code default is DEFAULTS.appName.
+      const value = key === "appName" ? DEFAULTS.appName : (c as any)[key];
+      expect(d.default, key).toEqual(value);
+    }
+  });
+
+  it("reads the truststore from PEM text or from a file relative to the project", () => {
+    const fromFile = parsed({ certificate: { mode: "FROMS3", authMode: "clientauth", truststore: PLACEHOLDER_CA } }).certificate;
+    expect(fromFile).toMatchObject({ source: "stack", truststore: { origin: PLACEHOLDER_CA, pem: fs.readFileSync(path.join(REPO, PLACEHOLDER_CA), "utf8") } });
+    const fromText = parsed({ certificate: { mode: "FROMS3", authMode: "clientauth", truststore: pki.ca.certPem } }).certificate;
+    expect(fromText).toMatchObject({ truststore: { pem: pki.ca.certPem } });
+  });
+
+  it("takes the server certificate and key from config when the key is a secret", () => {
+    const c = parsed(
+      { certificate: { mode: "FROMS3", serverCertificate: pki.server.certPem, serverKey: pki.server.keyPem } },
+      { secretKeys: ["stowrs-to-s3:certificate"] },
+    ).certificate;
+    expect(c).toMatchObject({ server: { certificate: { pem: pki.server.certPem }, key: pki.server.keyPem } });
+  });
+});
+
+describe("placeholders", () => {
+  it("finds documentation ranges, example hosts and the placeholder CA, naming each key", () => {
+    const c = parsed({
+      allowedPeers: ["198.18.0.0/15", "203.0.113.16/28", "192.0.2.7/32"],
+      app: { wadoUrl: "https://pacs.example.org/dicomweb" },
+      certificate: { mode: "FROMS3", authMode: "clientauth", truststore: PLACEHOLDER_CA },
+    });
+    expect(c.placeholders.map((p) => p.key)).toEqual(["stowrs-to-s3:allowedPeers", "stowrs-to-s3:app", "stowrs-to-s3:certificate"]);
+    expect(c.placeholders[0].message).toContain("203.0.113.16/28, 192.0.2.7/32");
+    expect(c.placeholders[0].message).not.toContain("198.18.0.0/15");
+  });
+
+  it.each([
+    ["https://pacs.example.com/wado", true],
+    ["https://wado.example/x", true],
+    ["http://192.0.2.10/wado", true],
+    ["http://[2001:db8::1]/wado", true],
+    ["https://pacs.hospital.org/wado", false],
+    ["https://example.org.hospital.net/wado", false],
+  ])("wadoUrl %s is a placeholder: %s", (url, expected) => {
+    expect(parsed({ app: { wadoUrl: url } }).placeholders.length > 0).toBe(expected);
+  });
+
+  it("leaves real values alone", () => {
+    expect(parsed({ allowedPeers: ["81.2.69.0/24"], certificate: { mode: "FROMS3", authMode: "clientauth", truststore: pki.ca.certPem } }).placeholders).toEqual([]);
   });
 
   it("takes the region from the environment when aws:region is unset", () => {
@@ -94,6 +193,22 @@ describe("parseConfig rules", () => {
     ["upload part concurrency", { upload: { partConcurrency: 0 } }, "stowrs-to-s3:upload: partConcurrency must be between 1 and 64, got 0"],
     ["upload instance concurrency", { upload: { instanceConcurrency: 1000 } }, "stowrs-to-s3:upload: instanceConcurrency must be between 1 and 256"],
     ["upload unknown field", { upload: { partSize: 8 } }, "stowrs-to-s3:upload: unknown field \"partSize\""],
+    ["upload over the memory budget", { upload: { partSizeMiB: 16, partConcurrency: 4, maxInstancesInFlight: 64 } }, "stowrs-to-s3:upload: maxInstancesInFlight 64 can need 6304 MiB, more than the app container has: 768 MiB"],
+    ["upload not even one instance fits", { upload: { partSizeMiB: 200 } }, "stowrs-to-s3:upload: not even one instance upload fits"],
+    ["upload maxInstancesInFlight range", { upload: { maxInstancesInFlight: 0 } }, "stowrs-to-s3:upload: maxInstancesInFlight must be between 1 and 100000"],
+    ["certificate clientauth without truststore", { certificate: { mode: "FROMS3", authMode: "clientauth" } }, "stowrs-to-s3:certificate: clientauth needs a truststore source"],
+    ["certificate truststore unreadable", { certificate: { mode: "FROMS3", authMode: "clientauth", truststore: "no/such/ca.pem" } }, "stowrs-to-s3:certificate: truststore: cannot read no/such/ca.pem"],
+    ["certificate truststore with a key", { certificate: { mode: "FROMS3", authMode: "clientauth", truststore: "stacks/examples/placeholder-client-ca.key" } }, "stowrs-to-s3:certificate: truststore stacks/examples/placeholder-client-ca.key holds a private key"],
+    ["certificate truststore not PEM", { certificate: { mode: "FROMS3", authMode: "clientauth", truststore: "Pulumi.yaml" } }, "stowrs-to-s3:certificate: truststore Pulumi.yaml holds no PEM certificate"],
+    ["certificate truststore with anonymous", { certificate: { mode: "FROMS3", authMode: "anonymous", truststore: PLACEHOLDER_CA } }, "stowrs-to-s3:certificate: truststore is only used with authMode clientauth"],
+    ["certificate key without certificate", { certificate: { mode: "FROMS3", serverKey: "x" } }, "stowrs-to-s3:certificate: serverCertificate and serverKey go together"],
+    ["certificate key not secret", { certificate: { mode: "FROMS3", serverCertificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", serverKey: "k" } }, "stowrs-to-s3:certificate: serverKey must be stored encrypted"],
+    ["certificate external without bucket", { certificate: { mode: "FROMS3", source: "external" } }, "stowrs-to-s3:certificate: source external needs bucket"],
+    ["certificate external with truststore", { certificate: { mode: "FROMS3", source: "external", bucket: "site-tls", truststore: PLACEHOLDER_CA } }, "stowrs-to-s3:certificate: truststore is only used with source stack"],
+    ["certificate source", { certificate: { mode: "FROMS3", source: "s3" } }, "stowrs-to-s3:certificate: source must be one of stack, external"],
+    ["protectData", { protectData: "yes" }, "stowrs-to-s3:protectData: must be true or false"],
+    ["logRetentionDays", { logRetentionDays: 10 }, "stowrs-to-s3:logRetentionDays: must be one of CloudWatch's retention periods"],
+    ["accessLogRetentionDays", { accessLogRetentionDays: 0 }, "stowrs-to-s3:accessLogRetentionDays: must be whole days from 1 to 3653"],
     ["tags deployment", { tags: { deployment: "x" } }, "stowrs-to-s3:tags: \"deployment\" is set from appName"],
     ["tags aws prefix", { tags: { "aws:owner": "x" } }, "stowrs-to-s3:tags: \"aws:owner\": the aws: prefix is reserved"],
     ["tags nested value", { tags: { owner: { team: "x" } } }, "stowrs-to-s3:tags: value of \"owner\" must be text"],
@@ -152,9 +267,10 @@ describe("parseConfig rules", () => {
       authMode: "anonymous",
       arn: "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c-2d3e",
     });
-    expect(parsed({ certificate: { mode: "FROMS3", authMode: "clientauth", bucket: "site-certs" } }).certificate).toEqual({
+    expect(parsed({ certificate: { mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "site-certs" } }).certificate).toEqual({
       mode: "FROMS3",
       authMode: "clientauth",
+      source: "external",
       bucket: "site-certs",
     });
     expect(parsed({ fargate: { cpu: 16384, memory: 122880, taskCount: 3, minTasks: 2, maxTasks: 10 } }).fargate).toEqual({

@@ -1,9 +1,23 @@
 // Typed stack configuration. Everything the program needs is read and checked here,
 // in one pass, so a bad stack file produces the full list of problems at once instead
 // of failing on the first key and again after each fix.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import {
+  MAX_INSTANCES_IN_FLIGHT,
+  RESPONSE_DELAY_MAX_SECONDS,
+  UPLOAD_INSTANCE_CONCURRENCY,
+  UPLOAD_PART_CONCURRENCY,
+  UPLOAD_PART_SIZE_MIB,
+  uploadBufferMiB,
+  type IntegerSetting,
+} from "../app/src/config-limits";
 import { describeFargateSizes, isValidFargateSize } from "./fargate";
 import { parseCidr } from "./cidr";
+import { appMemoryMiB, APP_BASELINE_MIB, largestInFlight, NGINX_MEMORY_MIB, worstCaseMiB } from "./memory-budget";
+import { isDocumentationCidr, isPlaceholderHost, type Placeholder } from "./placeholders";
 
 export const NAMESPACE = "stowrs-to-s3";
 
@@ -12,9 +26,39 @@ export type CertificateMode = "ACM" | "FROMS3";
 export type BucketEncryption = "SSE-KMS" | "SSE-S3";
 export type LogLevel = "ERROR" | "WARNING" | "INFO" | "DEBUG" | "CRITICAL";
 
+/** PEM text with where it came from (the config value itself, or a file it named). */
+export interface PemSource {
+  pem: string;
+  origin: string;
+}
+
 export type CertificateConfig =
   | { mode: "ACM"; authMode: "anonymous"; arn: string }
-  | { mode: "FROMS3"; authMode: AuthMode; bucket: string };
+  | {
+      mode: "FROMS3";
+      authMode: AuthMode;
+      /** The stack writes the objects nginx reads into a bucket it makes (bucket: name prefix). */
+      source: "stack";
+      bucket: string;
+      /** CA certificates client certificates must chain to; required with clientauth. */
+      truststore?: PemSource;
+      /** Server certificate (chain) and key from config; absent: the stack generates one for the NLB's name. */
+      server?: { certificate: PemSource; key: string };
+    }
+  | {
+      mode: "FROMS3";
+      authMode: AuthMode;
+      /** The operator keeps the files in an existing bucket, named exactly; the stack writes nothing there. */
+      source: "external";
+      bucket: string;
+    };
+
+/** How nginx gets its server certificate; shown by the rehearsal and in the outputs. */
+export function certificateSummary(c: CertificateConfig): string {
+  if (c.mode === "ACM") return "ACM";
+  if (c.source === "external") return "FROMS3 external bucket";
+  return c.server ? "FROMS3 certificate from config" : "FROMS3 generated certificate";
+}
 
 export interface FargateConfig {
   cpu: number;
@@ -36,6 +80,8 @@ export interface UploadSettings {
   partSizeMiB: number;
   partConcurrency: number;
   instanceConcurrency: number;
+  /** Process-wide admission limit; unset in config: the largest value whose worst case fits the app's memory. */
+  maxInstancesInFlight: number;
 }
 
 export interface StackConfig {
@@ -51,6 +97,16 @@ export interface StackConfig {
   upload: UploadSettings;
   tags: Record<string, string>;
   images: { app?: string; nginx?: string };
+  /** Pulumi `protect` on the DICOM bucket, its KMS key and the access-log bucket. */
+  protectData: boolean;
+  /** Deletion protection on the load balancer. */
+  nlbDeletionProtection: boolean;
+  /** CloudWatch retention of container logs and VPC flow logs. */
+  logRetentionDays: number;
+  /** Expiry of S3 server access logs. */
+  accessLogRetentionDays: number;
+  /** Values that stand in for real ones; plan and preview warn, `pulumi up` refuses. */
+  placeholders: Placeholder[];
 }
 
 export class ConfigError extends pulumi.RunError {
@@ -73,6 +129,10 @@ const KNOWN_KEYS = [
   "upload",
   "tags",
   "images",
+  "protectData",
+  "nlbDeletionProtection",
+  "logRetentionDays",
+  "accessLogRetentionDays",
 ] as const;
 
 export const DEFAULTS = {
@@ -82,8 +142,22 @@ export const DEFAULTS = {
   certificate: { mode: "FROMS3", authMode: "anonymous" } as const,
   fargate: { cpu: 512, memory: 1024, taskCount: 1 },
   app: { prefix: "", wadoUrl: "", logLevel: "INFO" as LogLevel, responseDelay: 0 },
-  upload: { partSizeMiB: 8, partConcurrency: 4, instanceConcurrency: 4 },
+  // The service's own defaults (app/src/config-limits.ts): one set for both.
+  upload: {
+    partSizeMiB: UPLOAD_PART_SIZE_MIB.default,
+    partConcurrency: UPLOAD_PART_CONCURRENCY.default,
+    instanceConcurrency: UPLOAD_INSTANCE_CONCURRENCY.default,
+  },
+  // Protected unless a stack turns it off (dev does): losing received images or the
+  // endpoint's address by accident costs more than an extra command before a destroy.
+  protectData: true,
+  nlbDeletionProtection: true,
+  logRetentionDays: 30,
+  accessLogRetentionDays: 365,
 };
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 const LOG_LEVELS: readonly LogLevel[] = ["ERROR", "WARNING", "INFO", "DEBUG", "CRITICAL"];
 const APP_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
@@ -98,8 +172,33 @@ const AWS_BUCKET_PREFIX_MAX = 37; // the provider appends a 26-character unique 
  * Reads the stack's configuration (all namespaces, as Pulumi hands it to the program)
  * and the environment fallback for the region.
  */
-export function loadConfig(): StackConfig {
-  return parseConfig(pulumi.runtime.allConfig(), process.env);
+export function loadConfig(options: Partial<ParseOptions> = {}): StackConfig {
+  return parseConfig(pulumi.runtime.allConfig(), process.env, {
+    stack: pulumi.getStack(),
+    // Relative file paths in config start beside Pulumi.yaml, wherever `main` points.
+    projectDir: pulumi.runtime.getRootDirectory() || process.cwd(),
+    secretKeys: secretConfigKeys(),
+    ...options,
+  });
+}
+
+export interface ParseOptions {
+  /** Stack name, for messages. */
+  stack: string;
+  /** Where file paths in config (certificate.truststore) are resolved. */
+  projectDir: string;
+  /** Config keys the engine holds encrypted (`pulumi config set --secret`). */
+  secretKeys: string[];
+}
+
+/** Keys set with --secret, as the engine hands them to the program. */
+function secretConfigKeys(): string[] {
+  try {
+    const keys = JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS ?? "[]");
+    return Array.isArray(keys) ? keys : [];
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -109,7 +208,9 @@ export function loadConfig(): StackConfig {
 export function parseConfig(
   values: Record<string, string>,
   env: Record<string, string | undefined> = {},
+  options: Partial<ParseOptions> = {},
 ): StackConfig {
+  const opts: ParseOptions = { stack: "", projectDir: process.cwd(), secretKeys: [], ...options };
   const problems: string[] = [];
   const own: Record<string, string> = {};
   for (const [fullKey, value] of Object.entries(values)) {
@@ -121,7 +222,7 @@ export function parseConfig(
     }
     own[key] = value;
   }
-  const v = new Validator(problems);
+  const v = new Validator(problems, opts);
 
   const regionRaw = values["aws:region"] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   let region = "";
@@ -139,11 +240,16 @@ export function parseConfig(
   const allowedPeers = v.allowedPeers(own.allowedPeers);
   const fargate = v.fargate(own.fargate);
   const app = v.app(own.app);
-  const upload = v.upload(own.upload);
+  const upload = v.upload(own.upload, fargate.memory);
   const tags = v.tags(own.tags);
   const images = v.images(own.images);
+  const protectData = v.flag("protectData", own.protectData, DEFAULTS.protectData);
+  const nlbDeletionProtection = v.flag("nlbDeletionProtection", own.nlbDeletionProtection, DEFAULTS.nlbDeletionProtection);
+  const logRetentionDays = v.retention("logRetentionDays", own.logRetentionDays, DEFAULTS.logRetentionDays, LOG_RETENTION_DAYS);
+  const accessLogRetentionDays = v.retention("accessLogRetentionDays", own.accessLogRetentionDays, DEFAULTS.accessLogRetentionDays);
 
   if (problems.length > 0) throw new ConfigError(problems);
+  const placeholders = findPlaceholders(allowedPeers, app, certificate);
   return {
     region,
     appName,
@@ -157,14 +263,65 @@ export function parseConfig(
     upload,
     tags,
     images,
+    protectData,
+    nlbDeletionProtection,
+    logRetentionDays,
+    accessLogRetentionDays,
+    placeholders,
   };
+}
+
+function findPlaceholders(allowedPeers: string[], app: AppSettings, certificate: CertificateConfig): Placeholder[] {
+  const found: Placeholder[] = [];
+  const key = (k: string) => `${NAMESPACE}:${k}`;
+  const docs = allowedPeers.filter(isDocumentationCidr);
+  if (docs.length > 0) {
+    found.push({
+      key: key("allowedPeers"),
+      message: `${docs.join(", ")} ${docs.length === 1 ? "is a documentation range" : "are documentation ranges"} (RFC 5737): nobody real can connect from there; list the senders' addresses`,
+    });
+  }
+  if (app.wadoUrl !== "" && isPlaceholderHost(new URL(app.wadoUrl).hostname)) {
+    found.push({
+      key: key("app"),
+      message: `wadoUrl ${app.wadoUrl} names an example or documentation host: responses would hand out RetrieveURLs nobody can follow`,
+    });
+  }
+  if (certificate.mode === "FROMS3" && certificate.source === "stack" && certificate.truststore && isPlaceholderCa(certificate.truststore.pem)) {
+    found.push({
+      key: key("certificate"),
+      message: `truststore ${certificate.truststore.origin} is the repository's placeholder CA, whose private key is public: anyone could make a client certificate it accepts; name your own CA`,
+    });
+  }
+  return found;
+}
+
+/** The committed example CA (stacks/examples/) says so in its subject. */
+export function isPlaceholderCa(pem: string): boolean {
+  return pemCertificates(pem).some((c) => /PLACEHOLDER/i.test(c.subject));
+}
+
+function pemCertificates(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const certs: X509Certificate[] = [];
+  for (const b of blocks) {
+    try {
+      certs.push(new X509Certificate(b));
+    } catch {
+      /* reported by the validator */
+    }
+  }
+  return certs;
 }
 
 type Fields = Record<string, unknown>;
 
 /** Collects problems while turning raw values into typed ones; never throws. */
 class Validator {
-  constructor(private readonly problems: string[]) {}
+  constructor(
+    private readonly problems: string[],
+    private readonly opts: ParseOptions,
+  ) {}
 
   private report(key: string, problem: string): void {
     this.problems.push(`${NAMESPACE}:${key}: ${problem}`);
@@ -273,10 +430,10 @@ class Validator {
   certificate(raw: string | undefined, appName: string, region: string): CertificateConfig {
     const key = "certificate";
     const fallbackBucket = `${appName}-certs`;
-    const fallback: CertificateConfig = { ...DEFAULTS.certificate, bucket: fallbackBucket };
+    const fallback: CertificateConfig = { ...DEFAULTS.certificate, source: "stack", bucket: fallbackBucket };
     const fields = this.object(key, raw, `{ mode: FROMS3, authMode: anonymous }`);
     if (fields === undefined) return fallback;
-    this.unknownFields(key, fields, ["mode", "authMode", "arn", "bucket"]);
+    this.unknownFields(key, fields, ["mode", "authMode", "arn", "bucket", "source", "truststore", "serverCertificate", "serverKey"]);
     const modeText = this.text(key, "mode", fields.mode, "FROMS3");
     const authMode = this.oneOf(
       key,
@@ -296,7 +453,9 @@ class Validator {
       if (authMode === "clientauth") {
         this.report(key, "clientauth needs mode FROMS3 (the NLB cannot check client certificates, so TLS must pass through to nginx)");
       }
-      if (fields.bucket !== undefined) this.report(key, "bucket is only used with mode FROMS3");
+      for (const f of ["bucket", "source", "truststore", "serverCertificate", "serverKey"]) {
+        if (fields[f] !== undefined) this.report(key, `${f} is only used with mode FROMS3`);
+      }
       const arn = this.text(key, "arn", fields.arn, "");
       if (arn === "") {
         this.report(key, "mode ACM needs arn (the ACM certificate for the NLB listener)");
@@ -314,8 +473,123 @@ class Validator {
     }
 
     if (fields.arn !== undefined) this.report(key, "arn is only used with mode ACM");
+    const source = this.oneOf(key, this.text(key, "source", fields.source, "stack"), ["stack", "external"] as const, "stack", "source");
+    if (source === "external") {
+      for (const f of ["truststore", "serverCertificate", "serverKey"]) {
+        if (fields[f] !== undefined) this.report(key, `${f} is only used with source stack; with source external the files live in the bucket you manage`);
+      }
+      const bucket = this.text(key, "bucket", fields.bucket, "");
+      if (bucket === "") {
+        this.report(key, "source external needs bucket: the exact name of the bucket holding certificate.crt, certificate.key and truststore.crt");
+      } else if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes("..")) {
+        this.report(key, `bucket "${bucket}" is not a valid S3 bucket name`);
+      }
+      return { mode, authMode, source, bucket };
+    }
+
     const bucket = this.bucketPrefix(key, fields.bucket, fallbackBucket, "bucket");
-    return { mode, authMode, bucket };
+    const truststore = fields.truststore === undefined ? undefined : this.pem(key, "truststore", fields.truststore);
+    if (truststore) this.checkTruststore(key, truststore);
+    if (authMode === "clientauth" && fields.truststore === undefined) {
+      this.report(
+        key,
+        "clientauth needs a truststore source: set certificate.truststore to the CA certificates (PEM text, or a file path) " +
+          "that client certificates must chain to, or certificate.source external with the bucket you keep truststore.crt in",
+      );
+    }
+    if (authMode === "anonymous" && truststore) this.report(key, "truststore is only used with authMode clientauth");
+
+    let server: { certificate: PemSource; key: string } | undefined;
+    if ((fields.serverCertificate === undefined) !== (fields.serverKey === undefined)) {
+      this.report(key, "serverCertificate and serverKey go together: set both (the key with --secret), or neither to have the stack generate a certificate");
+    } else if (fields.serverCertificate !== undefined) {
+      const certificate = this.pem(key, "serverCertificate", fields.serverCertificate);
+      const keyText = this.text(key, "serverKey", fields.serverKey, "");
+      const keyPem = keyText === "" || keyText.endsWith("\n") ? keyText : `${keyText}\n`;
+      if (!this.opts.secretKeys.includes(`${NAMESPACE}:${key}`)) {
+        this.report(key, "serverKey must be stored encrypted: pulumi config set --secret --path stowrs-to-s3:certificate.serverKey -- \"$(cat server.key)\"");
+      }
+      if (certificate && keyPem !== "" && this.checkServerPair(key, certificate, keyPem)) server = { certificate, key: keyPem };
+    }
+    return { mode, authMode, source, bucket, ...(truststore ? { truststore } : {}), ...(server ? { server } : {}) };
+  }
+
+  /** PEM text, or a path (relative to the project directory) to a file holding it. */
+  private pem(key: string, field: string, raw: unknown): PemSource | undefined {
+    const text = this.text(key, field, raw, "");
+    if (text.includes("-----BEGIN")) return { pem: text.endsWith("\n") ? text : `${text}\n`, origin: `(${field} in config)` };
+    if (text === "") {
+      this.report(key, `${field} is empty`);
+      return undefined;
+    }
+    const file = path.resolve(this.opts.projectDir, text);
+    try {
+      return { pem: fs.readFileSync(file, "utf8"), origin: text };
+    } catch (err) {
+      this.report(key, `${field}: cannot read ${text} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give PEM text or a file path relative to ${this.opts.projectDir}`);
+      return undefined;
+    }
+  }
+
+  private checkTruststore(key: string, source: PemSource): void {
+    if (/PRIVATE KEY-----/.test(source.pem)) {
+      this.report(key, `truststore ${source.origin} holds a private key; it must hold CA certificates only`);
+      return;
+    }
+    const blocks = source.pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) {
+      this.report(key, `truststore ${source.origin} holds no PEM certificate`);
+      return;
+    }
+    for (const [i, block] of blocks.entries()) {
+      try {
+        const cert = new X509Certificate(block);
+        if (!cert.ca) this.report(key, `truststore ${source.origin}: certificate #${i + 1} ("${cert.subject.replaceAll("\n", ", ")}") is not a CA certificate`);
+      } catch (err) {
+        this.report(key, `truststore ${source.origin}: certificate #${i + 1} cannot be parsed (${(err as Error).message})`);
+      }
+    }
+  }
+
+  private checkServerPair(key: string, certificate: PemSource, keyPem: string): boolean {
+    const first = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(certificate.pem)?.[0];
+    let leaf: X509Certificate;
+    try {
+      if (!first) throw new Error("no PEM certificate");
+      leaf = new X509Certificate(first);
+    } catch (err) {
+      this.report(key, `serverCertificate ${certificate.origin} is not a PEM certificate (${(err as Error).message})`);
+      return false;
+    }
+    try {
+      if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) {
+        this.report(key, "serverKey does not belong to the first certificate in serverCertificate");
+        return false;
+      }
+    } catch (err) {
+      this.report(key, `serverKey is not an unencrypted PEM private key (${(err as Error).message.split("\n")[0]})`);
+      return false;
+    }
+    return true;
+  }
+
+  flag(key: string, raw: string | undefined, fallback: boolean): boolean {
+    if (raw === undefined) return fallback;
+    const v = raw.trim().toLowerCase();
+    if (v === "true") return true;
+    if (v === "false") return false;
+    this.report(key, `must be true or false, got "${raw}"`);
+    return fallback;
+  }
+
+  retention(key: string, raw: string | undefined, fallback: number, allowed?: number[]): number {
+    if (raw === undefined) return fallback;
+    const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 3653 || (allowed && !allowed.includes(n))) {
+      this.report(key, allowed ? `must be one of CloudWatch's retention periods (${allowed.join(", ")}), got "${raw}"` : `must be whole days from 1 to 3653, got "${raw}"`);
+      return fallback;
+    }
+    return n;
   }
 
   allowedPeers(raw: string | undefined): string[] {
@@ -401,24 +675,47 @@ class Validator {
     let responseDelay = d.responseDelay;
     if (fields.responseDelay !== undefined) {
       const n = typeof fields.responseDelay === "string" ? Number(fields.responseDelay) : fields.responseDelay;
-      if (typeof n !== "number" || !Number.isFinite(n) || n < 0 || n > 600) {
-        this.report(key, `responseDelay must be seconds between 0 and 600, got ${JSON.stringify(fields.responseDelay)}`);
+      if (typeof n !== "number" || !Number.isFinite(n) || n < 0 || n > RESPONSE_DELAY_MAX_SECONDS) {
+        this.report(key, `responseDelay must be seconds between 0 and ${RESPONSE_DELAY_MAX_SECONDS}, got ${JSON.stringify(fields.responseDelay)}`);
       } else responseDelay = n;
     }
     return { prefix, wadoUrl, logLevel, responseDelay };
   }
 
-  upload(raw: string | undefined): UploadSettings {
+  upload(raw: string | undefined, taskMemoryMiB: number): UploadSettings {
     const key = "upload";
     const d = DEFAULTS.upload;
-    const fields = this.object(key, raw, `{ partSizeMiB: 8, partConcurrency: 4, instanceConcurrency: 4 }`) ?? {};
-    this.unknownFields(key, fields, ["partSizeMiB", "partConcurrency", "instanceConcurrency"]);
-    return {
-      // S3 rejects parts under 5 MiB (except the last) and over 5 GiB.
-      partSizeMiB: this.integer(key, "partSizeMiB", fields.partSizeMiB, d.partSizeMiB, 5, 5120),
-      partConcurrency: this.integer(key, "partConcurrency", fields.partConcurrency, d.partConcurrency, 1, 64),
-      instanceConcurrency: this.integer(key, "instanceConcurrency", fields.instanceConcurrency, d.instanceConcurrency, 1, 256),
-    };
+    const fields = this.object(key, raw, `{ partSizeMiB: 8, partConcurrency: 2, instanceConcurrency: 4 }`) ?? {};
+    this.unknownFields(key, fields, ["partSizeMiB", "partConcurrency", "instanceConcurrency", "maxInstancesInFlight"]);
+    const limited = (field: string, s: IntegerSetting, fallback = s.default) => this.integer(key, field, fields[field], fallback, s.min, s.max);
+    const partSizeMiB = limited("partSizeMiB", UPLOAD_PART_SIZE_MIB, d.partSizeMiB);
+    const partConcurrency = limited("partConcurrency", UPLOAD_PART_CONCURRENCY, d.partConcurrency);
+    const instanceConcurrency = limited("instanceConcurrency", UPLOAD_INSTANCE_CONCURRENCY, d.instanceConcurrency);
+    const upload = { partSizeMiB, partConcurrency };
+    const appMemory = appMemoryMiB(taskMemoryMiB);
+    const perInstance = uploadBufferMiB(partSizeMiB, partConcurrency);
+    const budget =
+      `${appMemory} MiB for the app container (task memory ${taskMemoryMiB} minus ${NGINX_MEMORY_MIB} for nginx), ` +
+      `${APP_BASELINE_MIB} MiB of it for the process itself, ${perInstance} MiB per instance upload (partSizeMiB x (partConcurrency + 2))`;
+    let maxInstancesInFlight: number;
+    if (fields.maxInstancesInFlight === undefined) {
+      maxInstancesInFlight = largestInFlight(upload, taskMemoryMiB);
+      if (maxInstancesInFlight < 1) {
+        this.report(key, `not even one instance upload fits: ${budget}; lower partSizeMiB or partConcurrency, or raise fargate.memory`);
+        maxInstancesInFlight = 1;
+      }
+    } else {
+      maxInstancesInFlight = limited("maxInstancesInFlight", MAX_INSTANCES_IN_FLIGHT);
+      const worst = worstCaseMiB(upload, maxInstancesInFlight);
+      if (worst > appMemory) {
+        this.report(
+          key,
+          `maxInstancesInFlight ${maxInstancesInFlight} can need ${worst} MiB, more than the app container has: ${budget}; ` +
+            `at most ${largestInFlight(upload, taskMemoryMiB)} fit, or raise fargate.memory`,
+        );
+      }
+    }
+    return { partSizeMiB, partConcurrency, instanceConcurrency, maxInstancesInFlight };
   }
 
   tags(raw: string | undefined): Record<string, string> {

@@ -7,8 +7,10 @@ const base: ContainerArgs = {
   dicomBucketName: "dicom-bucket",
   certificate: { mode: "FROMS3", authMode: "clientauth", bucketName: "cert-bucket" },
   app: { prefix: "incoming", wadoUrl: "https://pacs.example.org/wado", logLevel: "WARNING", responseDelay: 2 },
-  upload: { partSizeMiB: 16, partConcurrency: 6, instanceConcurrency: 12 },
+  upload: { partSizeMiB: 16, partConcurrency: 6, instanceConcurrency: 12, maxInstancesInFlight: 9 },
   logGroups: { app: "/x/app", nginx: "/x/nginx" },
+  taskMemoryMiB: 2048,
+  upstreamTimeoutSeconds: 3600,
 };
 
 function env(defs: ReturnType<typeof containerDefinitions>, name: string): Record<string, string> {
@@ -30,7 +32,20 @@ describe("containerDefinitions", () => {
       UPLOAD_PART_SIZE_MIB: "16",
       UPLOAD_PART_CONCURRENCY: "6",
       UPLOAD_INSTANCE_CONCURRENCY: "12",
+      MAX_INSTANCES_IN_FLIGHT: "9",
     });
+  });
+
+  it("splits the task's memory: a fixed share for nginx, the rest as the app's hard limit", () => {
+    const [nginx, app] = containerDefinitions(base);
+    expect(nginx.memory).toBe(256);
+    expect(app.memory).toBe(2048 - 256);
+  });
+
+  it("labels nginx with the digest of the certificate objects, so new ones make a new task definition", () => {
+    const [nginx] = containerDefinitions({ ...base, certificatesSha256: "ab".repeat(32) });
+    expect(nginx.dockerLabels).toEqual({ "stowrs-to-s3.certificates-sha256": "ab".repeat(32) });
+    expect(containerDefinitions(base)[0].dockerLabels).toBeUndefined();
   });
 
   it("leaves WADOURL out when none is configured", () => {
@@ -46,6 +61,7 @@ describe("containerDefinitions", () => {
       UPSTREAM: "127.0.0.1:8080",
       LISTEN: "0.0.0.0:443",
       HEALTH_LISTEN: "0.0.0.0:8081",
+      UPSTREAM_TIMEOUT_SECONDS: "3600",
     });
   });
 

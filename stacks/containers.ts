@@ -1,6 +1,13 @@
 // The task's two containers, as ECS container definitions. A plain function over
 // resolved values, so what reaches each container's environment is easy to test.
+import {
+  MAX_INSTANCES_IN_FLIGHT,
+  UPLOAD_INSTANCE_CONCURRENCY,
+  UPLOAD_PART_CONCURRENCY,
+  UPLOAD_PART_SIZE_MIB,
+} from "../app/src/config-limits";
 import type { AppSettings, CertificateConfig, UploadSettings } from "./config";
+import { appMemoryMiB, NGINX_MEMORY_MIB } from "./memory-budget";
 
 export const PORTS = {
   /** nginx: TLS (or mTLS) from the NLB. */
@@ -14,6 +21,9 @@ export const PORTS = {
 export const READY_PATH = "/ready";
 export const LIVENESS_PATH = "/health";
 
+/** Docker label carrying the digest of the certificate objects: a new digest is a new task definition. */
+export const CERTIFICATES_LABEL = "stowrs-to-s3.certificates-sha256";
+
 export interface ContainerArgs {
   region: string;
   images: { app: string; nginx: string };
@@ -22,6 +32,12 @@ export interface ContainerArgs {
   app: AppSettings;
   upload: UploadSettings;
   logGroups: { app: string; nginx: string };
+  /** Task memory (MiB): nginx gets a fixed share, the app the rest (see memory-budget.ts). */
+  taskMemoryMiB: number;
+  /** nginx's proxy_read/send_timeout towards the app; not longer than the NLB's idle timeout. */
+  upstreamTimeoutSeconds: number;
+  /** Digest of the certificate objects the stack wrote, if any. */
+  certificatesSha256?: string;
 }
 
 type KeyValue = { name: string; value: string };
@@ -31,7 +47,9 @@ export interface ContainerDefinition {
   image: string;
   essential: boolean;
   environment: KeyValue[];
+  memory: number;
   portMappings: { containerPort: number; protocol: "tcp" }[];
+  dockerLabels?: Record<string, string>;
   logConfiguration: { logDriver: "awslogs"; options: Record<string, string> };
   healthCheck?: { command: string[]; interval: number; timeout: number; retries: number; startPeriod: number };
   dependsOn?: { containerName: string; condition: "HEALTHY" | "START" }[];
@@ -46,6 +64,7 @@ export function containerDefinitions(args: ContainerArgs): ContainerDefinition[]
     UPSTREAM: `127.0.0.1:${PORTS.app}`,
     LISTEN: `0.0.0.0:${PORTS.tls}`,
     HEALTH_LISTEN: `0.0.0.0:${PORTS.health}`,
+    UPSTREAM_TIMEOUT_SECONDS: String(args.upstreamTimeoutSeconds),
   };
   if (args.certificate.mode === "FROMS3") {
     if (!args.certificate.bucketName) throw new Error("FROMS3 mode needs the certificates bucket name");
@@ -60,9 +79,10 @@ export function containerDefinitions(args: ContainerArgs): ContainerDefinition[]
     PREFIX: args.app.prefix,
     LOGLEVEL: args.app.logLevel,
     RESPONSEDELAY: String(args.app.responseDelay),
-    UPLOAD_PART_SIZE_MIB: String(args.upload.partSizeMiB),
-    UPLOAD_PART_CONCURRENCY: String(args.upload.partConcurrency),
-    UPLOAD_INSTANCE_CONCURRENCY: String(args.upload.instanceConcurrency),
+    [UPLOAD_PART_SIZE_MIB.env]: String(args.upload.partSizeMiB),
+    [UPLOAD_PART_CONCURRENCY.env]: String(args.upload.partConcurrency),
+    [UPLOAD_INSTANCE_CONCURRENCY.env]: String(args.upload.instanceConcurrency),
+    [MAX_INSTANCES_IN_FLIGHT.env]: String(args.upload.maxInstancesInFlight),
   };
   if (args.app.wadoUrl !== "") appEnv.WADOURL = args.app.wadoUrl;
 
@@ -77,10 +97,12 @@ export function containerDefinitions(args: ContainerArgs): ContainerDefinition[]
       image: args.images.nginx,
       essential: true,
       environment: toKeyValues(nginxEnv),
+      memory: NGINX_MEMORY_MIB,
       portMappings: [
         { containerPort: PORTS.tls, protocol: "tcp" },
         { containerPort: PORTS.health, protocol: "tcp" },
       ],
+      ...(args.certificatesSha256 ? { dockerLabels: { [CERTIFICATES_LABEL]: args.certificatesSha256 } } : {}),
       logConfiguration: logging(args.logGroups.nginx, "nginx"),
       // Taking traffic before the app answers would only produce 502s.
       dependsOn: [{ containerName: "app", condition: "HEALTHY" }],
@@ -92,6 +114,8 @@ export function containerDefinitions(args: ContainerArgs): ContainerDefinition[]
       image: args.images.app,
       essential: true,
       environment: toKeyValues(appEnv),
+      // A hard limit the upload settings were checked against (config.ts, memory-budget.ts).
+      memory: appMemoryMiB(args.taskMemoryMiB),
       portMappings: [],
       logConfiguration: logging(args.logGroups.app, "app"),
       // The app image is Node: its own runtime is the probe, no curl needed.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLoadBalancer, TLS_POLICY, type LoadBalancerArgs } from "./load-balancer";
+import { createLoadBalancer, listenerIdleTimeoutSeconds, TLS_POLICY, UPSTREAM_TIMEOUT_SECONDS, type LoadBalancerArgs } from "./load-balancer";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 const base: LoadBalancerArgs = {
@@ -9,6 +9,7 @@ const base: LoadBalancerArgs = {
   allowedPeers: ["203.0.113.0/24", "198.51.100.7/32"],
   certificateMode: "FROMS3",
   healthCheck: { port: 8081, path: "/ready" },
+  deletionProtection: false,
 };
 
 describe("createLoadBalancer", () => {
@@ -72,6 +73,13 @@ describe("createLoadBalancer", () => {
       vpcId: "vpc-1",
       healthCheck: { enabled: true, protocol: "HTTP", port: "8081", path: "/ready", matcher: "200" },
     });
+  });
+
+  it("turns on deletion protection when asked, and keeps TCP connections open longer than nginx waits on the app", async () => {
+    const { resources } = await recordComponent((opts) => createLoadBalancer({ ...base, deletionProtection: true }, opts));
+    expect(inputs(one(resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(true);
+    expect(inputs(one(resources, "aws:lb/listener:Listener")).tcpIdleTimeoutSeconds).toBeGreaterThan(UPSTREAM_TIMEOUT_SECONDS.FROMS3);
+    expect(listenerIdleTimeoutSeconds("ACM")).toBeGreaterThan(UPSTREAM_TIMEOUT_SECONDS.ACM);
   });
 
   it("refuses ACM mode without a certificate", async () => {

@@ -10,6 +10,21 @@ import type { CertificateConfig } from "./config";
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 export const TLS_PORT = 443;
 
+/**
+ * Idle timeouts, in seconds. While the app finishes an instance's S3 upload after the last
+ * byte, the client's connection carries nothing; the NLB must not drop it before nginx
+ * gives up on the app. TCP listeners take 60-6000 s; TLS listeners (ACM) have a fixed 350 s,
+ * so nginx waits less there.
+ */
+export const TCP_IDLE_TIMEOUT_SECONDS = 3660;
+export const TLS_LISTENER_IDLE_TIMEOUT_SECONDS = 350;
+export const UPSTREAM_TIMEOUT_SECONDS: Record<CertificateConfig["mode"], number> = { FROMS3: 3600, ACM: 300 };
+
+/** What the listener of a mode lets a connection sit idle. */
+export function listenerIdleTimeoutSeconds(mode: CertificateConfig["mode"]): number {
+  return mode === "ACM" ? TLS_LISTENER_IDLE_TIMEOUT_SECONDS : TCP_IDLE_TIMEOUT_SECONDS;
+}
+
 export interface LoadBalancerArgs {
   appName: string;
   vpcId: pulumi.Input<string>;
@@ -19,6 +34,8 @@ export interface LoadBalancerArgs {
   acmCertificateArn?: string;
   /** Plain-HTTP port and path on the task that answer 200 only when the app is ready. */
   healthCheck: { port: number; path: string };
+  /** AWS refuses to delete the NLB until this is turned off again. */
+  deletionProtection: boolean;
 }
 
 export interface LoadBalancer {
@@ -65,6 +82,7 @@ export function createLoadBalancer(args: LoadBalancerArgs, opts: pulumi.CustomRe
       subnets: args.publicSubnetIds,
       securityGroups: [securityGroup.id],
       enableCrossZoneLoadBalancing: true,
+      enableDeletionProtection: args.deletionProtection,
     },
     opts,
   );
@@ -102,7 +120,7 @@ export function createLoadBalancer(args: LoadBalancerArgs, opts: pulumi.CustomRe
       port: TLS_PORT,
       ...(terminateAtNlb
         ? { protocol: "TLS", certificateArn: args.acmCertificateArn, sslPolicy: TLS_POLICY }
-        : { protocol: "TCP" }),
+        : { protocol: "TCP", tcpIdleTimeoutSeconds: TCP_IDLE_TIMEOUT_SECONDS }),
       defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
     },
     opts,

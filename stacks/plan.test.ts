@@ -51,6 +51,8 @@ describe("npm run plan", () => {
     expect(row(stdout, "aws:ecs:Service", "stowrs-dev")).toContain("desired=1");
     expect(row(stdout, "aws:s3:Bucket", "stowrs-dev-dicom")).toContain("retained on destroy");
     expect(stdout).toMatch(/\n {2}serviceUrl: https:\/\//);
+    // The template's documentation ranges are warned about, naming the key.
+    expect(stdout).toMatch(/\nWarnings \(1\):\n {2}stowrs-to-s3:allowedPeers: placeholder \(pulumi up refuses it\): 192\.0\.2\.0\/24, 198\.51\.100\.0\/24 are documentation ranges/);
   });
 
   it("prints the prod topology: two tasks, autoscaling, client authentication", async () => {
@@ -60,6 +62,23 @@ describe("npm run plan", () => {
     expect(row(stdout, "aws:appautoscaling:Target", "stowrs-prod-tasks")).toContain("tasks 2..6");
     expect(row(stdout, "aws:ecs:TaskDefinition", "stowrs-prod")).toContain("AUTH_MODE=clientauth");
     expect(stdout.match(/aws:ec2:NatGateway/g)).toHaveLength(2);
+  });
+
+  it("shows in prod's plan the steady-state wait, the NLB's deletion protection, the certificate objects and every placeholder", async () => {
+    const { code, stdout } = await cli(["prod"]);
+    expect(code).toBe(0);
+    expect(row(stdout, "aws:ecs:Service", "stowrs-prod")).toContain("waitForSteadyState=true (timeout 20m)");
+    expect(row(stdout, "aws:lb:LoadBalancer", "stowrs-prod-nlb")).toContain("deletionProtection=true");
+    expect(row(stdout, "aws:s3:Bucket", "stowrs-prod-dicom")).toContain("protected");
+    expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-certificate-crt")).toMatch(/certificate\.crt {2}content=1 PEM certificate/);
+    expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-certificate-key")).toContain("content=[secret]");
+    expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-truststore-crt")).toContain("PLACEHOLDER client CA");
+    const warnings = stdout.slice(stdout.indexOf("\nWarnings (3):"));
+    for (const key of ["allowedPeers", "app", "certificate"]) expect(warnings).toContain(`stowrs-to-s3:${key}: placeholder`);
+    expect(stdout).not.toContain("BEGIN PRIVATE KEY");
+    const json = await cli(["prod", "--json"]);
+    expect(json.stdout).not.toContain("PRIVATE KEY");
+    expect(json.stdout).toContain('"content": "[secret]"');
   });
 
   it("--json prints one {type, name, provider, inputs} object per resource", async () => {
@@ -107,6 +126,8 @@ describe("plan of an edited stack file", () => {
       c["stowrs-to-s3:allowedPeers"] = ["192.0.2.0/24", "203.0.113.99/32"];
       c["stowrs-to-s3:certificate"] = { mode: "ACM", authMode: "anonymous", arn };
       c["stowrs-to-s3:upload"].partConcurrency = 11;
+      // Left unset, the admission limit is what fits the app's memory with 11 parts in flight.
+      delete c["stowrs-to-s3:upload"].maxInstancesInFlight;
     });
     const { code, stdout, stderr } = await main([file], REPO);
     expect(stderr).toBe("");
@@ -116,6 +137,8 @@ describe("plan of an edited stack file", () => {
     expect(row(stdout, "aws:lb:Listener", "stowrs-dev-tls")).toContain(`TLS/443  ELBSecurityPolicy-TLS13-1-2-2021-06  cert=${arn}`);
     expect(stdout).not.toContain("stowrs-dev-certificates");
     expect(row(stdout, "aws:ecs:TaskDefinition", "stowrs-dev")).toContain("UPLOAD_PART_CONCURRENCY=11");
+    // (1024 - 256 - 160) / (8 x 13) = 5
+    expect(row(stdout, "aws:ecs:TaskDefinition", "stowrs-dev")).toContain("MAX_INSTANCES_IN_FLIGHT=5");
   });
 
   it("finds Pulumi.<stack>.yaml by name beside the nearest Pulumi.yaml, as the Pulumi CLI does", async () => {

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import { ConfigError } from "./config";
 import { recordStack, type RecordedStack } from "./offline/record";
 import { readStackFile, StackFileError } from "./offline/stack-file";
-import { formatSnapshot, snapshotPath, toSnapshot } from "./offline/snapshot";
+import { formatSnapshot, redactSecrets, snapshotPath, toSnapshot } from "./offline/snapshot";
 import { shortType, summarize } from "./offline/summary";
 import { evaluatePolicies, policyConfigFor } from "./policy/evaluate";
 import { policies } from "./policy/rules";
@@ -24,10 +24,12 @@ export async function main(argv: string[], cwd: string): Promise<{ code: number;
 
   let recorded: RecordedStack;
   let file: string;
+  const warnings: string[] = [];
   try {
     const stackFile = readStackFile(targets[0], cwd);
     file = stackFile.file;
-    recorded = await recordStack(stackFile.stack, stackFile.config);
+    // A plan is a preview: placeholders are warned about here and refused by `pulumi up`.
+    recorded = await recordStack(stackFile.stack, stackFile.config, undefined, { projectDir: stackFile.projectDir, warnings });
   } catch (err) {
     if (err instanceof ConfigError) {
       return { code: 1, stdout: "", stderr: `${err.problems.join("\n")}\n` };
@@ -42,10 +44,10 @@ export async function main(argv: string[], cwd: string): Promise<{ code: number;
     return { code: 0, stdout: `wrote ${target}\n`, stderr: "" };
   }
   if (flags.has("--json")) {
-    const list = recorded.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: r.inputs }));
-    return { code: 0, stdout: `${JSON.stringify(list, null, 2)}\n`, stderr: "" };
+    const list = recorded.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: redactSecrets(r) }));
+    return { code: 0, stdout: `${JSON.stringify(list, null, 2)}\n`, stderr: warnings.map((w) => `warning: ${w}\n`).join("") };
   }
-  let table = formatTable(recorded, file);
+  let table = formatTable(recorded, file, warnings);
   if (flags.has("--policies")) {
     // Same rules and per-stack pack configuration as `pulumi preview --policy-pack stacks/policy` in CI.
     const violations = await evaluatePolicies(recorded.resources, policies, policyConfigFor(recorded.stack));
@@ -56,7 +58,7 @@ export async function main(argv: string[], cwd: string): Promise<{ code: number;
   return { code: 0, stdout: table, stderr: "" };
 }
 
-export function formatTable(recorded: RecordedStack, file: string): string {
+export function formatTable(recorded: RecordedStack, file: string, warnings: string[] = []): string {
   const rows = recorded.resources.map((r) => [shortType(r.type), r.name, summarize(r)]);
   const header = ["TYPE", "NAME", "KEY SETTINGS"];
   const widths = [0, 1].map((col) => Math.max(header[col].length, ...rows.map((row) => row[col].length)));
@@ -69,9 +71,17 @@ export function formatTable(recorded: RecordedStack, file: string): string {
     ...rows.map(line),
     "",
     "Outputs:",
-    ...Object.entries(recorded.outputs).map(([k, v]) => `  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`),
+    ...Object.entries(recorded.outputs).map(([k, v]) => `  ${k}: ${outputText(v)}`),
+    ...(warnings.length > 0 ? ["", `Warnings (${warnings.length}):`, ...warnings.map((w) => `  ${w}`)] : []),
   ];
   return `${out.join("\n")}\n`;
+}
+
+/** One line per output; a PEM block is shown by its first line. */
+function outputText(v: unknown): string {
+  if (typeof v !== "string") return JSON.stringify(v);
+  const pem = /^-----BEGIN ([A-Z ]+)-----/.exec(v);
+  return pem ? `(PEM ${pem[1].toLowerCase()}, ${v.length} characters)` : v;
 }
 
 if (require.main === module) {

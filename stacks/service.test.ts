@@ -14,11 +14,19 @@ function args(listener: aws.lb.Listener, overrides: Partial<ServiceArgs> = {}): 
     images: { app: "repo/app@sha256:1", nginx: "repo/nginx@sha256:2", ecrRepositoryArns: ["arn:aws:ecr:eu-central-1:123456789012:repository/sv-app"] },
     dicomBucket: { name: "dicom-bucket", arn: "arn:aws:s3:::dicom-bucket" },
     kmsKeyArn: "arn:aws:kms:eu-central-1:123456789012:key/k",
-    certificate: { mode: "FROMS3", authMode: "clientauth", bucketName: "cert-bucket", objectArns: ["arn:aws:s3:::cert-bucket/certificate.crt"] },
+    certificate: {
+      mode: "FROMS3",
+      authMode: "clientauth",
+      bucketName: "cert-bucket",
+      objectArns: ["arn:aws:s3:::cert-bucket/certificate.crt"],
+      objects: [],
+      contentSha256: "cd".repeat(32),
+    },
     fargate: { cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 6 },
     app: { prefix: "dicom", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
-    upload: { partSizeMiB: 8, partConcurrency: 5, instanceConcurrency: 7 },
+    upload: { partSizeMiB: 8, partConcurrency: 5, instanceConcurrency: 7, maxInstancesInFlight: 3 },
     logRetentionDays: 30,
+    upstreamTimeoutSeconds: 3600,
     ...overrides,
   };
 }
@@ -43,6 +51,26 @@ describe("createService", () => {
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
     });
+  });
+
+  it("makes `pulumi up` wait for a steady state, with a time limit, and roll back a failing deployment", async () => {
+    const { resources } = await record();
+    const service = one(resources, "aws:ecs/service:Service");
+    expect(inputs(service)).toMatchObject({ waitForSteadyState: true, deploymentCircuitBreaker: { enable: true, rollback: true } });
+    expect(service.options.customTimeouts).toEqual({ create: "20m", update: "20m" });
+  });
+
+  it("starts tasks only after every role policy and the certificate objects exist", async () => {
+    const { resources } = await recordComponent((opts) => {
+      const listener = new aws.lb.Listener("sv-listener", { loadBalancerArn: "arn:lb", port: 443, defaultActions: [] }, opts);
+      const object = new aws.s3.BucketObjectv2("sv-cert", { bucket: "cert-bucket", key: "certificate.crt", content: "x" }, opts);
+      return createService(args(listener, { certificate: { ...args(listener).certificate, objects: [object] } }), opts);
+    });
+    const service = one(resources, "aws:ecs/service:Service");
+    for (const r of [...ofType(resources, "aws:iam/rolePolicy:RolePolicy"), one(resources, "aws:s3/bucketObjectv2:BucketObjectv2"), one(resources, "aws:lb/listener:Listener")]) {
+      expect(service.dependencies, `${r.type} ${r.name}`).toContain(r.urn);
+    }
+    expect(ofType(resources, "aws:iam/rolePolicy:RolePolicy")).toHaveLength(2);
   });
 
   it("admits traffic to tasks only from the NLB's security group, on the TLS and health ports", async () => {
@@ -70,11 +98,28 @@ describe("createService", () => {
     expect(task.executionRoleArn).toMatch(/:role\/sv-execution-/);
     const roles = ofType(resources, "aws:iam/role:Role");
     expect(roles.map((r) => r.name)).toEqual(["sv-execution", "sv-task"]);
-    for (const role of roles) {
-      const trust = json(inputs(role).assumeRolePolicy).Statement[0];
-      expect(trust.Principal).toEqual({ Service: "ecs-tasks.amazonaws.com" });
-      expect(trust.Condition.StringEquals).toEqual({ "aws:SourceAccount": "123456789012" });
-    }
+  });
+
+  it("trusts ECS tasks as AWS documents it: the task role for this account and region, the execution role without conditions", async () => {
+    const { resources } = await record();
+    expect(json(inputs(one(resources, "aws:iam/role:Role", "sv-task")).assumeRolePolicy)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { Service: "ecs-tasks.amazonaws.com" },
+          Action: "sts:AssumeRole",
+          Condition: {
+            ArnLike: { "aws:SourceArn": "arn:aws:ecs:eu-central-1:123456789012:*" },
+            StringEquals: { "aws:SourceAccount": "123456789012" },
+          },
+        },
+      ],
+    });
+    expect(json(inputs(one(resources, "aws:iam/role:Role", "sv-execution")).assumeRolePolicy)).toEqual({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    });
   });
 
   it("attaches the least-privilege policy to the task role", async () => {
@@ -100,6 +145,7 @@ describe("createService", () => {
       UPLOAD_PART_SIZE_MIB: "8",
       UPLOAD_PART_CONCURRENCY: "5",
       UPLOAD_INSTANCE_CONCURRENCY: "7",
+      MAX_INSTANCES_IN_FLIGHT: "3",
       S3_BUCKET: "dicom-bucket",
       PREFIX: "dicom",
     });

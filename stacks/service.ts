@@ -7,6 +7,13 @@ import { containerDefinitions, PORTS } from "./containers";
 import { createTaskRoles } from "./task-roles";
 
 export const CPU_TARGET_PERCENT = 60;
+/**
+ * How long `pulumi up` waits for the service to reach a steady state. Longer than the
+ * circuit breaker needs to roll a failing deployment back (it counts failed tasks, each
+ * taking the 60 s grace period plus two 10 s health checks), so a crash loop fails the
+ * update instead of passing it.
+ */
+export const STEADY_STATE_TIMEOUT = "20m";
 
 export interface ServiceArgs {
   appName: string;
@@ -27,11 +34,15 @@ export interface ServiceArgs {
     authMode: CertificateConfig["authMode"];
     bucketName?: pulumi.Input<string>;
     objectArns: pulumi.Input<string>[];
+    /** Objects the stack writes; tasks must not start before they exist. */
+    objects: pulumi.Resource[];
+    contentSha256?: pulumi.Input<string>;
   };
   fargate: FargateConfig;
   app: AppSettings;
   upload: UploadSettings;
   logRetentionDays: number;
+  upstreamTimeoutSeconds: number;
 }
 
 export interface Service {
@@ -60,7 +71,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
   const appLogs = logGroup("app");
   const nginxLogs = logGroup("nginx");
 
-  const { taskRole, executionRole } = createTaskRoles(
+  const { taskRole, executionRole, policies } = createTaskRoles(
     {
       appName,
       region: args.region,
@@ -87,8 +98,16 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
       taskRoleArn: taskRole.arn,
       executionRoleArn: executionRole.arn,
       containerDefinitions: pulumi
-        .all([args.images.app, args.images.nginx, args.dicomBucket.name, args.certificate.bucketName, appLogs.name, nginxLogs.name])
-        .apply(([app, nginx, dicomBucketName, certBucketName, appLogGroup, nginxLogGroup]) =>
+        .all([
+          args.images.app,
+          args.images.nginx,
+          args.dicomBucket.name,
+          args.certificate.bucketName,
+          appLogs.name,
+          nginxLogs.name,
+          args.certificate.contentSha256,
+        ])
+        .apply(([app, nginx, dicomBucketName, certBucketName, appLogGroup, nginxLogGroup, certificatesSha256]) =>
           JSON.stringify(
             containerDefinitions({
               region: args.region,
@@ -98,6 +117,9 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
               app: args.app,
               upload: args.upload,
               logGroups: { app: appLogGroup, nginx: nginxLogGroup },
+              taskMemoryMiB: args.fargate.memory,
+              upstreamTimeoutSeconds: args.upstreamTimeoutSeconds,
+              certificatesSha256,
             }),
           ),
         ),
@@ -166,6 +188,9 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
       },
       loadBalancers: [{ targetGroupArn: args.loadBalancer.targetGroupArn, containerName: "nginx", containerPort: PORTS.tls }],
       healthCheckGracePeriodSeconds: 60,
+      // `pulumi up` reports success only once the new tasks run and pass the health check;
+      // a deployment whose tasks keep failing is rolled back and the update fails.
+      waitForSteadyState: true,
       deploymentCircuitBreaker: { enable: true, rollback: true },
       deploymentMinimumHealthyPercent: 100,
       deploymentMaximumPercent: 200,
@@ -175,7 +200,10 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
     },
     {
       ...opts,
-      dependsOn: [args.loadBalancer.listener],
+      // Tasks need the listener to register with, every role policy to pull, log and read,
+      // and the certificate objects nginx fetches at start.
+      dependsOn: [args.loadBalancer.listener, ...policies, ...args.certificate.objects],
+      customTimeouts: { create: STEADY_STATE_TIMEOUT, update: STEADY_STATE_TIMEOUT },
       // Once autoscaling owns the task count, a deployment must not reset it.
       ignoreChanges: autoscaling ? ["desiredCount"] : [],
     },

@@ -19,7 +19,7 @@ describe("recorded resource graphs", () => {
 
   it.each(stacks)("%s matches its committed snapshot", async (stack) => {
     const file = readStackFile(stack, REPO);
-    const actual = formatSnapshot(toSnapshot(await recordStack(file.stack, file.config)));
+    const actual = formatSnapshot(toSnapshot(await recordStack(file.stack, file.config, undefined, { projectDir: file.projectDir, warnings: [] })));
     const target = snapshotPath(stack);
     const hint = `update deliberately with: npm run plan -- ${stack} --write-snapshot`;
     expect(fs.existsSync(target), `no snapshot ${path.relative(REPO, target)}; ${hint}`).toBe(true);
@@ -40,8 +40,9 @@ describe("recorded resource graphs", () => {
 
   it("records the same graph on every run", async () => {
     const file = readStackFile("prod", REPO);
-    const first = toSnapshot(await recordStack(file.stack, file.config));
-    const second = toSnapshot(await recordStack(file.stack, file.config));
+    const options = { projectDir: file.projectDir, warnings: [] };
+    const first = toSnapshot(await recordStack(file.stack, file.config, undefined, options));
+    const second = toSnapshot(await recordStack(file.stack, file.config, undefined, options));
     expect(second).toEqual(first);
   });
 });

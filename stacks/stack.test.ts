@@ -1,15 +1,21 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { readSettings } from "./testing/nginx-settings";
+import { ConfigError } from "./config";
+import { listenerIdleTimeoutSeconds } from "./load-balancer";
 import { recordStack, type RecordedStack } from "./offline/record";
 import { readStackFile } from "./offline/stack-file";
-import { containerEnv, inputs, isTaggable, json, ofType, one, recordWith } from "./testing/harness";
+import { configMap, containerEnv, inputs, isTaggable, json, ofType, one, recordWith } from "./testing/harness";
 
 const ACM_ARN = "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab";
 const REPO = path.resolve(__dirname, "..");
 
+const CA = "stacks/examples/placeholder-client-ca.crt";
+
 function recordStackFile(stack: string): Promise<RecordedStack> {
   const file = readStackFile(stack, REPO);
-  return recordStack(file.stack, file.config);
+  return recordStack(file.stack, file.config, undefined, { projectDir: file.projectDir, warnings: [] });
 }
 
 describe("createStack topology per certificate mode", () => {
@@ -25,10 +31,12 @@ describe("createStack topology per certificate mode", () => {
   });
 
   it("FROMS3 clientauth: nginx checks client certificates and may read the trust store", async () => {
-    const { resources } = await recordWith({ certificate: { mode: "FROMS3", authMode: "clientauth" } });
+    const { resources } = await recordWith({ certificate: { mode: "FROMS3", authMode: "clientauth", truststore: CA } });
     expect(inputs(one(resources, "aws:lb/listener:Listener")).protocol).toBe("TCP");
     expect(containerEnv(resources, "nginx")).toMatchObject({ CERT_MODE: "FROMS3", AUTH_MODE: "clientauth" });
     expect(JSON.stringify(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "stowrs-test-task")).policy)).toContain("truststore.crt");
+    const truststore = ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").find((o) => inputs(o).key === "truststore.crt");
+    expect(inputs(truststore!).content).toBe(fs.readFileSync(path.join(REPO, CA), "utf8"));
   });
 
   it("ACM: TLS ends at the NLB with a TLS 1.3 policy, no certificate bucket, no certificate reads", async () => {
@@ -99,10 +107,13 @@ describe("createStack wiring", () => {
       serviceUrl: `https://${outputs.nlbDnsName}`,
       nlbDnsName: expect.stringContaining(nlbDns),
       dicomBucketName: expect.stringMatching(/^stowrs-test-dicom-/),
+      dicomPrefix: "",
       accessLogsBucketName: expect.stringMatching(/^stowrs-test-access-logs-/),
       certificatesBucketName: expect.stringMatching(/^stowrs-test-certs-/),
       certificateMode: "FROMS3",
+      certificateSource: "FROMS3 generated certificate",
       authMode: "anonymous",
+      serverCertificate: expect.stringMatching(/^-----BEGIN CERTIFICATE-----/),
       logGroups: { app: "/stowrs-test/ecs/app", nginx: "/stowrs-test/ecs/nginx", flowLogs: "/stowrs-test/vpc-flow-logs" },
       clusterName: expect.stringMatching(/^stowrs-test-/),
       serviceName: expect.stringMatching(/^stowrs-test-/),
@@ -114,7 +125,7 @@ describe("createStack wiring", () => {
 describe("tags on every taggable resource", () => {
   it("routes every AWS resource through one provider whose default tags carry deployment and the configured tags", async () => {
     const tags = { owner: "radiology-it", "cost-center": "4711" };
-    const { resources } = await recordWith({ appName: "tagged", tags, certificate: { mode: "FROMS3", authMode: "clientauth" } });
+    const { resources } = await recordWith({ appName: "tagged", tags, certificate: { mode: "FROMS3", authMode: "clientauth", truststore: CA } });
     const providers = ofType(resources, "pulumi:providers:aws");
     expect(providers).toHaveLength(1);
     const provider = providers[0];
@@ -125,6 +136,8 @@ describe("tags on every taggable resource", () => {
     let taggable = 0;
     for (const r of resources) {
       if (r.type === "pulumi:providers:aws") continue;
+      // Key and certificate made in the program: no cloud resource, nothing to tag.
+      if (r.type.startsWith("tls:") || r.type === "pulumi:providers:tls") continue;
       if (r.type === "awsx:ecr:Image") {
         // A component: it builds and pushes an image, and hands the provider to what it creates.
         expect(r.options.providers?.aws, r.name).toBe(providerRef);
@@ -154,7 +167,66 @@ describe("tags on every taggable resource", () => {
   });
 });
 
+describe("prod safety", () => {
+  it("refuses an update (not a preview) with a placeholder peer range, naming allowedPeers", async () => {
+    const config = configMap({ allowedPeers: ["198.18.0.0/15", "203.0.113.16/28"] });
+    const preview: string[] = [];
+    await recordStack("qa", config, undefined, { dryRun: true, warnings: preview });
+    expect(preview.join("\n")).toMatch(/^stowrs-to-s3:allowedPeers: placeholder \(pulumi up refuses it\): 203\.0\.113\.16\/28 is a documentation range/);
+    const update = recordStack("qa", config, undefined, { dryRun: false });
+    await expect(update).rejects.toBeInstanceOf(ConfigError);
+    await expect(recordStack("qa", config, undefined, { dryRun: false })).rejects.toThrow(/stowrs-to-s3:allowedPeers: placeholder: 203\.0\.113\.16\/28/);
+    // Without placeholders the update goes through.
+    await expect(recordStack("qa", configMap({}), undefined, { dryRun: false })).resolves.toBeDefined();
+  });
+
+  it("keeps the NLB's idle timeout at least as long as nginx's upstream timeouts, in both certificate modes", async () => {
+    const arn = "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c2d3e";
+    for (const certificate of [{ mode: "FROMS3", authMode: "anonymous" }, { mode: "ACM", arn }]) {
+      const { resources } = await recordWith({ certificate });
+      const listener = inputs(one(resources, "aws:lb/listener:Listener"));
+      const idle = listener.protocol === "TCP" ? listener.tcpIdleTimeoutSeconds : listenerIdleTimeoutSeconds("ACM");
+      expect(listener.protocol === "TCP" || listener.tcpIdleTimeoutSeconds === undefined).toBe(true);
+      const nginx = readSettings({ OUT_DIR: "/run/front", ...containerEnv(resources, "nginx") });
+      expect(idle, certificate.mode).toBeGreaterThanOrEqual(nginx.upstreamTimeoutSeconds);
+    }
+  });
+
+  it("keeps container and flow logs, and access logs, for the configured time", async () => {
+    const { resources } = await recordWith({ logRetentionDays: 90, accessLogRetentionDays: 400 });
+    expect(ofType(resources, "aws:cloudwatch/logGroup:LogGroup").map((g) => inputs(g).retentionInDays)).toEqual([90, 90, 90]);
+    const lifecycle = ofType(resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+      .flatMap((r) => inputs(r).rules)
+      .filter((rule: any) => rule.id === "expire-objects");
+    expect(lifecycle.map((rule: any) => rule.expiration.days)).toEqual([400]);
+  });
+
+  it("protects the DICOM bucket, its key and the access logs, and the NLB, when configured", async () => {
+    const { resources } = await recordWith({ protectData: true, nlbDeletionProtection: true });
+    const protectedNames = resources.filter((r) => r.options.protect).map((r) => `${r.type} ${r.name}`);
+    expect(protectedNames.sort()).toEqual([
+      "aws:kms/key:Key stowrs-test-dicom",
+      "aws:s3/bucket:Bucket stowrs-test-access-logs",
+      "aws:s3/bucket:Bucket stowrs-test-dicom",
+    ]);
+    expect(inputs(one(resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(true);
+    const open = await recordWith({ protectData: false, nlbDeletionProtection: false });
+    expect(open.resources.filter((r) => r.options.protect)).toEqual([]);
+    expect(inputs(one(open.resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(false);
+  });
+});
+
 describe("the committed stack files", () => {
+  it("prod's plan waits for a steady state, protects the NLB and its data, and writes the certificate objects", async () => {
+    const { resources } = await recordStackFile("prod");
+    const service = one(resources, "aws:ecs/service:Service");
+    expect(inputs(service).waitForSteadyState).toBe(true);
+    expect(inputs(one(resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(true);
+    expect(resources.filter((r) => r.options.protect).map((r) => r.name).sort()).toEqual(["stowrs-prod-access-logs", "stowrs-prod-dicom", "stowrs-prod-dicom"]);
+    const objects = ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((o) => inputs(o).key).sort();
+    expect(objects).toEqual(["certificate.crt", "certificate.key", "truststore.crt"]);
+  });
+
   it("dev is cheap and needs no domain: FROMS3, anonymous, one task, one NAT gateway, no autoscaling", async () => {
     const { resources } = await recordStackFile("dev");
     expect(inputs(one(resources, "aws:lb/listener:Listener")).protocol).toBe("TCP");

@@ -3,25 +3,36 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
+import { certificateSummary, ConfigError, type StackConfig } from "./config";
 import { createNetwork } from "./network";
 import { createStorage } from "./storage";
 import { createCertificates } from "./certificates";
 import { createImages } from "./images";
-import { createLoadBalancer } from "./load-balancer";
+import { createLoadBalancer, UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { createService } from "./service";
 import { PORTS, READY_PATH } from "./containers";
 
 export const AVAILABILITY_ZONES = 2;
-export const LOG_RETENTION_DAYS = 30;
-export const ACCESS_LOG_RETENTION_DAYS = 365;
 
 /** The tags every taggable resource carries, through the provider's default tags. */
 export function deploymentTags(config: Pick<StackConfig, "appName" | "tags">): Record<string, string> {
   return { ...config.tags, deployment: config.appName };
 }
 
+/**
+ * Placeholders are fine in a preview of a template; an update with them would deploy an
+ * endpoint nobody can reach, or one that trusts a CA whose key is public.
+ */
+export function guardPlaceholders(config: Pick<StackConfig, "placeholders">, dryRun = pulumi.runtime.isDryRun()): void {
+  if (config.placeholders.length === 0) return;
+  if (!dryRun) {
+    throw new ConfigError(config.placeholders.map((p) => `${p.key}: placeholder: ${p.message}`));
+  }
+  for (const p of config.placeholders) pulumi.log.warn(`${p.key}: placeholder (pulumi up refuses it): ${p.message}`);
+}
+
 export function createStack(config: StackConfig) {
+  guardPlaceholders(config);
   const { appName } = config;
   const provider = new aws.Provider(`${appName}-aws`, {
     region: config.region as aws.Region,
@@ -49,7 +60,7 @@ export function createStack(config: StackConfig) {
       ),
       // Egress that survives losing a zone is worth its cost only when tasks are spread.
       natGatewayPerZone: config.fargate.minTasks >= 2,
-      flowLogRetentionDays: LOG_RETENTION_DAYS,
+      flowLogRetentionDays: config.logRetentionDays,
     },
     opts,
   );
@@ -60,13 +71,9 @@ export function createStack(config: StackConfig) {
       accountId,
       dicomBucketPrefix: config.dicomBucket,
       encryption: config.bucketEncryption,
-      accessLogRetentionDays: ACCESS_LOG_RETENTION_DAYS,
+      accessLogRetentionDays: config.accessLogRetentionDays,
+      protectData: config.protectData,
     },
-    opts,
-  );
-
-  const certificates = createCertificates(
-    { appName, certificate: config.certificate, encryption: storage.encryption, accessLogsBucket: storage.accessLogs.name },
     opts,
   );
 
@@ -81,9 +88,21 @@ export function createStack(config: StackConfig) {
       vpcId: network.vpcId,
       publicSubnetIds: network.publicSubnetIds,
       allowedPeers: config.allowedPeers,
-      certificateMode: certificates.mode,
-      acmCertificateArn: certificates.acmCertificateArn,
+      certificateMode: config.certificate.mode,
+      acmCertificateArn: config.certificate.mode === "ACM" ? config.certificate.arn : undefined,
       healthCheck: { port: PORTS.health, path: READY_PATH },
+      deletionProtection: config.nlbDeletionProtection,
+    },
+    opts,
+  );
+
+  const certificates = createCertificates(
+    {
+      appName,
+      certificate: config.certificate,
+      encryption: storage.encryption,
+      accessLogsBucket: storage.accessLogs.name,
+      serverName: loadBalancer.dnsName,
     },
     opts,
   );
@@ -103,7 +122,8 @@ export function createStack(config: StackConfig) {
       fargate: config.fargate,
       app: config.app,
       upload: config.upload,
-      logRetentionDays: LOG_RETENTION_DAYS,
+      logRetentionDays: config.logRetentionDays,
+      upstreamTimeoutSeconds: UPSTREAM_TIMEOUT_SECONDS[config.certificate.mode],
     },
     opts,
   );
@@ -112,10 +132,13 @@ export function createStack(config: StackConfig) {
     serviceUrl: pulumi.interpolate`https://${loadBalancer.dnsName}`,
     nlbDnsName: loadBalancer.dnsName,
     dicomBucketName: storage.dicom.name,
+    dicomPrefix: config.app.prefix,
     accessLogsBucketName: storage.accessLogs.name,
     certificatesBucketName: certificates.bucketName ?? pulumi.output("(none: ACM mode)"),
     certificateMode: certificates.mode,
+    certificateSource: certificateSummary(config.certificate),
     authMode: certificates.authMode,
+    serverCertificate: certificates.serverCertificatePem ?? pulumi.output("(not known to the stack)"),
     logGroups: {
       app: service.logGroupNames.app,
       nginx: service.logGroupNames.nginx,

@@ -9,6 +9,7 @@ const args: StorageArgs = {
   dicomBucketPrefix: "st-dicom",
   encryption: "SSE-KMS",
   accessLogRetentionDays: 365,
+  protectData: false,
 };
 
 /** Every setting resource that targets the bucket recorded under `name`. */

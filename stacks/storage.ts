@@ -14,6 +14,8 @@ export interface PrivateBucketArgs {
   encryption: EncryptionSpec;
   /** Keep the bucket, its objects and its settings when the stack is destroyed. */
   retain: boolean;
+  /** Pulumi `protect`: no update or destroy may delete the bucket until this is turned off. */
+  protect?: boolean;
   accessLogs?: { bucket: pulumi.Input<string>; prefix: string };
   /** Statements added to the bucket policy after the TLS-only denial. */
   policyStatements?: (bucketArn: pulumi.Output<string>) => pulumi.Input<Record<string, unknown>>[];
@@ -38,7 +40,7 @@ export function createPrivateBucket(
   const bucket = new aws.s3.Bucket(
     name,
     { bucketPrefix: args.bucketPrefix, forceDestroy: !args.retain },
-    keep,
+    { ...keep, protect: args.protect === true },
   );
 
   const ownership = new aws.s3.BucketOwnershipControls(
@@ -143,6 +145,8 @@ export interface StorageArgs {
   dicomBucketPrefix: string;
   encryption: BucketEncryption;
   accessLogRetentionDays: number;
+  /** Pulumi `protect` on the DICOM bucket, its key and the access-log bucket. */
+  protectData: boolean;
 }
 
 export interface Storage {
@@ -166,7 +170,7 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
         enableKeyRotation: true,
         deletionWindowInDays: 30,
       },
-      { ...opts, retainOnDelete: true },
+      { ...opts, retainOnDelete: true, protect: args.protectData },
     );
     new aws.kms.Alias(`${appName}-dicom`, { name: `alias/${appName}-dicom`, targetKeyId: key.keyId }, opts);
     kmsKeyArn = key.arn;
@@ -180,6 +184,7 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
       bucketPrefix: `${appName}-access-logs`,
       encryption: { kind: "SSE-S3" },
       retain: true,
+      protect: args.protectData,
       expireObjectsAfterDays: args.accessLogRetentionDays,
       policyStatements: (arn) => [
         {
@@ -201,6 +206,7 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
       bucketPrefix: args.dicomBucketPrefix,
       encryption,
       retain: true,
+      protect: args.protectData,
       accessLogs: { bucket: accessLogs.name, prefix: "dicom/" },
     },
     opts,

@@ -21,6 +21,8 @@ export interface TaskRolesArgs {
 export interface TaskRoles {
   taskRole: aws.iam.Role;
   executionRole: aws.iam.Role;
+  /** Every policy the roles need before a task can start; the service waits for them. */
+  policies: aws.iam.RolePolicy[];
 }
 
 type Statement = { Sid: string; Effect: "Allow"; Action: string[]; Resource: string | string[] };
@@ -120,9 +122,9 @@ export function executionPolicyDocument(p: ExecutionPolicyInputs): PolicyDocumen
   return { Version: "2012-10-17", Statement: statements };
 }
 
-export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResourceOptions): TaskRoles {
-  // Only ECS acting for this account's tasks in this region may assume the roles.
-  const assumeRolePolicy = pulumi.jsonStringify({
+/** Trust of the task role, as AWS documents it: ECS tasks of this account, in this region. */
+export function taskRoleTrustPolicy(region: string, accountId: string) {
+  return {
     Version: "2012-10-17",
     Statement: [
       {
@@ -130,19 +132,36 @@ export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResource
         Principal: { Service: "ecs-tasks.amazonaws.com" },
         Action: "sts:AssumeRole",
         Condition: {
-          StringEquals: { "aws:SourceAccount": args.accountId },
-          ArnLike: { "aws:SourceArn": pulumi.interpolate`arn:aws:ecs:${args.region}:${args.accountId}:*` },
+          ArnLike: { "aws:SourceArn": `arn:aws:ecs:${region}:${accountId}:*` },
+          StringEquals: { "aws:SourceAccount": accountId },
         },
       },
     ],
-  });
+  };
+}
 
+/**
+ * Trust of the execution role, exactly as AWS documents it: the ECS service principal,
+ * no conditions. The agent assumes it before a task exists, so conditions written for
+ * the task role (aws:SourceArn) do not belong here.
+ */
+export function executionRoleTrustPolicy() {
+  return {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+  };
+}
+
+export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResourceOptions): TaskRoles {
   const taskRole = new aws.iam.Role(
     `${args.appName}-task`,
-    { description: `Run-time permissions of the ${args.appName} containers`, assumeRolePolicy },
+    {
+      description: `Run-time permissions of the ${args.appName} containers`,
+      assumeRolePolicy: pulumi.output(args.accountId).apply((account) => JSON.stringify(taskRoleTrustPolicy(args.region, account))),
+    },
     opts,
   );
-  new aws.iam.RolePolicy(
+  const taskPolicy = new aws.iam.RolePolicy(
     `${args.appName}-task`,
     {
       role: taskRole.name,
@@ -157,10 +176,10 @@ export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResource
 
   const executionRole = new aws.iam.Role(
     `${args.appName}-execution`,
-    { description: `Lets ECS pull images and write logs for ${args.appName}`, assumeRolePolicy },
+    { description: `Lets ECS pull images and write logs for ${args.appName}`, assumeRolePolicy: JSON.stringify(executionRoleTrustPolicy()) },
     opts,
   );
-  new aws.iam.RolePolicy(
+  const executionPolicy = new aws.iam.RolePolicy(
     `${args.appName}-execution`,
     {
       role: executionRole.name,
@@ -172,5 +191,5 @@ export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResource
     },
     opts,
   );
-  return { taskRole, executionRole };
+  return { taskRole, executionRole, policies: [taskPolicy, executionPolicy] };
 }

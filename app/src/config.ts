@@ -1,5 +1,13 @@
 // Service configuration from the environment, validated in one pass.
 // Names and defaults stay compatible with the Python service this replaces.
+import {
+  MAX_INSTANCES_IN_FLIGHT,
+  RESPONSE_DELAY_MAX_SECONDS,
+  UPLOAD_INSTANCE_CONCURRENCY,
+  UPLOAD_PART_CONCURRENCY,
+  UPLOAD_PART_SIZE_MIB,
+  type IntegerSetting,
+} from "./config-limits.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug";
 export type DuplicatePolicy = "overwrite" | "reject";
@@ -56,6 +64,8 @@ const LOG_LEVELS: Record<string, LogLevel> = {
 };
 
 type Env = Record<string, string | undefined>;
+
+const setting = (s: IntegerSetting): [string, number, number, number] => [s.env, s.default, s.min, s.max];
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -139,14 +149,14 @@ export function loadConfig(env: Env = process.env): Config {
   const rawDelay = read("RESPONSEDELAY");
   if (rawDelay !== undefined) {
     const s = Number(rawDelay);
-    if (!/^\d+(\.\d+)?$/.test(rawDelay) || !(s <= 600)) {
-      problems.push(`RESPONSEDELAY: expected seconds between 0 and 600, got "${rawDelay}"`);
+    if (!/^\d+(\.\d+)?$/.test(rawDelay) || !(s <= RESPONSE_DELAY_MAX_SECONDS)) {
+      problems.push(`RESPONSEDELAY: expected seconds between 0 and ${RESPONSE_DELAY_MAX_SECONDS}, got "${rawDelay}"`);
     } else responseDelayMs = Math.round(s * 1000);
   }
 
-  const partSizeMiB = int("UPLOAD_PART_SIZE_MIB", 5, 5, 5 * 1024);
-  const partConcurrency = int("UPLOAD_PART_CONCURRENCY", 2, 1, 64);
-  const instanceConcurrency = int("UPLOAD_INSTANCE_CONCURRENCY", 4, 1, 256);
+  const partSizeMiB = int(...setting(UPLOAD_PART_SIZE_MIB));
+  const partConcurrency = int(...setting(UPLOAD_PART_CONCURRENCY));
+  const instanceConcurrency = int(...setting(UPLOAD_INSTANCE_CONCURRENCY));
 
   const duplicatePolicy = oneOf<DuplicatePolicy>("DUPLICATE_POLICY", ["overwrite", "reject"], "overwrite");
 
@@ -159,7 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
         `raise UPLOAD_PART_SIZE_MIB or lower MAX_INSTANCE_BYTES (at most ${partSizeBytes * S3_MAX_PARTS})`,
     );
   }
-  const maxInstancesInFlight = int("MAX_INSTANCES_IN_FLIGHT", 64, 1, 100_000);
+  const maxInstancesInFlight = int(...setting(MAX_INSTANCES_IN_FLIGHT));
   const s3MaxAttempts = int("S3_MAX_ATTEMPTS", 4, 1, 20);
   const s3RequestTimeoutMs = int("S3_REQUEST_TIMEOUT_SECONDS", 60, 1, 3600) * 1000;
   const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_SECONDS", 30, 0, 3600) * 1000;

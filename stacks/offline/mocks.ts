@@ -3,6 +3,7 @@
 // program runs to completion offline and the recorded graph is the same on every run.
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
+import { mockPrivateKey, mockSelfSignedCert } from "./mock-tls";
 
 export const MOCK_ACCOUNT_ID = "123456789012";
 
@@ -34,7 +35,7 @@ export class OfflineAwsMocks implements pulumi.runtime.Mocks {
   }
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Inputs } {
-    const inputs: Inputs = args.inputs ?? {};
+    const inputs: Inputs = unwrapSecrets(args.inputs ?? {});
     const id = this.idFor(args.type, args.name, inputs);
     return { id, state: { ...inputs, ...this.computed(args.type, args.name, id, inputs) } };
   }
@@ -82,6 +83,10 @@ export class OfflineAwsMocks implements pulumi.runtime.Mocks {
         return { name: generatedName, arn: `arn:aws:ecs:${region}:${account}:cluster/${generatedName}` };
       case "aws:ecs/service:Service":
         return { name: generatedName, arn: `arn:aws:ecs:${region}:${account}:service/${generatedName}` };
+      case "tls:index/privateKey:PrivateKey":
+        return mockPrivateKey();
+      case "tls:index/selfSignedCert:SelfSignedCert":
+        return mockSelfSignedCert(inputs);
       case "aws:ecs/taskDefinition:TaskDefinition":
         return { arn: `arn:aws:ecs:${region}:${account}:task-definition/${inputs.family}:1`, revision: 1 };
       default: {
@@ -90,6 +95,18 @@ export class OfflineAwsMocks implements pulumi.runtime.Mocks {
       }
     }
   }
+}
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Secret inputs reach the mocks wrapped; the values AWS would compute from them are plain. */
+export function unwrapSecrets<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(unwrapSecrets) as T;
+  const record = value as Record<string, unknown>;
+  if (record[SECRET_SIG_KEY] === SECRET_SIG) return unwrapSecrets(record.value) as T;
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)])) as T;
 }
 
 /** Auto-naming as the provider does it: the logical name plus a (here: stable) suffix. */

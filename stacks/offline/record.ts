@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../config";
 import { createStack, type StackOutputs } from "../stack";
-import { OfflineAwsMocks } from "./mocks";
+import { OfflineAwsMocks, unwrapSecrets } from "./mocks";
 
 export const PROJECT = "stowrs-to-s3";
 
@@ -14,7 +14,17 @@ export interface RecordedResource {
   provider: string;
   inputs: Record<string, unknown>;
   /** Resource options that change what `pulumi destroy` or `up` does; omitted when default. */
-  options: { retainOnDelete?: true; protect?: true; ignoreChanges?: string[]; providers?: Record<string, string> };
+  options: {
+    retainOnDelete?: true;
+    protect?: true;
+    ignoreChanges?: string[];
+    providers?: Record<string, string>;
+    customTimeouts?: { create?: string; update?: string; delete?: string };
+  };
+  /** URNs the resource waits for: explicit dependsOn and the resources its inputs come from. */
+  dependencies: string[];
+  /** Inputs the program passed as secrets; shown as "[secret]" wherever the record is printed. */
+  secretInputs: string[];
   urn: string;
   /** The id the mocks gave it; lets the offline policy run link settings to their bucket. */
   id: string;
@@ -29,6 +39,17 @@ export interface RecordedStack {
 
 type Program = () => StackOutputs | Record<string, unknown>;
 
+export interface RecordOptions {
+  /** true: a preview (`pulumi preview`, the offline plan); false: an update (`pulumi up`). */
+  dryRun?: boolean;
+  /** Where relative file paths in config are resolved (the stack file's project directory). */
+  projectDir?: string;
+  /** Config keys to treat as set with --secret. */
+  secretKeys?: string[];
+  /** Collects the program's warnings (pulumi.log.warn). */
+  warnings?: string[];
+}
+
 /**
  * Records the program for a flat config map (`"stowrs-to-s3:appName" -> "dev"`).
  * Throws the program's own error (e.g. ConfigError) when it fails.
@@ -36,11 +57,15 @@ type Program = () => StackOutputs | Record<string, unknown>;
 export async function recordStack(
   stack: string,
   config: Record<string, string>,
-  program: Program = () => createStack(loadConfig()),
+  program?: Program,
+  options: RecordOptions = {},
 ): Promise<RecordedStack> {
+  const dryRun = options.dryRun ?? true;
+  const run: Program =
+    program ?? (() => createStack(loadConfig({ projectDir: options.projectDir ?? process.cwd(), secretKeys: options.secretKeys ?? [] })));
   // Same fallback as loadConfig, so mocked ARNs and zones match the configured region.
   const region = config["aws:region"] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
-  const captured = new Map<string, { options: RecordedResource["options"]; custom: boolean }>();
+  const captured = new Map<string, { options: RecordedResource["options"]; custom: boolean; secretInputs: string[]; dependencies: string[] }>();
   const recorded: RecordedResource[] = [];
   const mocks = new OfflineAwsMocks(region);
 
@@ -56,7 +81,7 @@ export async function recordStack(
     }
   };
 
-  pulumi.runtime.setAllConfig(config, []);
+  pulumi.runtime.setAllConfig(config, options.secretKeys ?? []);
   await pulumi.runtime.setMocks(
     {
       call: (args) => noting(() => mocks.call(args)),
@@ -66,8 +91,10 @@ export async function recordStack(
           type: args.type,
           name: args.name,
           provider: args.provider ?? "",
-          inputs: plain(args.inputs),
+          inputs: plain(unwrapSecrets(args.inputs)),
           options: {},
+          secretInputs: [],
+          dependencies: [],
           urn: "",
           id: result.id,
           custom: args.custom ?? true,
@@ -77,7 +104,7 @@ export async function recordStack(
     },
     PROJECT,
     stack,
-    false,
+    dryRun,
   );
   // The mock interface does not pass resource options on, but the retained buckets and
   // ignored fields belong in the record, so read them off the registration request.
@@ -92,7 +119,16 @@ export async function recordStack(
     if (req.getIgnorechangesList().length > 0) options.ignoreChanges = [...req.getIgnorechangesList()];
     const providers = Object.fromEntries(req.getProvidersMap().toArray());
     if (!req.getCustom() && Object.keys(providers).length > 0) options.providers = providers;
-    captured.set(`${req.getType()}::${req.getName()}`, { options, custom: req.getCustom() });
+    const timeouts = req.getCustomtimeouts();
+    if (timeouts) {
+      const t = { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() };
+      const set = Object.fromEntries(Object.entries(t).filter(([, v]) => v));
+      if (Object.keys(set).length > 0) options.customTimeouts = set;
+    }
+    const dependencies = [...req.getDependenciesList()].sort();
+    const object = req.getObject()?.toJavaScript() ?? {};
+    const secretInputs = Object.keys(object).filter((k) => holdsSecret(object[k])).sort();
+    captured.set(`${req.getType()}::${req.getName()}`, { options, custom: req.getCustom(), secretInputs, dependencies });
     return register(req, cb);
   };
 
@@ -111,14 +147,21 @@ export async function recordStack(
   });
   process.on("unhandledRejection", onRejection);
   process.once("beforeExit", onStall);
+  // Under mocks pulumi.log writes to the console; keep the program's warnings instead.
+  const warn = pulumi.log.warn;
+  (pulumi.log as { warn: (msg: string) => Promise<void> }).warn = async (msg: string) => {
+    if (options.warnings) options.warnings.push(msg);
+    else warn(msg);
+  };
   let outputs: Record<string, unknown>;
   try {
-    const programOutputs = program();
+    const programOutputs = run();
     outputs = (await Promise.race([resolve(programOutputs), stalled])) as Record<string, unknown>;
     await Promise.race([settle(), stalled]);
   } finally {
     process.off("unhandledRejection", onRejection);
     process.off("beforeExit", onStall);
+    (pulumi.log as { warn: typeof warn }).warn = warn;
   }
   if (failures.length > 0) throw failures[0];
 
@@ -127,6 +170,8 @@ export async function recordStack(
     if (extra) {
       r.options = extra.options;
       r.custom = extra.custom;
+      r.secretInputs = extra.secretInputs;
+      r.dependencies = extra.dependencies;
     }
     r.urn = `urn:pulumi:${stack}::${PROJECT}::${r.type}::${r.name}`;
   }
@@ -135,6 +180,9 @@ export async function recordStack(
 }
 
 interface RegisterRequest {
+  getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
+  getDependenciesList(): string[];
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
   getType(): string;
   getName(): string;
   getCustom(): boolean;
@@ -142,6 +190,15 @@ interface RegisterRequest {
   getProtect(): boolean | undefined;
   getIgnorechangesList(): string[];
   getProvidersMap(): { toArray(): [string, string][] };
+}
+
+/** The marker Pulumi puts on a serialized secret value. */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function holdsSecret(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if ((value as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === SECRET_SIG) return true;
+  return Object.values(value as Record<string, unknown>).some(holdsSecret);
 }
 
 /** Resolves Outputs (nested in objects) to plain values. */

@@ -25,11 +25,18 @@ export function toSnapshot(recorded: RecordedStack): Snapshot {
       type: r.type,
       name: r.name,
       provider: r.provider,
-      inputs: expandJsonText(r.inputs) as Record<string, unknown>,
+      inputs: expandJsonText(redactSecrets(r)) as Record<string, unknown>,
       ...(Object.keys(r.options).length > 0 ? { options: r.options } : {}),
     })),
     outputs: recorded.outputs,
   };
+}
+
+/** Inputs with every secret one replaced, as `pulumi preview` shows them. */
+export function redactSecrets(r: Pick<RecordedResource, "inputs" | "secretInputs">): Record<string, unknown> {
+  const inputs = { ...r.inputs };
+  for (const k of r.secretInputs ?? []) if (k in inputs) inputs[k] = "[secret]";
+  return inputs;
 }
 
 export function formatSnapshot(snapshot: Snapshot): string {

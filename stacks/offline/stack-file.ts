@@ -8,6 +8,8 @@ export interface StackFile {
   stack: string;
   file: string;
   project: string;
+  /** Directory of Pulumi.yaml, where `pulumi` runs the program (relative paths in config start here). */
+  projectDir: string;
   config: Record<string, string>;
 }
 
@@ -80,7 +82,7 @@ export function readStackFile(target: string, cwd: string): StackFile {
   for (const [key, value] of Object.entries(asRecord(stackDoc.config))) {
     config[qualify(key, project)] = toConfigText(qualify(key, project), value, file);
   }
-  return { stack, file, project, config };
+  return { stack, file, project, projectDir: projectDir ?? path.dirname(file), config };
 }
 
 function readYaml(file: string): Record<string, unknown> {

@@ -1,5 +1,6 @@
 // One line of "key settings" per resource for the plan's table: what a reviewer wants
 // to see at a glance, not every input.
+import { X509Certificate } from "node:crypto";
 import type { RecordedResource } from "./record";
 
 type Inputs = Record<string, any>;
@@ -43,19 +44,33 @@ const SUMMARIES: Record<string, Summarizer> = {
   "aws:iam/rolePolicy:RolePolicy": (i) => [statementSids(i.policy)],
   "aws:ecr/repository:Repository": (i) => [`scanOnPush=${i.imageScanningConfiguration?.scanOnPush}`],
   "awsx:ecr:Image": (i) => [`build ${i.dockerfile}`, `context=${i.context}`, i.platform],
-  "aws:lb/loadBalancer:LoadBalancer": (i) => [i.loadBalancerType, i.internal ? "internal" : "internet-facing", `subnets=${(i.subnets ?? []).length}`],
+  "aws:lb/loadBalancer:LoadBalancer": (i) => [
+    i.loadBalancerType,
+    i.internal ? "internal" : "internet-facing",
+    `subnets=${(i.subnets ?? []).length}`,
+    `deletionProtection=${i.enableDeletionProtection === true}`,
+  ],
   "aws:lb/targetGroup:TargetGroup": (i) => [
     `${i.protocol}/${i.port}`,
     `target=${i.targetType}`,
     `clientIp=${i.preserveClientIp}`,
     `health=${i.healthCheck?.protocol}:${i.healthCheck?.port}${i.healthCheck?.path ?? ""}`,
   ],
-  "aws:lb/listener:Listener": (i) => [`${i.protocol}/${i.port}`, i.sslPolicy, i.certificateArn && `cert=${i.certificateArn}`],
+  "aws:lb/listener:Listener": (i) => [
+    `${i.protocol}/${i.port}`,
+    i.sslPolicy,
+    i.certificateArn && `cert=${i.certificateArn}`,
+    i.tcpIdleTimeoutSeconds !== undefined && `idleTimeout=${i.tcpIdleTimeoutSeconds}s`,
+  ],
+  "aws:s3/bucketObjectv2:BucketObjectv2": (i, r) => [`${i.bucket}/${i.key}`, r.secretInputs.includes("content") ? "content=[secret]" : `content=${pemSummary(i.content)}`],
+  "tls:index/privateKey:PrivateKey": (i) => [`${i.algorithm}${i.rsaBits ? ` ${i.rsaBits}` : ""}`, "key kept as a secret in the stack's state"],
+  "tls:index/selfSignedCert:SelfSignedCert": (i) => [`dns=${(i.dnsNames ?? []).join(",")}`, `valid ${i.validityPeriodHours}h, renewed ${i.earlyRenewalHours}h before expiry`],
   "aws:ecs/cluster:Cluster": (i) => [(i.settings ?? []).map((s: Inputs) => `${s.name}=${s.value}`).join(" ")],
   "aws:ecs/taskDefinition:TaskDefinition": (i) => [`cpu=${i.cpu}`, `memory=${i.memory}`, containers(i.containerDefinitions)],
   "aws:ecs/service:Service": (i, r) => [
     `desired=${i.desiredCount}`,
-    `circuitBreaker=${i.deploymentCircuitBreaker?.enable ? "rollback" : "off"}`,
+    `waitForSteadyState=${i.waitForSteadyState === true}${r.options.customTimeouts?.update ? ` (timeout ${r.options.customTimeouts.update})` : ""}`,
+    `circuitBreaker=${i.deploymentCircuitBreaker?.enable ? (i.deploymentCircuitBreaker.rollback ? "rollback" : "on") : "off"}`,
     `publicIp=${i.networkConfiguration?.assignPublicIp}`,
     `propagateTags=${i.propagateTags}`,
     r.options.ignoreChanges && `ignores=${r.options.ignoreChanges.join(",")}`,
@@ -70,6 +85,7 @@ export function summarize(resource: RecordedResource): string {
   const summarizer = SUMMARIES[resource.type];
   const parts = summarizer ? summarizer(resource.inputs as Inputs, resource) : [];
   if (resource.options.retainOnDelete) parts.push("retained on destroy");
+  if (resource.options.protect) parts.push("protected");
   return parts.filter((p): p is string => typeof p === "string" && p !== "").join("  ");
 }
 
@@ -77,6 +93,20 @@ export function summarize(resource: RecordedResource): string {
 export function shortType(type: string): string {
   const m = /^([^:]+):([^/:]+)\/[^:]+:(.+)$/.exec(type);
   return m ? `${m[1]}:${m[2]}:${m[3]}` : type;
+}
+
+function pemSummary(content: unknown): string {
+  if (typeof content !== "string") return "?";
+  const certs = content.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (certs.length === 0) return `${content.length} characters`;
+  const subjects = certs.map((c) => {
+    try {
+      return new X509Certificate(c).subject.replaceAll("\n", ", ");
+    } catch {
+      return "unparsable";
+    }
+  });
+  return `${certs.length} PEM certificate(s): ${subjects.map((s) => `"${s}"`).join("; ")}`;
 }
 
 function parseJson(text: unknown): any {
@@ -109,10 +139,11 @@ function containers(definitions: unknown): string {
       const env = Object.fromEntries((c.environment ?? []).map((e: Inputs) => [e.name, e.value]));
       const keys =
         c.name === "app"
-          ? ["S3_BUCKET", "PREFIX", "LOGLEVEL", "UPLOAD_PART_SIZE_MIB", "UPLOAD_PART_CONCURRENCY", "UPLOAD_INSTANCE_CONCURRENCY"]
+          ? ["S3_BUCKET", "PREFIX", "LOGLEVEL", "UPLOAD_PART_SIZE_MIB", "UPLOAD_PART_CONCURRENCY", "UPLOAD_INSTANCE_CONCURRENCY", "MAX_INSTANCES_IN_FLIGHT"]
           : ["CERT_MODE", "AUTH_MODE", "CERT_BUCKET"];
       const shown = keys.filter((k) => env[k] !== undefined).map((k) => `${k}=${env[k]}`);
-      return `${c.name}[${shown.join(" ")}]`;
+      const label = c.dockerLabels?.["stowrs-to-s3.certificates-sha256"];
+      return `${c.name}[${[`memory=${c.memory}`, ...shown, ...(label ? [`certificates-sha256=${label.slice(0, 12)}`] : [])].join(" ")}]`;
     })
     .join(" ");
 }

@@ -11,7 +11,8 @@ export const REGION = "eu-central-1";
 export const BASE: Record<string, unknown> = {
   "aws:region": REGION,
   "stowrs-to-s3:appName": "stowrs-test",
-  "stowrs-to-s3:allowedPeers": ["203.0.113.0/24"],
+  // Not a documentation range: those are placeholders, which `pulumi up` refuses.
+  "stowrs-to-s3:allowedPeers": ["198.18.0.0/15"],
 };
 
 /** Flat Pulumi config map; objects become JSON text as the CLI passes them. */

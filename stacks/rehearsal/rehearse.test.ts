@@ -1,0 +1,77 @@
+// The deployment rehearsal end to end: the committed stack files pass; a stack whose
+// first `pulumi up` would leave a dead endpoint fails, naming why.
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { listStacks } from "../offline/stack-file";
+import { rehearse } from "./run";
+
+const REPO = path.resolve(__dirname, "../..");
+const run = promisify(execFile);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-test-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** `npm run rehearse -- <target>` as a user types it. */
+async function cli(target: string) {
+  try {
+    const { stdout } = await run("npm", ["run", "--silent", "rehearse", "--", target], { cwd: REPO, maxBuffer: 16 << 20 });
+    return { code: 0, stdout };
+  } catch (err: any) {
+    return { code: err.code as number, stdout: String(err.stdout) };
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trimEnd().split("\n").at(-1) ?? "";
+}
+
+/** Pulumi.prod.yaml with `edit` applied, written as Pulumi.<stack>.yaml in a temp dir. */
+function prodVariant(stack: string, edit: (config: Record<string, any>) => void): string {
+  const doc = parse(fs.readFileSync(path.join(REPO, "Pulumi.prod.yaml"), "utf8"));
+  edit(doc.config);
+  const file = path.join(tmp, `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(file, stringify(doc));
+  return file;
+}
+
+describe("npm run rehearse", () => {
+  it.each(listStacks(REPO))("passes for the committed stack file %s, ending with the one-line summary", async (stack) => {
+    const { code, stdout } = await cli(stack);
+    expect(lastLine(stdout)).toMatch(
+      new RegExp(`^rehearsal ${stack}: 3/3 instances stored through https://127\\.0\\.0\\.1:\\d+ \\((anonymous|clientauth), FROMS3 generated certificate\\)$`),
+    );
+    expect(code, stdout).toBe(0);
+    // What it rehearsed, said out loud.
+    expect(stdout).toContain("ports: moved to free loopback ports");
+    expect(stdout).toMatch(/client: allowedPeers .* treated as including 127\.0\.0\.1/);
+    expect(stdout).toContain("nginx: dependsOn app HEALTHY: met");
+    expect(stdout).toMatch(/nlb: target healthy: GET \/ready on port 8081/);
+    expect(stdout).toMatch(/objects written by the stack: \S+\/certificate\.crt, \S+\/certificate\.key/);
+    if (stack === "prod") expect(stdout).toMatch(/without a client certificate: refused \(HTTP 400/);
+  });
+
+  it("fails prod as it was before certificates were stack config (clientauth, nothing for the truststore), naming the key", async () => {
+    const file = prodVariant("prod", (c) => (c["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "clientauth" }));
+    const { code, stdout } = await cli(file);
+    expect(code).toBe(1);
+    expect(lastLine(stdout)).toMatch(/^rehearsal prod: FAILED: the plan fails: stowrs-to-s3:certificate: clientauth needs a truststore source/);
+  });
+
+  it("fails when nginx cannot start: clientauth with the files kept in an external bucket that holds none", async () => {
+    const file = prodVariant("prod-external", (c) => (c["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "prod-site-tls" }));
+    const result = await rehearse({ target: file, cwd: REPO });
+    expect(result.code).toBe(1);
+    expect(result.summary).toMatch(/^rehearsal prod-external: FAILED: nginx did not start: .*s3:\/\/prod-site-tls\/truststore\.crt does not exist/);
+    expect(result.lines).toContainEqual(expect.stringMatching(/buckets .*prod-site-tls.*; objects written by the stack: none$/));
+  });
+
+  it("fails when the app exits (a fault injected into its environment), with the app's own reason", async () => {
+    const result = await rehearse({ target: "dev", cwd: REPO, faults: { app: { UPLOAD_PART_SIZE_MIB: "4" } } });
+    expect(result.code).toBe(1);
+    expect(result.summary).toMatch(/^rehearsal dev: FAILED: the app exited with code 2: .*UPLOAD_PART_SIZE_MIB: must be between 5 and 5120, got 4/);
+  });
+});

@@ -1,0 +1,335 @@
+// `npm run rehearse -- <stack>`: the deployment of one stack file, rehearsed on this
+// machine. The stack is planned offline (as `npm run plan`), then its task runs as ECS
+// would run it, behind a stand-in for S3 that holds exactly what the stack writes, and a
+// client inside the allowed peers sends the dcm-samples through the front.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver";
+import type { FrontHandle } from "../../nginx/testing/front";
+import { certificateSummary, ConfigError, isPlaceholderCa, parseConfig, type StackConfig } from "../config";
+import { PORTS } from "../containers";
+import { readDockerfile } from "../dockerfile";
+import { recordStack } from "../offline/record";
+import { readStackFile, StackFileError } from "../offline/stack-file";
+import { buildApp } from "./app-build";
+import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
+import { plannedTask, type PlannedTask } from "./planned-task";
+import { loadSamples, objectKey, type Sample } from "./samples";
+import { storeInstances, type ClientTls } from "./stow-client";
+
+const REPO = path.resolve(__dirname, "../..");
+export const PLACEHOLDER_CA_KEY = path.join(REPO, "stacks/examples/placeholder-client-ca.key");
+/** The rehearsal polls at this pace instead of the planned intervals (10-15 s), and says so. */
+const POLL_MS = 500;
+
+export interface RehearseOptions {
+  target: string;
+  cwd: string;
+  /** A client certificate (and key) that chains to the stack's truststore; PEM files. */
+  clientCert?: string;
+  clientKey?: string;
+  log?: (line: string) => void;
+  /**
+   * Changes to a container's environment after planning. Only the tests use this, to
+   * rehearse a task whose app or nginx fails.
+   */
+  faults?: { app?: Record<string, string>; nginx?: Record<string, string> };
+}
+
+export interface RehearsalResult {
+  code: number;
+  lines: string[];
+  /** The last line: success summary or the first thing that would break. */
+  summary: string;
+}
+
+class Broken extends Error {}
+
+export async function rehearse(options: RehearseOptions): Promise<RehearsalResult> {
+  const lines: string[] = [];
+  const log = (line: string) => {
+    lines.push(line);
+    options.log?.(line);
+  };
+  let stackName = options.target;
+  const cleanup: (() => Promise<void>)[] = [];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-"));
+  cleanup.push(async () => fs.rmSync(tmp, { recursive: true, force: true }));
+  try {
+    // 1. Plan, as `npm run plan` does.
+    let config: StackConfig;
+    let task: PlannedTask;
+    try {
+      const file = readStackFile(options.target, options.cwd);
+      stackName = file.stack;
+      config = parseConfig(file.config, process.env, { stack: file.stack, projectDir: file.projectDir });
+      const warnings: string[] = [];
+      const recorded = await recordStack(file.stack, file.config, undefined, { projectDir: file.projectDir, warnings });
+      task = plannedTask(recorded);
+      log(`plan: ${path.relative(options.cwd, file.file) || file.file}: ${recorded.resources.length} resources, planned offline`);
+      for (const w of warnings) log(`plan: warning: ${w}`);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new Broken(`the plan fails: ${err.problems.join("; ")}`);
+      if (err instanceof StackFileError) throw new Broken(err.message);
+      throw err;
+    }
+
+    for (const [name, ref] of Object.entries(config.images)) {
+      log(`images: ${name} is the prebuilt ${ref} in the plan; the rehearsal runs this checkout's ${name}/Dockerfile entry point instead`);
+    }
+    const nginxDef = task.containers.find((c) => c.name === "nginx");
+    const appDef = task.containers.find((c) => c.name === "app");
+    if (!nginxDef || !appDef) throw new Broken(`the task needs containers nginx and app, has ${task.containers.map((c) => c.name).join(", ")}`);
+    const outputs = task.outputs;
+    const dicomBucket = String(outputs.dicomBucketName);
+    const prefix = String(outputs.dicomPrefix ?? "");
+
+    // 2. The stand-in for S3: the stack's buckets, holding exactly the objects it writes.
+    let s3: S3rverHandle;
+    try {
+      s3 = await startS3rver({ bucket: dicomBucket, dir: path.join(tmp, "s3") });
+    } catch (err) {
+      throw new Broken(`the S3 stand-in did not start: ${(err as Error).message}`);
+    }
+    cleanup.push(() => s3.stop());
+    for (const bucket of task.buckets.filter((b) => b !== dicomBucket)) await s3.client.send(new CreateBucketCommand({ Bucket: bucket }));
+    for (const o of task.objects) await s3.client.send(new PutObjectCommand({ Bucket: o.bucket, Key: o.key, Body: o.content }));
+    log(
+      `s3: stand-in (s3rver) at ${s3.endpoint} with buckets ${task.buckets.join(", ")}; objects written by the stack: ` +
+        (task.objects.length ? task.objects.map((o) => `${o.bucket}/${o.key}`).join(", ") : "none"),
+    );
+    const standIn = {
+      S3_ENDPOINT: s3.endpoint,
+      S3_FORCE_PATH_STYLE: "true",
+      // In ECS these come from the task role; the stand-in takes its own.
+      AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY,
+    };
+
+    // 3. Ports move to free loopback ports; everything else is the plan's.
+    const ports = { app: await freePort(), tls: await freePort(), health: await freePort() };
+    log(
+      `ports: moved to free loopback ports: app ${PORTS.app} -> ${ports.app}, nginx TLS ${PORTS.tls} -> ${ports.tls}, ` +
+        `health ${PORTS.health} -> ${ports.health}`,
+    );
+    const appEnv = {
+      ...imageEnv("app"),
+      ...envOf(appDef),
+      PORT: String(ports.app),
+      ...standIn,
+      ...options.faults?.app,
+    };
+    const nginxEnv = {
+      ...withoutOutDir(imageEnv("nginx")),
+      ...envOf(nginxDef),
+      UPSTREAM: `127.0.0.1:${ports.app}`,
+      LISTEN: `127.0.0.1:${ports.tls}`,
+      HEALTH_LISTEN: `127.0.0.1:${ports.health}`,
+      ...standIn,
+      ...options.faults?.nginx,
+    };
+    log(`env: app and nginx get their image's ENV and the task definition's environment; changed: PORT/LISTEN/HEALTH_LISTEN/UPSTREAM (ports), S3_ENDPOINT, S3_FORCE_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the stand-in instead of the task role), OUT_DIR and ACCESS_LOG (temp files)`);
+
+    // 4. Containers in dependency order: those nginx depends on first, until their condition holds.
+    let buildDir: string;
+    try {
+      buildDir = buildApp(log);
+    } catch (err) {
+      const e = err as { stdout?: Buffer; message: string };
+      throw new Broken(`the app does not compile: ${String(e.stdout ?? e.message).trim().split("\n").slice(0, 5).join(" | ")}`);
+    }
+    const app = startApp(buildDir, appEnv);
+    cleanup.push(() => app.stop());
+    log(`app: started node app/dist/main.js (image CMD), pid ${app.child.pid}`);
+    await appHealthy(app, appDef, ports.app, appEnv, log);
+
+    const waitsFor = nginxDef.dependsOn ?? [];
+    for (const d of waitsFor) log(`nginx: dependsOn ${d.containerName} ${d.condition}: met`);
+    let front: FrontHandle;
+    try {
+      front = await raceExit(startNginx(nginxEnv), app);
+    } catch (err) {
+      if (err instanceof ContainerFailure) throw new Broken(err.message);
+      throw err;
+    }
+    cleanup.unshift(() => front.stop());
+    log(`nginx: started nginx/entrypoint.sh (image ENTRYPOINT) with Debian's nginx: TLS on ${front.url}, health on ${front.healthUrl}`);
+
+    // 5. The target group's health check, as the NLB polls it.
+    await targetHealthy(task, front, app, log);
+
+    // 6. A client inside allowedPeers sends the samples through the front.
+    log(`client: allowedPeers ${config.allowedPeers.join(", ")} treated as including 127.0.0.1, where the rehearsal's client connects from`);
+    const samples = loadSamples();
+    const url = `https://127.0.0.1:${ports.tls}`;
+    const tls = await clientTls(config, task, options, tmp, log);
+    if (config.certificate.authMode === "clientauth") {
+      const refused = await storeInstances(url, samples, { ...tls, cert: undefined, key: undefined }).then(
+        (a) => (a.status >= 400 && a.status < 500 ? `HTTP ${a.status}: ${a.body.trim().split("\n")[0]}` : undefined),
+        (err: Error) => `TLS: ${err.message}`,
+      );
+      if (!refused) throw new Broken("clientauth: a client without a certificate was let through");
+      log(`client: without a client certificate: refused (${refused})`);
+    }
+    let answer;
+    try {
+      answer = await raceExit(storeInstances(url, samples, tls), app);
+    } catch (err) {
+      throw new Broken(`STOW-RS through ${url} failed: ${(err as Error).message}`);
+    }
+    if (answer.nameWarning) {
+      if (config.certificate.mode === "FROMS3" && config.certificate.source === "stack" && !config.certificate.server) {
+        throw new Broken(`the generated server certificate does not cover the load balancer's name: ${answer.nameWarning}`);
+      }
+      log(`client: warning: ${answer.nameWarning} (clients must connect with a name the certificate covers)`);
+    }
+    if (answer.status !== 200) throw new Broken(`STOW-RS answered HTTP ${answer.status}: ${answer.body.slice(0, 300)}`);
+    log(`client: POST ${url}/studies: HTTP 200, ${answer.stored.length} referenced, ${answer.failed.length} failed`);
+
+    // 7. Read back what landed in the stand-in DICOM bucket at the planned prefix.
+    const stored = await readBack(s3, dicomBucket, prefix, samples, answer.stored);
+    log(`s3: ${stored}/${samples.length} objects in ${dicomBucket} at ${prefix === "" ? "(no prefix)" : `${prefix}/`}..., byte for byte`);
+    const summary = `rehearsal ${stackName}: ${stored}/${samples.length} instances stored through ${url} (${config.certificate.authMode}, ${certificateSummary(config.certificate)})`;
+    log(summary);
+    return { code: 0, lines, summary };
+  } catch (err) {
+    const reason = err instanceof Broken ? err.message : `unexpected failure: ${(err as Error)?.stack ?? String(err)}`;
+    const summary = `rehearsal ${stackName}: FAILED: ${reason}`;
+    log(summary);
+    return { code: 1, lines, summary };
+  } finally {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  }
+}
+
+function imageEnv(container: "app" | "nginx"): Record<string, string> {
+  return readDockerfile(path.join(REPO, container, "Dockerfile")).env;
+}
+
+function withoutOutDir(env: Record<string, string>): Record<string, string> {
+  // The image's OUT_DIR (/run/front) is replaced by a temp directory the front's user owns.
+  const { OUT_DIR: _outDir, ...rest } = env;
+  return rest;
+}
+
+async function raceExit<T>(work: Promise<T>, app: AppProcess): Promise<T> {
+  const exit = app.exited.then((code) => {
+    throw new Broken(`the app exited with code ${code}: ${lastLines(app.output())}`);
+  });
+  return Promise.race([work, exit]);
+}
+
+function lastLines(text: string, n = 4): string {
+  return text.trim().split("\n").slice(-n).join(" | ") || "(no output)";
+}
+
+/** The container health check of the plan, run as ECS runs it, until healthy or out of retries. */
+async function appHealthy(app: AppProcess, def: { healthCheck?: any }, port: number, env: Record<string, string>, log: (l: string) => void) {
+  const hc = def.healthCheck;
+  if (!hc) return;
+  // The command names the planned port; it runs against the moved one.
+  const command = (hc.command as string[]).map((part) => part.replaceAll(`127.0.0.1:${PORTS.app}`, `127.0.0.1:${port}`));
+  const budgetMs = (hc.startPeriod + hc.interval * hc.retries) * 1000;
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    if (app.child.exitCode !== null || app.child.signalCode !== null) {
+      throw new Broken(`the app exited with code ${app.child.exitCode ?? app.child.signalCode}: ${lastLines(app.output())}`);
+    }
+    if (await runHealthCheck(command, env, hc.timeout)) {
+      log(`app: HEALTHY (the task's health check, ${command.slice(1, 3).join(" ")} ..., polled every ${POLL_MS / 1000} s instead of ${hc.interval} s)`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Broken(`the app never became HEALTHY within ${budgetMs / 1000} s: ${lastLines(app.output())}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+async function targetHealthy(task: PlannedTask, front: FrontHandle, app: AppProcess, log: (l: string) => void) {
+  const hc = task.healthCheck;
+  if (hc.protocol !== "HTTP" || hc.port !== PORTS.health) {
+    throw new Broken(`the target group checks ${hc.protocol}:${hc.port}, which the task does not serve (nginx's health port is ${PORTS.health})`);
+  }
+  const url = `${front.healthUrl}${hc.path}`;
+  const deadline = Date.now() + hc.intervalSeconds * 1000 * (hc.healthyThreshold + 4);
+  let streak = 0;
+  let last = "";
+  while (streak < hc.healthyThreshold) {
+    if (app.child.exitCode !== null) throw new Broken(`the app exited with code ${app.child.exitCode}: ${lastLines(app.output())}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(hc.timeoutSeconds * 1000) });
+      last = `HTTP ${res.status} ${(await res.text()).trim().slice(0, 120)}`;
+      streak = String(res.status) === hc.matcher ? streak + 1 : 0;
+    } catch (err) {
+      last = (err as Error).message;
+      streak = 0;
+    }
+    if (streak >= hc.healthyThreshold) break;
+    if (Date.now() > deadline) throw new Broken(`the target group's health check (GET ${hc.path} on ${PORTS.health}) never passed: last answer ${last}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  log(`nlb: target healthy: GET ${hc.path} on port ${hc.port} (moved) answered ${hc.matcher} ${hc.healthyThreshold} times in a row (every ${POLL_MS / 1000} s instead of ${hc.intervalSeconds} s)`);
+}
+
+async function clientTls(config: StackConfig, task: PlannedTask, options: RehearseOptions, tmp: string, log: (l: string) => void): Promise<ClientTls> {
+  const tls: ClientTls = { serverName: String(task.outputs.nlbDnsName) };
+  const cert = config.certificate;
+  const planned = task.objects.find((o) => o.key === "certificate.crt")?.content;
+  if (cert.mode === "ACM") {
+    log("client: ACM: clients' TLS ends at the NLB with the ACM certificate, which the rehearsal cannot present; it connects to nginx as the NLB does, without checking nginx's certificate");
+    return { insecure: true };
+  }
+  if (planned) {
+    tls.pinnedCertificate = planned;
+    log(`client: expects the server certificate the stack wrote (certificate.crt), for ${tls.serverName}`);
+  } else {
+    log("client: the stack writes no server certificate (external bucket): nginx's certificate is not checked");
+    tls.insecure = true;
+  }
+  if (cert.authMode !== "clientauth") return tls;
+  if (options.clientCert && options.clientKey) {
+    tls.cert = fs.readFileSync(options.clientCert, "utf8");
+    tls.key = fs.readFileSync(options.clientKey, "utf8");
+    log(`client: client certificate ${options.clientCert}`);
+    return tls;
+  }
+  const truststore = task.objects.find((o) => o.key === "truststore.crt")?.content;
+  if (truststore && isPlaceholderCa(truststore)) {
+    const issued = issueClientCertificate(tmp);
+    tls.cert = issued.cert;
+    tls.key = issued.key;
+    log("client: client certificate issued now by the placeholder CA (stacks/examples), the truststore this stack writes");
+    return tls;
+  }
+  throw new Broken("clientauth: give --client-cert and --client-key, a client certificate that chains to the stack's truststore");
+}
+
+function issueClientCertificate(dir: string): { cert: string; key: string } {
+  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/O=stowrs-to-s3 rehearsal/CN=rehearsal-client"]);
+  fs.writeFileSync(path.join(dir, "client.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
+  run(["x509", "-req", "-in", "client.csr", "-CA", path.join(REPO, "stacks/examples/placeholder-client-ca.crt"), "-CAkey", PLACEHOLDER_CA_KEY, "-CAcreateserial", "-CAserial", path.join(dir, "ca.srl"), "-days", "1", "-extfile", "client.ext", "-out", "client.crt"]);
+  return { cert: fs.readFileSync(path.join(dir, "client.crt"), "utf8"), key: fs.readFileSync(path.join(dir, "client.key"), "utf8") };
+}
+
+async function readBack(s3: S3rverHandle, bucket: string, prefix: string, samples: Sample[], acknowledged: string[]): Promise<number> {
+  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));
+  const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => !/(^|\/)\.stowrs\//.test(k));
+  const expected = samples.map((s) => objectKey(prefix, s));
+  const unexpected = keys.filter((k) => !expected.includes(k));
+  if (unexpected.length > 0) throw new Broken(`objects outside the planned layout in ${bucket}: ${unexpected.join(", ")}`);
+  let stored = 0;
+  for (const s of samples) {
+    const key = objectKey(prefix, s);
+    if (!acknowledged.includes(s.sopInstanceUid)) throw new Broken(`${path.basename(s.file)} (${s.sopInstanceUid}) was not acknowledged as stored`);
+    if (!keys.includes(key)) throw new Broken(`${path.basename(s.file)} acknowledged but not at ${bucket}/${key}`);
+    const got = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const bytes = Buffer.from(await got.Body!.transformToByteArray());
+    if (createHash("sha256").update(bytes).digest("hex") !== s.sha256) throw new Broken(`${bucket}/${key} differs from ${path.basename(s.file)}`);
+    stored += 1;
+  }
+  return stored;
+}
