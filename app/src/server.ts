@@ -10,7 +10,8 @@ import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type Embe
 import { createMetrics } from "./metrics.js";
 import type { ServiceContext } from "./service-context.js";
 import { ConditionalWrites } from "./storage/conditional-writes.js";
-import { createS3Client } from "./storage/s3-client.js";
+import { createS3Client, type S3Target } from "./storage/s3-client.js";
+import { uploadSettings } from "./storage/upload-settings.js";
 import { Semaphore } from "./util/semaphore.js";
 
 const EMBEDDED_BUCKET = "dicom";
@@ -69,6 +70,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   // allows; but a slow or unreachable store must not hold up start-up (uploads use HEADs until it answers).
   await Promise.race([conditionalWrites.probe(), new Promise((r) => setTimeout(r, CONDITIONAL_WRITES_PROBE_WAIT_MS).unref())]);
   const instanceSlots = new Semaphore(config.maxInstancesInFlight);
+  const s3: S3Target = { client, bucket: effective.bucket!, checksums: effective.s3Endpoint === undefined, conditionalWrites };
   const context: ServiceContext = {
     config: effective,
     log,
@@ -78,7 +80,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     activeRequests: 0,
     storeDeps: {
       config: effective,
-      s3: { client, bucket: effective.bucket!, checksums: effective.s3Endpoint === undefined, conditionalWrites },
+      s3,
+      uploads: uploadSettings(effective, s3, metrics),
       metrics,
       instanceSlots,
     },

@@ -3,7 +3,6 @@
 // has an answer, so only the header bytes are ever held in memory.
 import { inflateRawSync, constants as zlibConstants } from "node:zlib";
 import dcmjs from "dcmjs";
-import { Reason } from "../stow/reasons.js";
 import { walkTopLevel } from "./element-walker.js";
 import { isValidUid, normalizeUid } from "./uid.js";
 
@@ -52,10 +51,16 @@ export interface DicomHeader {
   metaSopInstanceUid?: string;
 }
 
+/**
+ * Why a part is not a storable instance: "unreadable", it cannot be read as a PS3.10 file at all;
+ * "uids", it can, but a UID needed to name and store it is missing or invalid.
+ */
+export type HeaderProblem = "unreadable" | "uids";
+
 export type HeaderResult =
   | { kind: "ok"; header: DicomHeader }
   | { kind: "more" }
-  | { kind: "invalid"; reason: number; message: string; partial: Partial<DicomHeader> };
+  | { kind: "invalid"; problem: HeaderProblem; message: string; partial: Partial<DicomHeader> };
 
 /** The four UIDs must lie within this many bytes of the start of the instance. */
 export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
@@ -101,10 +106,10 @@ function first(dict: DcmjsDict, tag: string): unknown {
 export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult {
   const more = !complete && prefix.length < MAX_HEADER_BYTES;
   if (prefix.length < 132) {
-    return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, "too short to be a DICOM PS3.10 file", {});
+    return more ? { kind: "more" } : invalid("unreadable", "too short to be a DICOM PS3.10 file", {});
   }
   if (prefix.toString("latin1", 128, 132) !== "DICM") {
-    return invalid(Reason.CannotUnderstand, "not a DICOM PS3.10 file (no DICM prefix after the 128-byte preamble)", {});
+    return invalid("unreadable", "not a DICOM PS3.10 file (no DICM prefix after the 128-byte preamble)", {});
   }
 
   let transferSyntaxUid: string | undefined;
@@ -117,11 +122,11 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
     transferSyntaxUid = normalizeUid(first(meta.dict, "00020010"));
     metaUids = { metaSopClassUid: normalizeUid(first(meta.dict, "00020002")), metaSopInstanceUid: normalizeUid(first(meta.dict, "00020003")) };
     if (!transferSyntaxUid) {
-      return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
+      return more ? { kind: "more" } : invalid("unreadable", "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
     }
     dataset = datasetBytes(prefix, meta.end, transferSyntaxUid, complete);
   } catch (e) {
-    return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, `unreadable File Meta Information: ${messageOf(e)}`, {});
+    return more ? { kind: "more" } : invalid("unreadable", `unreadable File Meta Information: ${messageOf(e)}`, {});
   }
 
   const options = { untilTag: TAGS.seriesUid, includeUntilTagValue: true, stopOnGreaterTag: true, ignoreErrors: false };
@@ -168,7 +173,7 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
   }
   if (missing.length === 0 && bad.length === 0) {
     if (!isValidUid(transferSyntaxUid)) {
-      return invalid(Reason.DataSetDoesNotMatchSOPClass, "Transfer Syntax UID (0002,0010) is not a valid UID", partial);
+      return invalid("uids", "Transfer Syntax UID (0002,0010) is not a valid UID", partial);
     }
     const header = partial as DicomHeader;
     if (metaUids.metaSopClassUid) header.metaSopClassUid = metaUids.metaSopClassUid;
@@ -176,13 +181,13 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
     return { kind: "ok", header };
   }
   if (bad.length) {
-    return invalid(Reason.DataSetDoesNotMatchSOPClass, `invalid UID in ${bad.join(", ")}`, partial);
+    return invalid("uids", `invalid UID in ${bad.join(", ")}`, partial);
   }
   if (more && !stoppedEarly) return { kind: "more" };
   if (parseError !== undefined && complete) {
-    return invalid(Reason.CannotUnderstand, `unreadable data set: ${messageOf(parseError)}`, partial);
+    return invalid("unreadable", `unreadable data set: ${messageOf(parseError)}`, partial);
   }
-  return invalid(Reason.DataSetDoesNotMatchSOPClass, `missing ${missing.join(", ")}`, partial);
+  return invalid("uids", `missing ${missing.join(", ")}`, partial);
 }
 
 function readFileMeta(stream: DcmjsStream, available: number): { dict: DcmjsDict; end: number } {
@@ -233,8 +238,8 @@ function pick(dict: DcmjsDict): Record<keyof typeof TAGS, unknown> {
   };
 }
 
-function invalid(reason: number, message: string, partial: Partial<DicomHeader>): HeaderResult {
-  return { kind: "invalid", reason, message, partial };
+function invalid(problem: HeaderProblem, message: string, partial: Partial<DicomHeader>): HeaderResult {
+  return { kind: "invalid", problem, message, partial };
 }
 
 function messageOf(e: unknown): string {

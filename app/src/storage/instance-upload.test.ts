@@ -9,6 +9,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics } from "../metrics.js";
+import type { ConditionalWrites } from "./conditional-writes.js";
 import { InstanceUpload } from "./instance-upload.js";
 import { ChunkedBodyHttpHandler, reuseInstanceHash } from "./s3-client.js";
 
@@ -61,17 +62,15 @@ describe("a single-PUT instance with S3 checksums on", () => {
     const whole = Buffer.concat(chunks);
     const upload = new InstanceUpload(
       {
-        client,
-        bucket: "dicom",
+        s3: { client, bucket: "dicom", checksums: true, conditionalWrites: { usable: () => false } as ConditionalWrites },
         partSizeBytes: 5 * 1024 * 1024,
         partConcurrency: 1,
         duplicatePolicy: "overwrite",
-        checksums: true,
         metrics: createMetrics(),
-        log: pino({ level: "silent" }),
       },
       "1.2/3.4/5.6.dcm",
       { sopClassUid: "1.2.840.10008.5.1.4.1.1.2", transferSyntaxUid: "1.2.840.10008.1.2.1" },
+      { log: pino({ level: "silent" }) },
     );
     for (const c of chunks) await upload.write(c);
     const result = await upload.finish();
