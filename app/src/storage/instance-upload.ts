@@ -7,7 +7,7 @@ import { crc32 } from "node:zlib";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { ChunkedBody } from "./chunked-body.js";
-import { isConditionRefused } from "./conditional-writes.js";
+import { conditionRefusal } from "./conditional-writes.js";
 import { duplicateRule, ObjectAtKey, type Duplicate, type ExistingObject } from "./existing-object.js";
 import { MultipartStream } from "./multipart-stream.js";
 import { SHA256_METADATA } from "./s3-client.js";
@@ -29,6 +29,13 @@ export interface UploadContext {
 
 /** Conditional PUTs refused while no object could be found at the key (concurrent writers) before giving up. */
 const MAX_CONDITIONAL_ROUNDS = 3;
+/** First wait before writing again after a conflict (then twice as long each time, give or take half). */
+const CONFLICT_BACKOFF_MS = 50;
+
+/** Waits before writing again after a conflicting concurrent write: about 50, then 100 ms (plus or minus half). */
+function conflictBackoff(round: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, CONFLICT_BACKOFF_MS * 2 ** round * (0.5 + Math.random())));
+}
 
 /** S3's encoding of a CRC32: the four bytes, big-endian, in base64. */
 function crc32Base64(crc: number): string {
@@ -113,15 +120,26 @@ export class InstanceUpload {
     this.pending = [];
     const conditional = this.conditional && !(await this.atKey.listedAsPresent());
     for (let round = 0; round < MAX_CONDITIONAL_ROUNDS; round++) {
+      const last = round === MAX_CONDITIONAL_ROUNDS - 1;
       if (conditional) {
         const written = await this.put(whole, sha256, true);
-        if (written !== "refused") return written;
+        // Another conditional write to the key is under way (409): what it leaves there decides, so
+        // ask again once it had time to finish. Nothing is looked up meanwhile: S3 shows no object
+        // until its write is complete, but S3-compatible stores may show it half-written.
+        if (written === "conflict") {
+          if (!last) await conflictBackoff(round);
+          continue;
+        }
+        if (written !== "exists") return written;
       }
-      // After a refusal something is at the key (or being written there), whatever the listing said.
+      // After a refusal something is at the key, whatever the listing said.
       const decision = await this.decide(sha256, this.atKey.lookUp(conditional));
       if (typeof decision !== "string") return decision;
-      // A refused condition but nothing found: another writer's upload has not finished, or its object went away.
-      if (conditional && decision === "none") continue;
+      // A refused condition but nothing found: the object went away again.
+      if (conditional && decision === "none") {
+        if (!last) await conflictBackoff(round);
+        continue;
+      }
       // Without the condition nothing can be refused.
       return (await this.put(whole, sha256, false, decision)) as UploadResult;
     }
@@ -159,8 +177,8 @@ export class InstanceUpload {
     return rule;
   }
 
-  /** One PutObject of the whole instance. "refused": the If-None-Match condition did not hold. */
-  private async put(whole: Buffer | ChunkedBody, sha256: string, ifNoneMatch: boolean, duplicate: Duplicate = "none"): Promise<UploadResult | "refused"> {
+  /** One PutObject of the whole instance; "exists" or "conflict" when the If-None-Match condition refused it. */
+  private async put(whole: Buffer | ChunkedBody, sha256: string, ifNoneMatch: boolean, duplicate: Duplicate = "none"): Promise<UploadResult | "exists" | "conflict"> {
     const { client, bucket, checksums } = this.settings.s3;
     try {
       await client.send(
@@ -178,7 +196,8 @@ export class InstanceUpload {
       );
     } catch (err) {
       // A retry after a lost answer to our own write is refused too; the comparison then finds our bytes.
-      if (ifNoneMatch && isConditionRefused(err)) return "refused";
+      const refusal = ifNoneMatch ? conditionRefusal(err) : undefined;
+      if (refusal) return refusal;
       return this.afterFailedWrite(err, sha256, duplicate);
     }
     return this.stored(sha256, duplicate);
