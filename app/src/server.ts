@@ -10,7 +10,8 @@ import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type Embe
 import { createMetrics } from "./metrics.js";
 import type { ServiceContext } from "./service-context.js";
 import { ConditionalWrites } from "./storage/conditional-writes.js";
-import { createS3Client, type S3Target } from "./storage/s3-client.js";
+import { ObjectPutter } from "./storage/put-object.js";
+import { createS3Client, s3Transport, type S3Target } from "./storage/s3-client.js";
 import { uploadSettings } from "./storage/upload-settings.js";
 import { Semaphore } from "./util/semaphore.js";
 
@@ -42,7 +43,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     credentials = { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY };
   }
   const metrics = createMetrics();
-  const client = createS3Client(effective, { credentials });
+  const transport = s3Transport(effective);
+  const client = createS3Client(effective, transport, { credentials });
   // Time every S3 call (each UploadPart, PutObject, ...) for the latency histogram.
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -70,7 +72,13 @@ export async function startService(config: Config, log: Logger): Promise<Running
   // allows; but a slow or unreachable store must not hold up start-up (uploads use HEADs until it answers).
   await Promise.race([conditionalWrites.probe(), new Promise((r) => setTimeout(r, CONDITIONAL_WRITES_PROBE_WAIT_MS).unref())]);
   const instanceSlots = new Semaphore(config.maxInstancesInFlight);
-  const s3: S3Target = { client, bucket: effective.bucket!, checksums: effective.s3Endpoint === undefined, conditionalWrites };
+  const s3: S3Target = {
+    client,
+    bucket: effective.bucket!,
+    putter: new ObjectPutter(client, effective.bucket!, transport, metrics.s3Requests),
+    checksums: effective.s3Endpoint === undefined,
+    conditionalWrites,
+  };
   const context: ServiceContext = {
     config: effective,
     log,

@@ -4,7 +4,6 @@
 // error, tags) is existing-object.ts's part.
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { ChunkedBody } from "./chunked-body.js";
 import { conditionRefusal } from "./conditional-writes.js";
@@ -179,21 +178,16 @@ export class InstanceUpload {
 
   /** One PutObject of the whole instance; "exists" or "conflict" when the If-None-Match condition refused it. */
   private async put(whole: Buffer | ChunkedBody, sha256: string, ifNoneMatch: boolean, duplicate: Duplicate = "none"): Promise<UploadResult | "exists" | "conflict"> {
-    const { client, bucket, checksums } = this.settings.s3;
+    const { putter, checksums } = this.settings.s3;
     try {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: this.key,
-          // The SDK never reads a ChunkedBody: length, SHA-256 (Metadata) and CRC32 are all given.
-          Body: whole as Buffer,
-          ContentLength: whole.byteLength,
-          ContentType: "application/dicom",
-          Metadata: this.metadata,
-          ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}),
-          ...(checksums ? { ChecksumAlgorithm: "CRC32" as const, ChecksumCRC32: crc32Base64(this.pendingCrc32) } : {}),
-        }),
-      );
+      await putter.put({
+        key: this.key,
+        body: whole,
+        sha256,
+        metadata: this.metadata,
+        ifNoneMatch,
+        crc32: checksums ? crc32Base64(this.pendingCrc32) : undefined,
+      });
     } catch (err) {
       // A retry after a lost answer to our own write is refused too; the comparison then finds our bytes.
       const refusal = ifNoneMatch ? conditionRefusal(err) : undefined;
