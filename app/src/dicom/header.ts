@@ -1,9 +1,11 @@
-// Reads the few attributes the service needs from the start of a PS3.10 instance, with dcmjs,
-// without ever looking at pixel data: it is called with a growing prefix of the part until it
-// has an answer, so only the header bytes are ever held in memory.
+// Reads the few attributes the service needs from the start of a PS3.10 instance, without ever
+// looking at pixel data: it is called with a growing prefix of the part until it has an answer,
+// so only the header bytes are ever held in memory. A well-formed instance is read directly
+// (fast-header.ts); every other one, and every failure, is read with dcmjs.
 import { inflateRawSync, constants as zlibConstants } from "node:zlib";
 import dcmjs from "dcmjs";
 import { walkTopLevel } from "./element-walker.js";
+import { readWellFormedHeader } from "./fast-header.js";
 import { isValidUid, normalizeUid } from "./uid.js";
 
 // dcmjs logs through loglevel; its messages can quote attribute values (PHI), so silence all of them.
@@ -104,6 +106,12 @@ function first(dict: DcmjsDict, tag: string): unknown {
  * @param complete whether prefix is the whole part
  */
 export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult {
+  const wellFormed = readWellFormedHeader(prefix);
+  return wellFormed ? { kind: "ok", header: wellFormed } : readHeaderWithDcmjs(prefix, complete);
+}
+
+/** The general reader: every answer for unusual instances, and every failure, comes from here. */
+export function readHeaderWithDcmjs(prefix: Buffer, complete: boolean): HeaderResult {
   const more = !complete && prefix.length < MAX_HEADER_BYTES;
   if (prefix.length < 132) {
     return more ? { kind: "more" } : invalid("unreadable", "too short to be a DICOM PS3.10 file", {});
