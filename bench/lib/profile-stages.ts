@@ -47,7 +47,12 @@ const RULES: Array<[Stage, (f: CallFrame) => boolean]> = [
   ["logging", (f) => /\/(pino|sonic-boom|pino-std-serializers|quick-format-unescaped|fast-redact|thread-stream)\//.test(f.url)],
   ["metrics", (f) => /\/prom-client\/|\/tdigest\/|\/bintrees\//.test(f.url)],
   ["response", (f) => /\/stow\/(response|response-xml|accept|outcome)\./.test(f.url)],
-  ["S3 client", (f) => /\/@aws-sdk\/|\/@smithy\/|\/@aws-crypto\/|\/fast-xml-parser\/|\/strnum\/|\/bowser\//.test(f.url) || /node:_http_client|node:_http_agent/.test(f.url)],
+  [
+    "S3 client",
+    (f) =>
+      /\/@aws-sdk\/|\/@smithy\/|\/@aws-crypto\/|\/fast-xml-parser\/|\/strnum\/|\/bowser\/|\/storage\/(put-object|sigv4|multipart-stream)\./.test(f.url) ||
+      /node:_http_client|node:_http_agent/.test(f.url),
+  ],
   ["store path", (f) => /\/stow\/|\/storage\/|\/util\/semaphore|\/routes\/studies/.test(f.url)],
   ["HTTP (inbound)", (f) => /\/hono\/|\/@hono\/|node:_http_server|node:_http_incoming/.test(f.url)],
 ];
