@@ -2,17 +2,30 @@
 // looking at pixel data: it is called with a growing prefix of the part until it has an answer,
 // so only the header bytes are ever held in memory. A well-formed instance is read directly
 // (fast-header.ts); every other one, and every failure, is read with dcmjs.
+import { createRequire } from "node:module";
 import { inflateRawSync, constants as zlibConstants } from "node:zlib";
-import dcmjs from "dcmjs";
+import type dcmjsModule from "dcmjs";
 import { walkTopLevel } from "./element-walker.js";
 import { readWellFormedHeader } from "./fast-header.js";
 import { isValidUid, normalizeUid } from "./uid.js";
 
-// dcmjs logs through loglevel; its messages can quote attribute values (PHI), so silence all of them.
-dcmjs.log.setLevel("silent");
-for (const name of ["validation.dcmjs", "AsyncDicomReader"]) dcmjs.log.getLogger(name).setLevel("silent");
+const require = createRequire(import.meta.url);
+let dcmjsData: DcmjsData | undefined;
 
-const { DicomMessage, ReadBufferStream } = dcmjs.data as unknown as DcmjsData;
+/**
+ * dcmjs, loaded when a header first needs it: about 16 MiB of memory (its data dictionary) that a
+ * service receiving only well-formed instances never spends.
+ */
+function dcmjs(): DcmjsData {
+  if (!dcmjsData) {
+    const loaded = require("dcmjs") as typeof dcmjsModule;
+    // dcmjs logs through loglevel; its messages can quote attribute values (PHI), so silence all of them.
+    loaded.log.setLevel("silent");
+    for (const name of ["validation.dcmjs", "AsyncDicomReader"]) loaded.log.getLogger(name).setLevel("silent");
+    dcmjsData = loaded.data as unknown as DcmjsData;
+  }
+  return dcmjsData;
+}
 
 interface DcmjsStream {
   offset: number;
@@ -112,6 +125,7 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
 
 /** The general reader: every answer for unusual instances, and every failure, comes from here. */
 export function readHeaderWithDcmjs(prefix: Buffer, complete: boolean): HeaderResult {
+  const { DicomMessage, ReadBufferStream } = dcmjs();
   const more = !complete && prefix.length < MAX_HEADER_BYTES;
   if (prefix.length < 132) {
     return more ? { kind: "more" } : invalid("unreadable", "too short to be a DICOM PS3.10 file", {});
@@ -199,6 +213,7 @@ export function readHeaderWithDcmjs(prefix: Buffer, complete: boolean): HeaderRe
 }
 
 function readFileMeta(stream: DcmjsStream, available: number): { dict: DcmjsDict; end: number } {
+  const { DicomMessage } = dcmjs();
   stream.reset();
   stream.increment(132);
   const groupLength = DicomMessage._readTag(stream, TRANSFER_SYNTAX.explicitLE);
