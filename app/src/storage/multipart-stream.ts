@@ -1,25 +1,44 @@
-// An instance larger than one part, streamed into S3 as a lib-storage multipart upload, which
-// this service completes or aborts itself so that nothing partial remains at the key.
-import { PassThrough } from "node:stream";
-import { AbortMultipartUploadCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+// An instance larger than one part, streamed into S3 as a multipart upload that this service
+// completes or aborts itself, so that nothing partial remains at the key.
+//
+// The bytes are copied once, into part buffers that are used again as soon as S3 has taken
+// their part: UPLOAD_PART_CONCURRENCY parts on their way and one filling, whatever the size of
+// the instance. (lib-storage, used before, concatenated every part into a fresh buffer; those
+// outlived the young generation, and V8 collects such external memory only once some 64 MiB of
+// it has built up, which put a 1 GiB instance over its memory budget.)
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  type CompletedPart,
+} from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { describeS3Error } from "./s3-errors.js";
 import type { UploadSettings } from "./upload-settings.js";
 
 export class MultipartStream {
-  // lib-storage collects parts itself: keep this buffer small.
-  private readonly body = new PassThrough({ highWaterMark: 64 * 1024 });
-  private readonly upload: Upload;
-  private readonly requests = new RequestsInFlight();
-  /** Settles when lib-storage has completed the upload or given up on it; never rejects. */
-  readonly done: Promise<void>;
+  private readonly created: Promise<string | undefined>;
+  /** Part buffers not in use; at most UPLOAD_PART_CONCURRENCY + 1 are ever made. */
+  private readonly free: Buffer[] = [];
+  private made = 0;
+  private filling?: Buffer;
+  private filled = 0;
+  private partNumber = 0;
+  private readonly parts: CompletedPart[] = [];
+  /** S3 requests under way (the creation and the part uploads), each settling without rejecting. */
+  private readonly requests = new Set<Promise<void>>();
+  /** Wakes a writer waiting for a part buffer (a part was taken by S3, or the upload failed). */
+  private wake?: () => void;
+  private dropped = false;
+  /** The id S3 gave the multipart upload, once it has been created. */
+  uploadId?: string;
   /** Why the upload failed, once it has. */
   failure: unknown;
 
   /**
-   * @param firstChunks the bytes so far (one part's worth), handed over at once
-   * @param metadata read again by lib-storage when it sends the object, so a hash added meanwhile goes too
+   * @param firstChunks the bytes so far (more than one part's worth), handed over at once
+   * @param metadata fixed when the upload is created (S3 does not take metadata later)
    */
   constructor(
     private readonly settings: UploadSettings,
@@ -28,81 +47,58 @@ export class MultipartStream {
     firstChunks: Buffer[],
     private readonly log: Logger,
   ) {
-    const { s3 } = settings;
-    this.upload = new Upload({
-      client: this.requests.tracking(s3.client),
-      partSize: settings.partSizeBytes,
-      queueSize: settings.partConcurrency,
-      // The upload is aborted here, so that the first error is the one reported.
-      leavePartsOnError: true,
-      params: {
-        Bucket: s3.bucket,
-        Key: key,
-        Body: this.body,
-        ContentType: "application/dicom",
-        Metadata: metadata,
-        ...(s3.checksums ? { ChecksumAlgorithm: "CRC32" as const } : {}),
-      },
-    });
-    this.done = this.upload.done().then(
-      () => undefined,
+    const { client, bucket, checksums } = settings.s3;
+    this.created = this.track(
+      client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: "application/dicom", Metadata: { ...metadata }, ...checksumParams(checksums) })),
+    ).then(
+      (created) => (this.uploadId = created.UploadId),
       (err) => {
-        this.failure ??= err;
-        this.body.destroy();
+        this.fail(err);
+        return undefined;
       },
     );
-    for (const chunk of firstChunks) this.body.write(chunk);
+    // Two buffers are always there for the first part and the start of the second.
+    for (const chunk of firstChunks) for (let offset = 0; offset < chunk.length; ) offset = this.copy(chunk, offset);
   }
 
-  /** The id S3 gave the multipart upload, once it has been created. */
-  get uploadId(): string | undefined {
-    return this.upload.uploadId;
-  }
-
-  /** Hands bytes to the upload; waits while S3 is behind. Resolves false once the upload stopped taking bytes. */
+  /** Adds bytes; waits while all part buffers are on their way to S3. Resolves false once the upload has failed. */
   async write(chunk: Buffer): Promise<boolean> {
-    const body = this.body;
-    if (body.destroyed) return false;
-    if (body.write(chunk)) return true;
-    await new Promise<void>((resolve) => {
-      // A destroyed body never emits "drain"; its "close" may already have been emitted.
-      if (body.destroyed) return resolve();
-      // If the upload dies, the body is destroyed and "close" wakes us instead of "drain".
-      const wake = () => {
-        body.off("drain", wake);
-        body.off("close", wake);
-        resolve();
-      };
-      body.on("drain", wake);
-      body.on("close", wake);
-    });
-    if (!body.destroyed) return true;
-    // lib-storage stops reading (and destroys the body) as soon as one part fails, but reports
-    // the failure only once its other part uploads have ended: wait for that verdict.
-    await this.done;
-    this.failure ??= new Error("the upload stopped reading the instance's data");
-    return false;
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.failure !== undefined) return false;
+      if (!this.filling && !(await this.nextBuffer())) return false;
+      offset = this.copy(chunk, offset);
+    }
+    return this.failure === undefined;
   }
 
-  /** No more bytes: lets lib-storage complete the upload; resolves when it has, or has failed. */
+  /** No more bytes: sends the last part, then completes the upload once every part is in; resolves when it has, or has failed. */
   async end(): Promise<void> {
-    this.body.end();
-    await this.done;
+    if (this.failure === undefined && this.filled > 0) this.sendPart();
+    await this.settled();
+    const uploadId = await this.created;
+    if (this.failure !== undefined || !uploadId) return;
+    const { client, bucket } = this.settings.s3;
+    const parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
+    try {
+      await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: this.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   /** Stops the upload and asks S3 to drop its parts. */
   async abort(): Promise<void> {
-    this.failure ??= new Error("upload aborted");
-    void this.upload.abort();
-    this.body.destroy();
-    await this.done;
+    this.fail(new Error("upload aborted"));
     await this.dropParts();
   }
 
-  /** After a failure or abort: no part may still be on its way when S3 is asked to drop them. */
+  /** After a failure or abort (once): no part may still be on its way when S3 is asked to drop them. */
   async dropParts(): Promise<void> {
-    await this.requests.settled();
-    const uploadId = this.upload.uploadId;
+    if (this.dropped) return;
+    this.dropped = true;
+    await this.settled();
+    const uploadId = await this.created;
     if (!uploadId) return;
     this.settings.metrics.uploadAborts.inc();
     try {
@@ -112,38 +108,91 @@ export class MultipartStream {
       this.log.warn({ key: this.key, uploadId, err: describeS3Error(err) }, "AbortMultipartUpload failed; parts left to the lifecycle rule");
     }
   }
-}
 
-/**
- * The S3 requests one lib-storage upload makes, by way of the client it is given: lib-storage
- * reports a failed part while other parts may still be uploading, and has no public way to wait
- * for them.
- */
-export class RequestsInFlight {
-  private readonly pending = new Set<Promise<void>>();
+  /** Copies from `offset` into the part being filled (a buffer must be at hand); sends it when full. Returns the new offset. */
+  private copy(chunk: Buffer, offset: number): number {
+    this.filling ??= this.takeBuffer();
+    const copied = chunk.copy(this.filling!, this.filled, offset);
+    this.filled += copied;
+    if (this.filled === this.settings.partSizeBytes) this.sendPart();
+    return offset + copied;
+  }
 
-  /** The client, with every send() counted until it settles. */
-  tracking(client: S3Client): S3Client {
-    const pending = this.pending;
-    return new Proxy(client, {
-      get(target, property, receiver) {
-        if (property !== "send") return Reflect.get(target, property, receiver);
-        return (...args: Parameters<S3Client["send"]>) => {
-          const sent = (target.send as (...a: unknown[]) => Promise<unknown>)(...args);
-          const settled = sent.then(
-            () => undefined,
-            () => undefined,
-          );
-          pending.add(settled);
-          void settled.then(() => pending.delete(settled));
-          return sent;
-        };
-      },
+  private takeBuffer(): Buffer | undefined {
+    const reused = this.free.pop();
+    if (reused) return reused;
+    if (this.made > this.settings.partConcurrency) return undefined;
+    this.made += 1;
+    return Buffer.allocUnsafeSlow(this.settings.partSizeBytes);
+  }
+
+  /** Waits until a part buffer is free (or the upload failed); true when one is being filled. */
+  private async nextBuffer(): Promise<boolean> {
+    for (;;) {
+      if (this.failure !== undefined) return false;
+      this.filling = this.takeBuffer();
+      if (this.filling) return true;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private sendPart(): void {
+    const buffer = this.filling!;
+    const length = this.filled;
+    const partNumber = ++this.partNumber;
+    this.filling = undefined;
+    this.filled = 0;
+    void this.track(this.uploadPart(partNumber, buffer.subarray(0, length))).finally(() => {
+      // S3 has the part, or the upload failed and it is not needed: the buffer can be filled again.
+      this.free.push(buffer);
+      this.wakeWriter();
     });
   }
 
-  /** Resolves once every request sent so far has settled. */
-  async settled(): Promise<void> {
-    while (this.pending.size) await Promise.all(this.pending);
+  private async uploadPart(partNumber: number, body: Buffer): Promise<void> {
+    const uploadId = await this.created;
+    if (!uploadId || this.failure !== undefined) return;
+    const { client, bucket, checksums } = this.settings.s3;
+    try {
+      const uploaded = await client.send(
+        new UploadPartCommand({ Bucket: bucket, Key: this.key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ...checksumParams(checksums) }),
+      );
+      if (!uploaded.ETag) throw new Error(`S3 gave no ETag for part ${partNumber}`);
+      this.parts.push({ PartNumber: partNumber, ETag: uploaded.ETag, ...(uploaded.ChecksumCRC32 ? { ChecksumCRC32: uploaded.ChecksumCRC32 } : {}) });
+    } catch (err) {
+      this.fail(err);
+    }
   }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    this.wakeWriter();
+  }
+
+  private wakeWriter(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Counts a request until it settles; the promise returned still rejects as the request did. */
+  private track<T>(request: Promise<T>): Promise<T> {
+    const settled = request.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.requests.add(settled);
+    void settled.then(() => this.requests.delete(settled));
+    return request;
+  }
+
+  /** Resolves once every request sent so far has settled. */
+  private async settled(): Promise<void> {
+    while (this.requests.size) await Promise.all(this.requests);
+  }
+}
+
+/** S3 checksums (Amazon S3 itself): CRC32 of every part, computed by the SDK, and of the whole as a composite. */
+function checksumParams(checksums: boolean): { ChecksumAlgorithm?: "CRC32" } {
+  return checksums ? { ChecksumAlgorithm: "CRC32" } : {};
 }
