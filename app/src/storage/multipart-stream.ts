@@ -16,6 +16,7 @@ import {
 import type { Logger } from "pino";
 import { describeS3Error } from "./s3-errors.js";
 import type { UploadSettings } from "./upload-settings.js";
+import { collectYoungGarbage } from "./young-garbage.js";
 
 export class MultipartStream {
   private readonly created: Promise<string | undefined>;
@@ -137,6 +138,8 @@ export class MultipartStream {
   }
 
   private sendPart(): void {
+    // The socket buffers this part was copied from are dead: give their memory back now (see young-garbage.ts).
+    collectYoungGarbage();
     const buffer = this.filling!;
     const length = this.filled;
     const partNumber = ++this.partNumber;
