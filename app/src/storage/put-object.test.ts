@@ -105,6 +105,20 @@ describe("ObjectPutter", () => {
     expect(seen).toHaveLength(2);
   });
 
+  it("takes an answer cut off in the middle for a network error, and retries", async () => {
+    const { client, putter: p } = putter();
+    handlers = [
+      (_req, _body, res) => {
+        res.writeHead(200, { "Content-Length": "100" });
+        res.write("partial");
+        setTimeout(() => res.socket?.destroy(), 10);
+      },
+    ];
+    await p.put(input());
+    client.destroy();
+    expect(seen).toHaveLength(2);
+  });
+
   it("gives up an attempt after S3_REQUEST_TIMEOUT_SECONDS without progress (TimeoutError), retrying it", async () => {
     const { client, putter: p } = putter({ S3_REQUEST_TIMEOUT_SECONDS: "1", S3_MAX_ATTEMPTS: "2" });
     const hang: Handler = () => undefined;

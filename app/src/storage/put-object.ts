@@ -214,7 +214,8 @@ function writeBody(req: ClientRequest, body: Buffer | ChunkedBody): void {
 /** The answer and, unless it is a success, its (small) body; rejects on network errors and timeouts, as the SDK's handler does. */
 function responseOf(req: ClientRequest, transport: S3Transport): Promise<{ res: IncomingMessage; text: string }> {
   return new Promise((resolve, reject) => {
-    req.once("error", reject);
+    // Settled by the first error; a later one (the socket failing after the answer) is of no consequence.
+    req.on("error", reject);
     req.once("socket", (socket) => {
       if (!socket.connecting) return;
       const timer = setTimeout(() => {
@@ -234,7 +235,8 @@ function responseOf(req: ClientRequest, transport: S3Transport): Promise<{ res: 
         parts.push(chunk);
         size += chunk.length;
       });
-      res.once("error", reject);
+      // An answer cut off in the middle is an error ("aborted", ECONNRESET) here.
+      res.on("error", reject);
       // The socket goes back to the pool only once the answer has been read to its end.
       res.once("end", () => resolve({ res, text: ok ? "" : Buffer.concat(parts).toString("utf8") }));
     });
