@@ -29,20 +29,21 @@ describe("ingest benchmark", () => {
     expect(r.problems).toEqual([]);
     expect(r.settings).toMatchObject({ instances: 6, requests: 3, clients: 2, rounds: 2, bigMiB: 20, UPLOAD_PART_SIZE_MIB: expect.any(Number) });
     expect(r.service).toMatchObject({ instances: 6, requests: 3 });
-    expect(r.rawPut).toMatchObject({ instances: 6, puts: 6, bytes: r.service.bytes });
-    for (const t of [r.service, r.rawPut]) {
+    expect(r.rawPut).toMatchObject({ instances: 6, puts: 6, bytes: r.service!.bytes });
+    for (const t of [r.service!, r.rawPut!]) {
       expect(t.mibPerSecond).toBeGreaterThan(0);
       expect(t.p99Ms).toBeGreaterThanOrEqual(t.p50Ms);
     }
     expect(r.ratio).toBeGreaterThan(0);
-    expect(Object.keys(r.service.cpuSeconds).sort()).toEqual(["client", "service", "store"]);
+    expect(Object.keys(r.service!.cpuSeconds).sort()).toEqual(["client", "service", "store"]);
     // The embedded store honours If-None-Match: new instances need no HEAD.
-    expect(r.service.s3Calls.PutObject).toBeGreaterThanOrEqual(6);
-    expect(r.service.s3Calls.HeadObject ?? 0).toBe(0);
+    expect(r.service!.s3Calls.PutObject).toBeGreaterThanOrEqual(6);
+    expect(r.service!.s3Calls.HeadObject ?? 0).toBe(0);
     expect(r.verified).toEqual({ checked: 6, missing: 0, wrong: 0 });
     expect(r.big).toMatchObject({ sizeMiB: 20, bytesMatch: true });
     expect(r.big!.peakRssMiB).toBeGreaterThanOrEqual(r.big!.idlePeakRssMiB);
-    expect(r.targets.ratio.pass).toBe(r.ratio >= 0.9);
+    expect(r.targets.ratio!.pass).toBe(r.ratio! >= 0.9);
+    expect(r.peer).toBeNull();
     expect(r.targets.bigPeakRss!.pass).toBe(r.big!.peakRssMiB <= 150);
 
     const lines = printed((out) => printIngest(r, "npm run bench", out));

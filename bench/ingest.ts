@@ -1,16 +1,21 @@
 // `npm run bench`: STOW-RS ingest through the service versus PutObject straight into the same
 // store, and the service's peak memory while one very large instance streams through it.
+// `--peer orthanc` adds the service's CPU per instance next to Orthanc's (lib/peer.ts).
+import { spawn } from "node:child_process";
 import { Agent } from "node:http";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { multipartChunks, multipartFrame } from "../app/test/support/multipart.js";
+import { createLoopbackNamespace } from "../app/test/support/netns.js";
 import { errorDocument, failedItems, referencedUids } from "../app/test/support/store-response.js";
 import { postStow } from "../app/test/support/stow-client.js";
+import { formatStages } from "./cpu-profile-stages.js";
 import { bigInstance } from "./lib/big-instance.js";
 import { commandLine, isMain, runCli } from "./lib/cli.js";
 import { cpuMeter } from "./lib/cpu.js";
 import { BOUNDARY, buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
-import type { OptionValues } from "./lib/options.js";
+import { OptionError, parseOptions, type OptionValues } from "./lib/options.js";
+import { runPeerComparison, type PeerResult, type ServerFigures } from "./lib/peer.js";
 import { printReport, type Row, type Verdict } from "./lib/report.js";
 import { s3CallsOf } from "./lib/s3-calls.js";
 import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack, type Stack } from "./lib/stack.js";
@@ -26,11 +31,28 @@ export const INGEST_OPTIONS = {
   "instance-kib": { kind: "int", env: "BENCH_INSTANCE_KIB", default: 1024, min: 1, help: "size of each instance, KiB" },
   "big-mib": { kind: "int", env: "BENCH_BIG_MIB", default: 1024, min: 1, help: "size of the single large instance, MiB" },
   "skip-big": { kind: "bool", env: "BENCH_SKIP_BIG", default: false, help: "leave out the large-instance phase" },
+  "skip-raw": { kind: "bool", env: "BENCH_SKIP_RAW", default: false, help: "leave out the raw PUT vs. service phase (embedded store)" },
+  peer: {
+    kind: "string",
+    env: "BENCH_PEER",
+    default: "",
+    help: "orthanc: also send the same requests to Orthanc + DICOMweb and the service (storing into a null S3 sink), CPU per instance side by side (runs in a loopback-only network namespace, needs root)",
+  },
+  "peer-sizes": { kind: "string", env: "BENCH_PEER_SIZES", default: "64,256,1024", help: "instance sizes of the Orthanc comparison, KiB" },
+  "peer-mib": { kind: "int", env: "BENCH_PEER_MIB", default: 256, min: 1, help: "MiB of instances sent to each server, per size" },
+  "peer-clients": { kind: "int", env: "BENCH_PEER_CLIENTS", default: 4, min: 1, help: "concurrent clients in the Orthanc comparison" },
+  "peer-per-request": { kind: "int", env: "BENCH_PEER_PER_REQUEST", default: 8, min: 1, help: "instances per request in the Orthanc comparison" },
+  "profile-dir": {
+    kind: "string",
+    env: "BENCH_PROFILE_DIR",
+    default: "",
+    help: "write a CPU profile of the service for each size of the Orthanc comparison there, and print where its CPU went (profiling slows the service)",
+  },
   "service-node-args": {
     kind: "string",
     env: "BENCH_SERVICE_NODE_ARGS",
     default: "",
-    help: 'extra node flags for the ingest-phase service, e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"',
+    help: 'extra node flags for the service processes, e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"',
   },
   "store-conditional-writes": {
     kind: "bool",
@@ -58,12 +80,13 @@ interface Throughput {
 export interface IngestResult {
   bench: "ingest";
   settings: Record<string, string | number | boolean>;
-  service: Throughput & { requests: number; peakRssMiB: number; cpuSeconds: Record<string, number>; s3Calls: Record<string, number> };
-  rawPut: Throughput & { puts: number; cpuSeconds: Record<string, number> };
-  ratio: number;
+  service: null | (Throughput & { requests: number; peakRssMiB: number; cpuSeconds: Record<string, number>; s3Calls: Record<string, number> });
+  rawPut: null | (Throughput & { puts: number; cpuSeconds: Record<string, number> });
+  ratio: number | null;
   big: null | { sizeMiB: number; seconds: number; mibPerSecond: number; peakRssMiB: number; idlePeakRssMiB: number; bytesMatch: boolean };
-  verified: { checked: number; missing: number; wrong: number };
-  targets: { ratio: Verdict; bigPeakRss?: Verdict };
+  verified: null | { checked: number; missing: number; wrong: number };
+  peer: PeerResult | null;
+  targets: { ratio?: Verdict; bigPeakRss?: Verdict } & Record<string, Verdict | undefined>;
   problems: string[];
 }
 
@@ -142,84 +165,129 @@ async function bigPhase(stack: Stack, sizeMiB: number, serviceEnv: Record<string
   }
 }
 
+interface RawPhase {
+  service: NonNullable<IngestResult["service"]>;
+  rawPut: NonNullable<IngestResult["rawPut"]>;
+  verified: NonNullable<IngestResult["verified"]>;
+}
+
+/** Raw PutObject and the service, into the embedded store, in alternating rounds; then every instance read back. */
+async function rawPhase(stack: Stack, opts: IngestOptions, serviceEnv: Record<string, string>, nodeArgs: string[], problems: string[], log: (line: string) => void): Promise<RawPhase> {
+  const perRequest = opts["per-request"];
+  const requests = Math.ceil(opts.instances / perRequest);
+  log(`building ${requests * perRequest} instances of ${opts["instance-kib"]} KiB (+ warm-up)...`);
+  const pixels = pixelData(opts["instance-kib"] * 1024);
+  const batches = buildRequests(requests, perRequest, pixels);
+  const warmup = buildRequests(Math.min(2 * opts.clients, requests), perRequest, pixels);
+  const sent = batches.flat();
+
+  const service = await stack.startService(serviceEnv, nodeArgs);
+  let serviceMs = 0;
+  let rawMs = 0;
+  const serviceLatencies: number[] = [];
+  const rawLatencies: number[] = [];
+  let servicePeak;
+  let s3Calls: Record<string, number> = {};
+  const rawCpu: Record<string, number> = {};
+  const serviceCpu: Record<string, number> = {};
+  const addCpu = (into: Record<string, number>, from: Record<string, number>) => {
+    for (const [k, v] of Object.entries(from)) into[k] = round((into[k] ?? 0) + v, 2);
+  };
+  try {
+    log("warming up both paths...");
+    await putStraight(stack, warmup, opts.clients, null);
+    await postThroughService(service.url, warmup, opts.clients, null, problems);
+    // Rounds alternate which path goes first, so that drift (JIT, page cache, disk writeback) hits both alike.
+    const rounds = Math.min(opts.rounds, batches.length);
+    for (let r = 0; r < rounds; r++) {
+      const slice = batches.slice(Math.floor((r * batches.length) / rounds), Math.floor(((r + 1) * batches.length) / rounds));
+      const raw = async () => {
+        log(`round ${r + 1}/${rounds}: PUT straight into the store, ${slice.length * perRequest} objects, ${opts.clients} clients...`);
+        const meter = cpuMeter({ client: undefined, store: stack.storePid });
+        rawMs += await putStraight(stack, slice, opts.clients, rawLatencies);
+        addCpu(rawCpu, meter());
+      };
+      const viaService = async () => {
+        log(`round ${r + 1}/${rounds}: POST /studies, ${slice.length} requests x ${perRequest} instances, ${opts.clients} clients...`);
+        const meter = cpuMeter({ client: undefined, service: service.pid, store: stack.storePid });
+        serviceMs += await postThroughService(service.url, slice, opts.clients, serviceLatencies, problems);
+        addCpu(serviceCpu, meter());
+      };
+      if (r % 2 === 0) {
+        await raw();
+        await viaService();
+      } else {
+        await viaService();
+        await raw();
+      }
+    }
+    servicePeak = readProcessMemory(service.pid);
+    s3Calls = await s3CallsOf(service.url);
+  } finally {
+    await stack.stopService(service);
+  }
+
+  log("reading every stored instance back...");
+  const check = await verifyStored(stack.s3, stack.bucket, sent.map((i) => ({ key: i.key, size: i.bytes.length, sha256: i.sha256 })));
+  for (const key of check.missing) problems.push(`not in the store: ${key}`);
+  for (const key of check.wrong) problems.push(`stored bytes differ from the bytes sent: ${key}`);
+  return {
+    service: { ...throughput(serviceMs, sent, serviceLatencies), requests, peakRssMiB: round(mib(servicePeak.peakRss)), cpuSeconds: serviceCpu, s3Calls },
+    rawPut: { ...throughput(rawMs, sent, rawLatencies), puts: sent.length, cpuSeconds: rawCpu },
+    verified: { checked: check.checked, missing: check.missing.length, wrong: check.wrong.length },
+  };
+}
+
+function peerSizes(opts: IngestOptions): number[] {
+  const sizes = opts["peer-sizes"].split(",").map((s) => s.trim());
+  if (sizes.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) throw new OptionError(`--peer-sizes (BENCH_PEER_SIZES): expected KiB values such as 64,256,1024, got "${opts["peer-sizes"]}"`);
+  return sizes.map(Number);
+}
+
 export async function runIngest(opts: IngestOptions, log: (line: string) => void = () => undefined): Promise<IngestResult> {
   const problems: string[] = [];
   const perRequest = opts["per-request"];
   const requests = Math.ceil(opts.instances / perRequest);
   const serviceEnv = serviceSettingsFromEnv();
+  const nodeArgs = opts["service-node-args"].split(/\s+/).filter(Boolean);
+  const sizes = opts.peer ? peerSizes(opts) : [];
   const settings = {
     service: serviceCommand(opts.compiled),
-    instances: requests * perRequest,
-    instanceKiB: opts["instance-kib"],
-    perRequest,
-    requests,
-    clients: opts.clients,
-    rounds: Math.min(opts.rounds, requests),
+    ...(opts["skip-raw"]
+      ? { rawPhase: false }
+      : { instances: requests * perRequest, instanceKiB: opts["instance-kib"], perRequest, requests, clients: opts.clients, rounds: Math.min(opts.rounds, requests) }),
     bigMiB: opts["skip-big"] ? 0 : opts["big-mib"],
     storeConditionalWrites: opts["store-conditional-writes"],
+    ...(opts.peer
+      ? { peer: opts.peer, peerSizesKiB: sizes.join(","), peerMiBPerSize: opts["peer-mib"], peerClients: opts["peer-clients"], peerPerRequest: opts["peer-per-request"] }
+      : {}),
+    ...(opts["profile-dir"] ? { profileDir: opts["profile-dir"] } : {}),
     ...(opts["service-node-args"] ? { serviceNodeArgs: opts["service-node-args"] } : {}),
     ...effectiveServiceSettings(serviceEnv),
   };
 
   const stack = await startStack({ compiled: opts.compiled, conditionalWrites: opts["store-conditional-writes"] });
   try {
-    log(`building ${settings.instances} instances of ${opts["instance-kib"]} KiB (+ warm-up)...`);
-    const pixels = pixelData(opts["instance-kib"] * 1024);
-    const batches = buildRequests(requests, perRequest, pixels);
-    const warmup = buildRequests(Math.min(2 * opts.clients, requests), perRequest, pixels);
-    const sent = batches.flat();
+    const raw = opts["skip-raw"] ? null : await rawPhase(stack, opts, serviceEnv, nodeArgs, problems, log);
 
-    const nodeArgs = opts["service-node-args"].split(/\s+/).filter(Boolean);
-    const service = await stack.startService(serviceEnv, nodeArgs);
-    let serviceMs = 0;
-    let rawMs = 0;
-    const serviceLatencies: number[] = [];
-    const rawLatencies: number[] = [];
-    let servicePeak;
-    let s3Calls: Record<string, number> = {};
-    const rawCpu: Record<string, number> = {};
-    const serviceCpu: Record<string, number> = {};
-    const addCpu = (into: Record<string, number>, from: Record<string, number>) => {
-      for (const [k, v] of Object.entries(from)) into[k] = round((into[k] ?? 0) + v, 2);
-    };
-    try {
-      log("warming up both paths...");
-      await putStraight(stack, warmup, opts.clients, null);
-      await postThroughService(service.url, warmup, opts.clients, null, problems);
-      // Rounds alternate which path goes first, so that drift (JIT, page cache, disk writeback) hits both alike.
-      const rounds = Math.min(opts.rounds, batches.length);
-      for (let r = 0; r < rounds; r++) {
-        const slice = batches.slice(Math.floor((r * batches.length) / rounds), Math.floor(((r + 1) * batches.length) / rounds));
-        const raw = async () => {
-          log(`round ${r + 1}/${rounds}: PUT straight into the store, ${slice.length * perRequest} objects, ${opts.clients} clients...`);
-          const meter = cpuMeter({ client: undefined, store: stack.storePid });
-          rawMs += await putStraight(stack, slice, opts.clients, rawLatencies);
-          addCpu(rawCpu, meter());
-        };
-        const viaService = async () => {
-          log(`round ${r + 1}/${rounds}: POST /studies, ${slice.length} requests x ${perRequest} instances, ${opts.clients} clients...`);
-          const meter = cpuMeter({ client: undefined, service: service.pid, store: stack.storePid });
-          serviceMs += await postThroughService(service.url, slice, opts.clients, serviceLatencies, problems);
-          addCpu(serviceCpu, meter());
-        };
-        if (r % 2 === 0) {
-          await raw();
-          await viaService();
-        } else {
-          await viaService();
-          await raw();
-        }
-      }
-      servicePeak = readProcessMemory(service.pid);
-      s3Calls = await s3CallsOf(service.url);
-    } finally {
-      await stack.stopService(service);
+    let peer: PeerResult | null = null;
+    if (opts.peer) {
+      peer = await runPeerComparison(
+        {
+          sizesKiB: sizes,
+          mibPerSize: opts["peer-mib"],
+          clients: opts["peer-clients"],
+          perRequest: opts["peer-per-request"],
+          serviceEnv,
+          nodeArgs,
+          profileDir: opts["profile-dir"] || undefined,
+        },
+        (env, args) => stack.startService(env, args),
+        (service) => stack.stopService(service),
+        problems,
+        log,
+      );
     }
-
-    log("reading every stored instance back...");
-    const check = await verifyStored(stack.s3, stack.bucket, sent.map((i) => ({ key: i.key, size: i.bytes.length, sha256: i.sha256 })));
-    for (const key of check.missing) problems.push(`not in the store: ${key}`);
-    for (const key of check.wrong) problems.push(`stored bytes differ from the bytes sent: ${key}`);
 
     let big: IngestResult["big"] = null;
     if (!opts["skip-big"]) {
@@ -227,21 +295,26 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
       big = await bigPhase(stack, opts["big-mib"], serviceEnv, problems);
     }
 
-    const svc = throughput(serviceMs, sent, serviceLatencies);
-    const raw = throughput(rawMs, sent, rawLatencies);
-    const ratio = round(svc.mibPerSecond / raw.mibPerSecond, 2);
+    const ratio = raw ? round(raw.service.mibPerSecond / raw.rawPut.mibPerSecond, 2) : null;
+    const targets: IngestResult["targets"] = {};
+    if (ratio !== null) targets.ratio = { target: `ingest/raw ratio >= ${TARGETS.ratio}`, pass: ratio >= TARGETS.ratio };
+    if (big) targets.bigPeakRss = { target: `peak RSS for one ${big.sizeMiB} MiB instance <= ${TARGETS.bigPeakRssMiB} MiB`, pass: big.peakRssMiB <= TARGETS.bigPeakRssMiB };
+    for (const size of peer?.sizes ?? []) {
+      targets[`peer${size.instanceKiB}KiB`] = {
+        target: `service CPU per ${size.instanceKiB} KiB instance <= ${size.target}x Orthanc's`,
+        pass: size.ratio <= size.target,
+      };
+    }
     return {
       bench: "ingest",
       settings,
-      service: { ...svc, requests, peakRssMiB: round(mib(servicePeak.peakRss)), cpuSeconds: serviceCpu, s3Calls },
-      rawPut: { ...raw, puts: sent.length, cpuSeconds: rawCpu },
+      service: raw?.service ?? null,
+      rawPut: raw?.rawPut ?? null,
       ratio,
       big,
-      verified: { checked: check.checked, missing: check.missing.length, wrong: check.wrong.length },
-      targets: {
-        ratio: { target: `ingest/raw ratio >= ${TARGETS.ratio}`, pass: ratio >= TARGETS.ratio },
-        ...(big ? { bigPeakRss: { target: `peak RSS for one ${big.sizeMiB} MiB instance <= ${TARGETS.bigPeakRssMiB} MiB`, pass: big.peakRssMiB <= TARGETS.bigPeakRssMiB } } : {}),
-      },
+      verified: raw?.verified ?? null,
+      peer,
+      targets,
       problems,
     };
   } finally {
@@ -250,31 +323,48 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
 }
 
 export function ingestRows(r: IngestResult): Row[] {
-  const rows: Row[] = [
-    { figure: "service ingest", value: `${r.service.mibPerSecond} MiB/s` },
-    { figure: "service ingest", value: `${r.service.instancesPerSecond} inst/s` },
-    { figure: "raw PutObject", value: `${r.rawPut.mibPerSecond} MiB/s` },
-    { figure: "raw PutObject", value: `${r.rawPut.instancesPerSecond} inst/s` },
-    { figure: "ratio service/raw", value: String(r.ratio), target: `>= ${TARGETS.ratio}`, pass: r.targets.ratio.pass },
-    { figure: `service request p50 (${r.settings.perRequest} inst)`, value: `${r.service.p50Ms} ms` },
-    { figure: `service request p99 (${r.settings.perRequest} inst)`, value: `${r.service.p99Ms} ms` },
-    { figure: "raw PutObject p50 (1 inst)", value: `${r.rawPut.p50Ms} ms` },
-    { figure: "raw PutObject p99 (1 inst)", value: `${r.rawPut.p99Ms} ms` },
-    { figure: "CPU s, raw phase (client/store)", value: `${r.rawPut.cpuSeconds.client} / ${r.rawPut.cpuSeconds.store}` },
-    {
-      figure: "CPU s, service phase (client/service/store)",
-      value: `${r.service.cpuSeconds.client} / ${r.service.cpuSeconds.service} / ${r.service.cpuSeconds.store}`,
-    },
-    { figure: "service peak RSS, ingest phase", value: `${r.service.peakRssMiB} MiB` },
-    {
-      figure: "service's S3 calls (warm-up included)",
-      value: Object.entries(r.service.s3Calls)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([op, n]) => `${op} ${n}`)
-        .join(", "),
-    },
-    { figure: "instances read back byte-exact", value: `${r.verified.checked - r.verified.missing - r.verified.wrong}/${r.service.instances}` },
-  ];
+  const rows: Row[] = [];
+  const s = r.service;
+  const raw = r.rawPut;
+  if (s && raw && r.verified) {
+    rows.push(
+      { figure: "service ingest", value: `${s.mibPerSecond} MiB/s` },
+      { figure: "service ingest", value: `${s.instancesPerSecond} inst/s` },
+      { figure: "raw PutObject", value: `${raw.mibPerSecond} MiB/s` },
+      { figure: "raw PutObject", value: `${raw.instancesPerSecond} inst/s` },
+      { figure: "ratio service/raw", value: String(r.ratio), target: `>= ${TARGETS.ratio}`, pass: r.targets.ratio!.pass },
+      { figure: `service request p50 (${r.settings.perRequest} inst)`, value: `${s.p50Ms} ms` },
+      { figure: `service request p99 (${r.settings.perRequest} inst)`, value: `${s.p99Ms} ms` },
+      { figure: "raw PutObject p50 (1 inst)", value: `${raw.p50Ms} ms` },
+      { figure: "raw PutObject p99 (1 inst)", value: `${raw.p99Ms} ms` },
+      { figure: "CPU s, raw phase (client/store)", value: `${raw.cpuSeconds.client} / ${raw.cpuSeconds.store}` },
+      { figure: "CPU s, service phase (client/service/store)", value: `${s.cpuSeconds.client} / ${s.cpuSeconds.service} / ${s.cpuSeconds.store}` },
+      { figure: "service peak RSS, ingest phase", value: `${s.peakRssMiB} MiB` },
+      {
+        figure: "service's S3 calls (warm-up included)",
+        value: Object.entries(s.s3Calls)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([op, n]) => `${op} ${n}`)
+          .join(", "),
+      },
+      { figure: "instances read back byte-exact", value: `${r.verified.checked - r.verified.missing - r.verified.wrong}/${s.instances}` },
+    );
+  }
+  for (const size of r.peer?.sizes ?? []) {
+    const k = `${size.instanceKiB} KiB x ${size.instances}`;
+    const cpu = (f: ServerFigures) => `${f.cpuSecondsPerGiB} s/GiB, ${f.cpuMsPerInstance} ms/inst`;
+    rows.push(
+      { figure: `${k}: service CPU`, value: cpu(size.service) },
+      { figure: `${k}: Orthanc CPU`, value: cpu(size.orthanc) },
+      { figure: `${k}: CPU ratio service/Orthanc`, value: String(size.ratio), target: `<= ${size.target}`, pass: r.targets[`peer${size.instanceKiB}KiB`]!.pass },
+      { figure: `${k}: inst/s service / Orthanc`, value: `${size.service.instancesPerSecond} / ${size.orthanc.instancesPerSecond}` },
+      { figure: `${k}: MiB/s service / Orthanc`, value: `${size.service.mibPerSecond} / ${size.orthanc.mibPerSecond}` },
+      { figure: `${k}: CPU s null sink; clients (svc / Orthanc)`, value: `${size.service.sinkCpuSeconds}; ${size.service.clientCpuSeconds} / ${size.orthanc.clientCpuSeconds}` },
+    );
+  }
+  if (r.peer) {
+    rows.push({ figure: "null sink requests (all sizes, warm-ups)", value: Object.entries(r.peer.sinkOperations).map(([op, n]) => `${op} ${n}`).join(", ") });
+  }
   if (r.big) {
     rows.push(
       { figure: `${r.big.sizeMiB} MiB instance: peak RSS`, value: `${r.big.peakRssMiB} MiB`, target: `<= ${TARGETS.bigPeakRssMiB} MiB`, pass: r.targets.bigPeakRss!.pass },
@@ -286,11 +376,49 @@ export function ingestRows(r: IngestResult): Row[] {
   return rows;
 }
 
+/** Where the service's CPU went, per size (with --profile-dir). */
+function profileText(r: IngestResult): string | undefined {
+  const parts = (r.peer?.sizes ?? [])
+    .filter((s) => s.profile)
+    .map((s) => `service CPU profile, ${s.instanceKiB} KiB instances (${s.profile!.file}, measured rounds only):\n${formatStages(s.profile!.breakdown, s.instances, 12)}`);
+  return parts.length ? parts.join("\n\n") : undefined;
+}
+
 export function printIngest(r: IngestResult, command: string, out: (s: string) => void): void {
-  printReport(out, command, r, ingestRows(r));
+  printReport(out, command, r, ingestRows(r), profileText(r));
+}
+
+/** Orthanc binds every interface: the whole benchmark runs again inside a loopback-only network namespace. */
+async function rerunInNamespace(): Promise<never> {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write("--peer orthanc runs Orthanc in a network namespace of its own, which needs root\n");
+    process.exit(1);
+  }
+  const ns = createLoopbackNamespace(`stowrs-bench-${process.pid}`);
+  const child = spawn("ip", ["netns", "exec", ns.name, process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
+    stdio: "inherit",
+    env: { ...process.env, BENCH_NETNS: ns.name },
+  });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  const code = await new Promise<number>((resolve) => child.once("exit", (c, signal) => resolve(c ?? (signal ? 130 : 1))));
+  ns.remove();
+  process.exit(code);
 }
 
 if (isMain(import.meta.url)) {
+  let peer = "";
+  try {
+    peer = parseOptions(INGEST_OPTIONS).peer;
+  } catch {
+    /* runCli reports it */
+  }
+  if (peer !== "" && peer !== "orthanc") {
+    process.stderr.write(`--peer (BENCH_PEER): the only peer is orthanc, got "${peer}"\n`);
+    process.exit(2);
+  }
+  if (peer && !process.env.BENCH_NETNS) await rerunInNamespace();
   await runCli("npm run bench --", INGEST_OPTIONS, async (opts) => {
     const command = commandLine("bench");
     const result = await runIngest(opts, (line) => process.stderr.write(`${line}\n`));

@@ -20,8 +20,9 @@ export const MAX_INSTANCES_IN_FLIGHT: IntegerSetting = { env: "MAX_INSTANCES_IN_
 export const RESPONSE_DELAY_MAX_SECONDS = 600;
 
 /**
- * Data one instance upload can hold at once, in MiB: lib-storage keeps the part being
- * filled and the previous one besides the parts in flight.
+ * Data one instance upload can hold at once, in MiB: UPLOAD_PART_CONCURRENCY + 1 part buffers
+ * (storage/multipart-stream.ts), and, when an instance outgrows one part, the part's worth of
+ * chunks collected until then, copied into the first buffer and only then let go.
  */
 export function uploadBufferMiB(partSizeMiB: number, partConcurrency: number): number {
   return partSizeMiB * (partConcurrency + 2);

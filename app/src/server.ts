@@ -40,23 +40,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     credentials = { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY };
   }
   const metrics = createMetrics();
-  const storage = createS3Target(effective, effective.bucket!, { credentials, log });
-  const { client } = storage;
-  // Time every S3 call (each UploadPart, PutObject, ...) for the latency histogram.
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const end = metrics.s3Requests.startTimer({ operation: String(context.commandName ?? "unknown").replace(/Command$/, "") });
-      try {
-        const out = await next(args);
-        end({ outcome: "ok" });
-        return out;
-      } catch (err) {
-        end({ outcome: "error" });
-        throw err;
-      }
-    },
-    { step: "initialize", name: "stowrsLatency" },
-  );
+  // Every S3 call (each UploadPart, PutObject, ...) is timed for the latency histogram.
+  const storage = createS3Target(effective, effective.bucket!, { credentials, log, latency: metrics.s3Requests });
   // Ask the store before taking requests, so that the first ones already take the path the store
   // allows; but a slow or unreachable store must not hold up start-up (uploads use HEADs until it answers).
   await Promise.race([storage.conditionalWrites.probe(), new Promise((r) => setTimeout(r, CONDITIONAL_WRITES_PROBE_WAIT_MS).unref())]);
@@ -109,7 +94,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const cleanupDeadline = Date.now() + SHUTDOWN_CLEANUP_MS;
       while (context.activeRequests > 0 && Date.now() < cleanupDeadline) await new Promise((r) => setTimeout(r, 50));
       await closed;
-      client.destroy();
+      storage.client.destroy();
       if (embeddedStore) await embeddedStore.stop();
     })());
 

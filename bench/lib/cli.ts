@@ -58,7 +58,7 @@ export function commandLine(script: string): string {
   const viaNpm = process.env.npm_lifecycle_event === script;
   const base = viaNpm ? `npm run ${script}` : `node --import tsx ${process.argv[1]?.replace(process.cwd() + "/", "")}`;
   const env = Object.entries(process.env)
-    .filter(([k]) => k.startsWith("BENCH_") || k.startsWith("UPLOAD_") || k === "MAX_INSTANCES_IN_FLIGHT" || k === "LOGLEVEL")
+    .filter(([k]) => (k.startsWith("BENCH_") && k !== "BENCH_NETNS") || k.startsWith("UPLOAD_") || k === "MAX_INSTANCES_IN_FLIGHT" || k === "LOGLEVEL")
     .map(([k, v]) => `${k}=${v} `)
     .join("");
   return `${env}${base}${args.length ? (viaNpm ? " -- " : " ") + args.join(" ") : ""}`;

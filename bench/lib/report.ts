@@ -30,17 +30,22 @@ export function formatSettings(command: string, settings: Record<string, string 
   return [`command: ${command}`, ...Object.entries(settings).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join("\n");
 }
 
-/** The whole report: settings, table, verdicts, and the result as the last line (JSON). */
+/** The whole report: settings, table, notes (if any), verdicts, and the result as the last line (JSON). */
 export function printReport(
   out: (s: string) => void,
   command: string,
   result: { settings: Record<string, string | number | boolean>; targets: Record<string, Verdict | undefined> },
   rows: Row[],
+  notes?: string,
 ): void {
   out(formatSettings(command, result.settings));
   out("");
   out(formatTable(rows));
   out("");
+  if (notes) {
+    out(notes);
+    out("");
+  }
   out(formatVerdicts(Object.values(result.targets).filter((v): v is Verdict => v !== undefined)));
   out(JSON.stringify(result));
 }

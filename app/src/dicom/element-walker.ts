@@ -1,6 +1,7 @@
-// A minimal walk over the top level of a data set, to find a few attributes where dcmjs gives
-// up: chiefly UN elements of undefined length, which PS3.5 6.2.2 says hold an implicit VR
-// little endian sequence, and which anonymised real-world files often carry.
+// A minimal walk over the top level of a data set: to find a few attributes where dcmjs gives
+// up (chiefly UN elements of undefined length, which PS3.5 6.2.2 says hold an implicit VR
+// little endian sequence, and which anonymised real-world files often carry), and, strictly,
+// for the fast header read of well-formed instances (scanElements).
 
 export interface WalkOptions {
   littleEndian: boolean;
@@ -13,6 +14,10 @@ export type WalkResult =
   | { kind: "malformed"; message: string; values: Map<number, Buffer> };
 
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"]);
+/** VRs whose encoding the walker and dcmjs agree on (OL, OV, SV and UV they do not both know alike). */
+const COMMON_VRS = new Set("AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OW PN SH SL SQ SS ST TM UC UI UL UN UR US UT".split(" "));
+/** Binary VRs and the size of one value: dcmjs reads them value by value, so a length that is not a multiple throws it off. */
+const VALUE_SIZES: Record<string, number> = { AT: 4, FL: 4, SL: 4, UL: 4, FD: 8, SS: 2, US: 2 };
 const UNDEFINED = 0xffffffff;
 const ITEM = 0xfffee000;
 const ITEM_END = 0xfffee00d;
@@ -43,6 +48,56 @@ export function walkTopLevel(buf: Buffer, offset: number, opts: WalkOptions, wan
   }
 }
 
+export interface ScanResult {
+  values: Map<number, Buffer>;
+  /** "greater-tag": stopped before the first element past lastTag; "end": read up to `end` exactly. */
+  stoppedAt: "greater-tag" | "end";
+}
+
+/**
+ * Reads elements from `offset` in strictly ascending tag order, keeping the defined-length values
+ * of `wanted` tags (which must have the VR `wantedVr`, where VRs are explicit), and stops before
+ * the first tag greater than `lastTag` (without reading that element) or exactly at `end`. Null
+ * when anything is unusual: tags out of order, a VR that is not common, a wanted element of
+ * another VR or of undefined length, an element running past `end`, malformed or truncated data.
+ */
+export function scanElements(buf: Buffer, offset: number, end: number, opts: WalkOptions, wanted: Set<number>, wantedVr: string, lastTag: number): ScanResult | null {
+  const values = new Map<number, Buffer>();
+  const r = new Reader(end === buf.length ? buf : buf.subarray(0, end), offset);
+  const le = opts.littleEndian;
+  let previous = -1;
+  try {
+    while (r.pos < end) {
+      r.need(4);
+      const group = le ? r.buf.readUInt16LE(r.pos) : r.buf.readUInt16BE(r.pos);
+      const element = le ? r.buf.readUInt16LE(r.pos + 2) : r.buf.readUInt16BE(r.pos + 2);
+      const tag = ((group << 16) | element) >>> 0;
+      if (tag > lastTag) return { values, stoppedAt: "greater-tag" };
+      if (tag <= previous) return null;
+      previous = tag;
+      const el = readElement(r, opts, 0);
+      if (el.vr !== undefined && !COMMON_VRS.has(el.vr)) return null;
+      if (el.value && !plausibleLength(tag, el.vr, el.value.length)) return null;
+      if (wanted.has(tag)) {
+        if (!el.value || (el.vr !== undefined && el.vr !== wantedVr)) return null;
+        values.set(tag, el.value);
+      }
+    }
+    return { values, stoppedAt: "end" };
+  } catch (e) {
+    if (e instanceof Truncated || e instanceof Malformed) return null;
+    throw e;
+  }
+}
+
+/** Even (PS3.5 7.1.1), a group length of 4 bytes, a binary value a whole number of values. */
+function plausibleLength(tag: number, vr: string | undefined, length: number): boolean {
+  if (length % 2 !== 0) return false;
+  if ((tag & 0xffff) === 0 && length !== 4) return false;
+  const size = vr === undefined ? undefined : VALUE_SIZES[vr];
+  return size === undefined || length % size === 0;
+}
+
 class Reader {
   constructor(
     readonly buf: Buffer,
@@ -69,7 +124,7 @@ class Reader {
   }
 }
 
-function readElement(r: Reader, opts: WalkOptions, depth: number): { tag: number; value?: Buffer } {
+function readElement(r: Reader, opts: WalkOptions, depth: number): { tag: number; vr?: string; value?: Buffer } {
   const le = opts.littleEndian;
   const group = r.u16(le);
   const element = r.u16(le);
@@ -91,13 +146,13 @@ function readElement(r: Reader, opts: WalkOptions, depth: number): { tag: number
   if (length !== UNDEFINED) {
     const start = r.pos;
     r.skip(length);
-    return { tag, value: r.buf.subarray(start, start + length) };
+    return { tag, vr, value: r.buf.subarray(start, start + length) };
   }
   if (depth >= MAX_DEPTH) throw new Malformed("sequences nested too deeply");
   // Undefined length: a sequence, encapsulated pixel data, or (UN) an implicit VR LE sequence.
   const itemOpts = vr === "UN" ? { littleEndian: true, explicit: false } : opts;
   skipItems(r, itemOpts, depth + 1, vr === "OB" || vr === "OW" || tag === 0x7fe00010);
-  return { tag };
+  return { tag, vr };
 }
 
 function skipItems(r: Reader, opts: WalkOptions, depth: number, fragments: boolean): void {

@@ -2,7 +2,6 @@ import { readFileSync, existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { buildInstance, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
-import { Reason } from "../stow/reasons.js";
 import { MAX_HEADER_BYTES, readDicomHeader, type HeaderResult } from "./header.js";
 
 /** Feeds the reader growing prefixes, as the service does. */
@@ -38,27 +37,27 @@ describe("readDicomHeader", () => {
     expect(readDicomHeader(data.subarray(0, 4096), false).kind).toBe("ok");
   });
 
-  it("fails a part without the DICM prefix with 0xC000", () => {
+  it("fails a part without the DICM prefix as unreadable", () => {
     const r = readDicomHeader(Buffer.from("hello world, this is not DICOM".repeat(10)), true);
-    expect(r).toMatchObject({ kind: "invalid", reason: Reason.CannotUnderstand });
+    expect(r).toMatchObject({ kind: "invalid", problem: "unreadable" });
   });
 
-  it("fails a short part with 0xC000", () => {
-    expect(readDicomHeader(Buffer.from("tiny"), true)).toMatchObject({ kind: "invalid", reason: Reason.CannotUnderstand });
+  it("fails a short part as unreadable", () => {
+    expect(readDicomHeader(Buffer.from("tiny"), true)).toMatchObject({ kind: "invalid", problem: "unreadable" });
   });
 
-  it.each([["0020000D"], ["0020000E"], ["00080018"], ["00080016"]])("fails an instance missing %s with 0xA900", (tag) => {
+  it.each([["0020000D"], ["0020000E"], ["00080018"], ["00080016"]])("fails an instance missing %s for its UIDs", (tag) => {
     const data = buildInstance({ omit: [tag] });
-    expect(readIncrementally(data, 64)).toMatchObject({ kind: "invalid", reason: Reason.DataSetDoesNotMatchSOPClass });
+    expect(readIncrementally(data, 64)).toMatchObject({ kind: "invalid", problem: "uids" });
   });
 
-  it.each([["1.2/../../etc"], ["../1.2"], ["1.02.3"], ["a.b"]])("fails a Study UID %s with 0xA900", (bad) => {
+  it.each([["1.2/../../etc"], ["../1.2"], ["1.02.3"], ["a.b"]])("fails a Study UID %s for its UIDs", (bad) => {
     const data = buildInstance({ studyUid: bad });
     const r = readIncrementally(data, 100);
-    expect(r).toMatchObject({ kind: "invalid", reason: Reason.DataSetDoesNotMatchSOPClass });
+    expect(r).toMatchObject({ kind: "invalid", problem: "uids" });
   });
 
-  it("fails a truncated instance with a numeric reason", () => {
+  it("fails a truncated instance", () => {
     const data = buildInstance({ pixels: 100 });
     const r = readDicomHeader(data.subarray(0, 200), true);
     expect(r.kind).toBe("invalid");
@@ -71,7 +70,7 @@ describe("readDicomHeader", () => {
     element.writeUInt32LE(MAX_HEADER_BYTES * 2, 8);
     const data = Buffer.concat([instance, element, Buffer.alloc(MAX_HEADER_BYTES)]);
     expect(readDicomHeader(data.subarray(0, MAX_HEADER_BYTES - 1), false).kind).toBe("more");
-    expect(readDicomHeader(data, false)).toMatchObject({ kind: "invalid", reason: Reason.DataSetDoesNotMatchSOPClass });
+    expect(readDicomHeader(data, false)).toMatchObject({ kind: "invalid", problem: "uids" });
   });
 
   it("reads past a UN element of undefined length (an implicit VR sequence, PS3.5 6.2.2)", () => {
@@ -113,7 +112,7 @@ describe("readDicomHeader", () => {
           for (const [pos, byte] of flips) if (pos < data.length) data[pos] = byte;
           const r = readDicomHeader(data, complete);
           if (complete) expect(r.kind).not.toBe("more");
-          if (r.kind === "invalid") expect(typeof r.reason).toBe("number");
+          if (r.kind === "invalid") expect(["unreadable", "uids"]).toContain(r.problem);
         },
       ),
       { numRuns: 10_000 },

@@ -1,17 +1,31 @@
-// Reads the few attributes the service needs from the start of a PS3.10 instance, with dcmjs,
-// without ever looking at pixel data: it is called with a growing prefix of the part until it
-// has an answer, so only the header bytes are ever held in memory.
+// Reads the few attributes the service needs from the start of a PS3.10 instance, without ever
+// looking at pixel data: it is called with a growing prefix of the part until it has an answer,
+// so only the header bytes are ever held in memory. A well-formed instance is read directly
+// (fast-header.ts); every other one, and every failure, is read with dcmjs.
+import { createRequire } from "node:module";
 import { inflateRawSync, constants as zlibConstants } from "node:zlib";
-import dcmjs from "dcmjs";
-import { Reason } from "../stow/reasons.js";
+import type dcmjsModule from "dcmjs";
 import { walkTopLevel } from "./element-walker.js";
+import { readWellFormedHeader } from "./fast-header.js";
 import { isValidUid, normalizeUid } from "./uid.js";
 
-// dcmjs logs through loglevel; its messages can quote attribute values (PHI), so silence all of them.
-dcmjs.log.setLevel("silent");
-for (const name of ["validation.dcmjs", "AsyncDicomReader"]) dcmjs.log.getLogger(name).setLevel("silent");
+const require = createRequire(import.meta.url);
+let dcmjsData: DcmjsData | undefined;
 
-const { DicomMessage, ReadBufferStream } = dcmjs.data as unknown as DcmjsData;
+/**
+ * dcmjs, loaded when a header first needs it: about 16 MiB of memory (its data dictionary) that a
+ * service receiving only well-formed instances never spends.
+ */
+function dcmjs(): DcmjsData {
+  if (!dcmjsData) {
+    const loaded = require("dcmjs") as typeof dcmjsModule;
+    // dcmjs logs through loglevel; its messages can quote attribute values (PHI), so silence all of them.
+    loaded.log.setLevel("silent");
+    for (const name of ["validation.dcmjs", "AsyncDicomReader"]) loaded.log.getLogger(name).setLevel("silent");
+    dcmjsData = loaded.data as unknown as DcmjsData;
+  }
+  return dcmjsData;
+}
 
 interface DcmjsStream {
   offset: number;
@@ -52,10 +66,16 @@ export interface DicomHeader {
   metaSopInstanceUid?: string;
 }
 
+/**
+ * Why a part is not a storable instance: "unreadable", it cannot be read as a PS3.10 file at all;
+ * "uids", it can, but a UID needed to name and store it is missing or invalid.
+ */
+export type HeaderProblem = "unreadable" | "uids";
+
 export type HeaderResult =
   | { kind: "ok"; header: DicomHeader }
   | { kind: "more" }
-  | { kind: "invalid"; reason: number; message: string; partial: Partial<DicomHeader> };
+  | { kind: "invalid"; problem: HeaderProblem; message: string; partial: Partial<DicomHeader> };
 
 /** The four UIDs must lie within this many bytes of the start of the instance. */
 export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
@@ -99,12 +119,19 @@ function first(dict: DcmjsDict, tag: string): unknown {
  * @param complete whether prefix is the whole part
  */
 export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult {
+  const wellFormed = readWellFormedHeader(prefix);
+  return wellFormed ? { kind: "ok", header: wellFormed } : readHeaderWithDcmjs(prefix, complete);
+}
+
+/** The general reader: every answer for unusual instances, and every failure, comes from here. */
+export function readHeaderWithDcmjs(prefix: Buffer, complete: boolean): HeaderResult {
+  const { DicomMessage, ReadBufferStream } = dcmjs();
   const more = !complete && prefix.length < MAX_HEADER_BYTES;
   if (prefix.length < 132) {
-    return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, "too short to be a DICOM PS3.10 file", {});
+    return more ? { kind: "more" } : invalid("unreadable", "too short to be a DICOM PS3.10 file", {});
   }
   if (prefix.toString("latin1", 128, 132) !== "DICM") {
-    return invalid(Reason.CannotUnderstand, "not a DICOM PS3.10 file (no DICM prefix after the 128-byte preamble)", {});
+    return invalid("unreadable", "not a DICOM PS3.10 file (no DICM prefix after the 128-byte preamble)", {});
   }
 
   let transferSyntaxUid: string | undefined;
@@ -117,11 +144,11 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
     transferSyntaxUid = normalizeUid(first(meta.dict, "00020010"));
     metaUids = { metaSopClassUid: normalizeUid(first(meta.dict, "00020002")), metaSopInstanceUid: normalizeUid(first(meta.dict, "00020003")) };
     if (!transferSyntaxUid) {
-      return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
+      return more ? { kind: "more" } : invalid("unreadable", "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
     }
     dataset = datasetBytes(prefix, meta.end, transferSyntaxUid, complete);
   } catch (e) {
-    return more ? { kind: "more" } : invalid(Reason.CannotUnderstand, `unreadable File Meta Information: ${messageOf(e)}`, {});
+    return more ? { kind: "more" } : invalid("unreadable", `unreadable File Meta Information: ${messageOf(e)}`, {});
   }
 
   const options = { untilTag: TAGS.seriesUid, includeUntilTagValue: true, stopOnGreaterTag: true, ignoreErrors: false };
@@ -168,7 +195,7 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
   }
   if (missing.length === 0 && bad.length === 0) {
     if (!isValidUid(transferSyntaxUid)) {
-      return invalid(Reason.DataSetDoesNotMatchSOPClass, "Transfer Syntax UID (0002,0010) is not a valid UID", partial);
+      return invalid("uids", "Transfer Syntax UID (0002,0010) is not a valid UID", partial);
     }
     const header = partial as DicomHeader;
     if (metaUids.metaSopClassUid) header.metaSopClassUid = metaUids.metaSopClassUid;
@@ -176,16 +203,17 @@ export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult
     return { kind: "ok", header };
   }
   if (bad.length) {
-    return invalid(Reason.DataSetDoesNotMatchSOPClass, `invalid UID in ${bad.join(", ")}`, partial);
+    return invalid("uids", `invalid UID in ${bad.join(", ")}`, partial);
   }
   if (more && !stoppedEarly) return { kind: "more" };
   if (parseError !== undefined && complete) {
-    return invalid(Reason.CannotUnderstand, `unreadable data set: ${messageOf(parseError)}`, partial);
+    return invalid("unreadable", `unreadable data set: ${messageOf(parseError)}`, partial);
   }
-  return invalid(Reason.DataSetDoesNotMatchSOPClass, `missing ${missing.join(", ")}`, partial);
+  return invalid("uids", `missing ${missing.join(", ")}`, partial);
 }
 
 function readFileMeta(stream: DcmjsStream, available: number): { dict: DcmjsDict; end: number } {
+  const { DicomMessage } = dcmjs();
   stream.reset();
   stream.increment(132);
   const groupLength = DicomMessage._readTag(stream, TRANSFER_SYNTAX.explicitLE);
@@ -233,8 +261,8 @@ function pick(dict: DcmjsDict): Record<keyof typeof TAGS, unknown> {
   };
 }
 
-function invalid(reason: number, message: string, partial: Partial<DicomHeader>): HeaderResult {
-  return { kind: "invalid", reason, message, partial };
+function invalid(problem: HeaderProblem, message: string, partial: Partial<DicomHeader>): HeaderResult {
+  return { kind: "invalid", problem, message, partial };
 }
 
 function messageOf(e: unknown): string {

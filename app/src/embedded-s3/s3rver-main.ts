@@ -2,6 +2,7 @@
 // It runs in its own process so that the service's memory figures stay its own,
 // and so that tests can kill the store to simulate an S3 outage.
 import S3rver from "s3rver";
+import { makePutsAtomic, type FilesystemStore } from "./atomic-put.js";
 import { conditionalPut } from "./conditional-put.js";
 
 const dir = process.env.S3RVER_DIR;
@@ -19,7 +20,9 @@ const server = new S3rver({
   silent: true,
   configureBuckets: [{ name: bucket, configs: [] }],
 });
-// S3RVER_CONDITIONAL_WRITES=0 leaves s3rver as published (If-None-Match ignored), for tests of the
+// As on S3, an object is seen whole or not at all (see atomic-put.ts).
+makePutsAtomic((server as unknown as { store: FilesystemStore }).store);
+// S3RVER_CONDITIONAL_WRITES=0 leaves If-None-Match ignored, as s3rver does, for tests of the
 // service against stores without conditional writes.
 if (process.env.S3RVER_CONDITIONAL_WRITES !== "0") {
   const koa = server as unknown as { middleware: unknown[]; store: Parameters<typeof conditionalPut>[0] };

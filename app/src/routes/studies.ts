@@ -1,8 +1,8 @@
 // POST /studies and POST /studies/{StudyInstanceUID}: the STOW-RS store transaction.
-import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { requestId, type RequestIdVariables } from "hono/request-id";
 import { isValidUid } from "../dicom/uid.js";
 import { parseStowContentType } from "../multipart/content-type.js";
 import { MultipartReader } from "../multipart/reader.js";
@@ -15,10 +15,12 @@ import { toNativeDicomModel } from "../stow/response-xml.js";
 import { storeInstances } from "../stow/store-instances.js";
 import { errorResponse } from "./error-response.js";
 
-type Bindings = { incoming?: Readable };
+type Env = { Bindings: { incoming?: Readable }; Variables: RequestIdVariables };
 
 export function studiesRoutes(svc: ServiceContext) {
-  const routes = new Hono<{ Bindings: Bindings }>();
+  const routes = new Hono<Env>();
+  // Honours a client's (or the front's) X-Request-Id of word characters, "-" and "=", else makes one; echoed in the answer.
+  routes.use(requestId({ limitLength: 128 }));
   routes.post("/studies", (c) => store(c, svc, undefined));
   routes.post("/studies/:study", (c) => {
     const study = c.req.param("study");
@@ -31,13 +33,11 @@ export function studiesRoutes(svc: ServiceContext) {
   return routes;
 }
 
-async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, studyUidFromPath: string | undefined) {
+async function store(c: Context<Env>, svc: ServiceContext, studyUidFromPath: string | undefined) {
   const { config, metrics } = svc;
   const started = Date.now();
-  const requestId = sanitizeRequestId(c.req.header("x-request-id")) ?? randomUUID();
   const clientDn = c.req.header("x-client-dn") || undefined;
-  const log = svc.log.child({ requestId });
-  c.header("X-Request-Id", requestId);
+  const log = svc.log.child({ requestId: c.var.requestId });
 
   const reject = (status: 400 | 406 | 413 | 415 | 503, message: string) => {
     metrics.requests.inc({ status: String(status) });
@@ -63,7 +63,8 @@ async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, st
   }
   // Admission takes a slot (the first instance's), so that requests arriving together cannot all
   // pass this check before any of them holds one, and then wait in an unbounded queue.
-  if (!svc.instanceSlots.tryAcquire()) {
+  const admission = svc.instanceSlots.tryAcquire();
+  if (!admission) {
     metrics.overloadRejections.inc();
     c.header("Retry-After", "5");
     // Keep the connection: Node then reads and discards the unread body, so a client that sends its
@@ -83,8 +84,9 @@ async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, st
   svc.activeRequests += 1;
   let result;
   try {
-    result = await storeInstances(svc, { reader, rootType: contentType.rootType, studyUidFromPath, log, reservedSlot: true });
+    result = await storeInstances(svc, { reader, rootType: contentType.rootType, studyUidFromPath, log, admission });
   } finally {
+    admission.release();
     svc.activeRequests -= 1;
   }
   result.bytes = received;
@@ -106,8 +108,4 @@ async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, st
   const json = buildStoreResponse(result, config.wadoUrl);
   c.header("Content-Type", format.contentType);
   return c.body(format.format === "xml" ? toNativeDicomModel(json) : JSON.stringify(json), status);
-}
-
-function sanitizeRequestId(value: string | undefined): string | undefined {
-  return value && /^[\w.:-]{1,128}$/.test(value) ? value : undefined;
 }

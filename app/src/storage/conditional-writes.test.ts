@@ -4,7 +4,7 @@ import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
-import { ConditionalWrites, PROBE_KEY_NAME, PROBE_RETRY_MS, isConditionRefused } from "./conditional-writes.js";
+import { ConditionalWrites, PROBE_KEY_NAME, PROBE_RETRY_MS, conditionRefusal } from "./conditional-writes.js";
 
 const log = pino({ level: "silent" });
 
@@ -117,12 +117,12 @@ describe("settings and failed probes", () => {
     expect(await new ConditionalWrites({ setting: "auto", onAws: false, client: busy.client, bucket: "b", prefix: "", log }).probe()).toBe("supported");
   });
 
-  it("recognises refusals of the condition and nothing else", () => {
+  it("recognises refusals of the condition, tells an existing object from a write under way, and nothing else", () => {
     const err = (status: number, name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
-    expect(isConditionRefused(err(412, "PreconditionFailed"))).toBe(true);
-    expect(isConditionRefused(err(409, "ConditionalRequestConflict"))).toBe(true);
-    expect(isConditionRefused(err(403, "AccessDenied"))).toBe(false);
-    expect(isConditionRefused(err(503, "SlowDown"))).toBe(false);
-    expect(isConditionRefused(undefined)).toBe(false);
+    expect(conditionRefusal(err(412, "PreconditionFailed"))).toBe("exists");
+    expect(conditionRefusal(err(409, "ConditionalRequestConflict"))).toBe("conflict");
+    expect(conditionRefusal(err(403, "AccessDenied"))).toBeUndefined();
+    expect(conditionRefusal(err(503, "SlowDown"))).toBeUndefined();
+    expect(conditionRefusal(undefined)).toBeUndefined();
   });
 });

@@ -147,7 +147,3 @@ export function conditionRefusal(err: unknown): "exists" | "conflict" | undefine
   if (status === 412 || e?.name === "PreconditionFailed") return "exists";
   return undefined;
 }
-
-export function isConditionRefused(err: unknown): boolean {
-  return conditionRefusal(err) !== undefined;
-}

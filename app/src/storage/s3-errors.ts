@@ -1,4 +1,4 @@
-import { Reason, type ReasonCode } from "../stow/reasons.js";
+import type { StorageFailure } from "./storage-failure.js";
 
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",
@@ -57,9 +57,9 @@ export function isNotFound(err: unknown): boolean {
   return e?.$metadata?.httpStatusCode === 404 || e?.name === "NotFound" || e?.name === "NoSuchKey";
 }
 
-/** PS3.18 failure reason for an upload that S3 did not acknowledge. */
-export function reasonForS3Error(err: unknown): ReasonCode {
-  return isS3Unavailable(err) ? Reason.OutOfResources : Reason.ProcessingFailure;
+/** Why an upload that S3 did not acknowledge failed. */
+export function s3FailureOf(err: unknown): Extract<StorageFailure, "s3-unavailable" | "s3-error"> {
+  return isS3Unavailable(err) ? "s3-unavailable" : "s3-error";
 }
 
 /** A short, PHI-free description for logs and the Warning header. */

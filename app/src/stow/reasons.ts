@@ -1,4 +1,8 @@
-// Failure and warning reasons of the Store Instances Response (PS3.18 Annex I, PS3.4 Annex B).
+// Failure and warning reasons of the Store Instances Response (PS3.18 Annex I, PS3.4 Annex B),
+// and the one place where the causes found below the STOW layer (DICOM header, storage) become them.
+import type { HeaderProblem } from "../dicom/header.js";
+import type { StorageFailure } from "../storage/storage-failure.js";
+
 export const Reason = {
   /** Processing failure: any storage error that is not a lack of resources. */
   ProcessingFailure: 0x0110,
@@ -18,3 +22,23 @@ export const Reason = {
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
+
+const HEADER_REASONS: Record<HeaderProblem, ReasonCode> = {
+  unreadable: Reason.CannotUnderstand,
+  uids: Reason.DataSetDoesNotMatchSOPClass,
+};
+
+const STORAGE_REASONS: Record<StorageFailure, ReasonCode> = {
+  "s3-unavailable": Reason.OutOfResources,
+  "s3-error": Reason.ProcessingFailure,
+  "duplicate-differs": Reason.DuplicateSOPInstance,
+  "write-conflict": Reason.ProcessingFailure,
+};
+
+export function reasonForHeaderProblem(problem: HeaderProblem): ReasonCode {
+  return HEADER_REASONS[problem];
+}
+
+export function reasonForStorageFailure(failure: StorageFailure): ReasonCode {
+  return STORAGE_REASONS[failure];
+}

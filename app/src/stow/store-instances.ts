@@ -1,18 +1,22 @@
-// One STOW-RS request: read parts one after another, read each part's DICOM header, and stream
-// the part into S3 while the next parts are read, within the configured concurrency.
+// One STOW-RS request: the parts are read one after another; each is taken through three steps
+// (read its header prefix, upload its body, record its outcome), and its upload finishes while
+// the next parts are read, within the configured concurrency.
 import type { Logger } from "pino";
-import { readDicomHeader, type DicomHeader, type HeaderResult } from "../dicom/header.js";
+import type { DicomHeader } from "../dicom/header.js";
 import { parseMediaType } from "../multipart/content-type.js";
 import { MultipartError, type MultipartReader, type PartHead } from "../multipart/reader.js";
-import { InstanceUpload, UploadFailed } from "../storage/instance-upload.js";
+import { InstanceUpload, type UploadResult } from "../storage/instance-upload.js";
 import { objectKey } from "../storage/object-key.js";
 import { HEADS_BEFORE_LISTING, SeriesListing } from "../storage/series-listing.js";
+import { UploadFailed } from "../storage/storage-failure.js";
 import type { ServiceContext } from "../service-context.js";
-import { Semaphore } from "../util/semaphore.js";
+import { Semaphore, type Permit } from "../util/semaphore.js";
 import { RequestTooLarge } from "./body-source.js";
+import { HeaderPrefix } from "./header-prefix.js";
 import type { InstanceOutcome, StoreResult } from "./outcome.js";
-import { Reason } from "./reasons.js";
+import { Reason, reasonForHeaderProblem, reasonForStorageFailure, type ReasonCode } from "./reasons.js";
 
+/** The process's shared parts a request uses; they are also every instance upload's settings (storage/upload-settings.ts). */
 export type StoreDeps = Pick<ServiceContext, "config" | "metrics" | "storage" | "instanceSlots">;
 
 export interface StoreRequest {
@@ -20,212 +24,230 @@ export interface StoreRequest {
   rootType: string;
   studyUidFromPath?: string;
   log: Logger;
-  /** The request was admitted holding one process-wide slot: its first instance uploads with it. */
-  reservedSlot?: boolean;
+  /**
+   * The process-wide slot the request was admitted with. The first instance uploads under it and
+   * releases it when done; its owner (the route) releases it in any case when the request ends.
+   */
+  admission?: Permit;
 }
-
-/** First header read attempt after this many bytes; then after 4x as many, and so on. */
-const FIRST_HEADER_ATTEMPT = 16 * 1024;
 
 /** Warning: data set does not match SOP class (File Meta and data set disagree). */
 const WARNING_META_MISMATCH = 0xb007;
 
+type Failure = { reason: ReasonCode; message: string };
+
 export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promise<StoreResult> {
-  const { config, metrics } = deps;
-  const result: StoreResult = { instances: [], otherFailures: [], parts: 0, bytes: 0 };
-  const requestSlots = new Semaphore(config.upload.instanceConcurrency);
-  const listing = new SeriesListing(
-    deps.storage.client,
-    deps.storage.bucket,
-    deps.storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
-  );
-  const pending: Promise<void>[] = [];
-  // Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries.
-  let s3Unavailable = false;
-  // Whether the part that broke the request off already has its failure recorded.
-  let brokenPartRecorded = false;
-  let reserved = req.reservedSlot === true;
-
-  const record = (outcome: InstanceOutcome, partIndex: number) => {
-    order.set(outcome, partIndex);
-    result.instances.push(outcome);
-    const label = outcome.stored ? "stored" : "failed";
-    metrics.instances.inc({ outcome: label, reason: outcome.stored ? "" : String(outcome.reason) });
-  };
-  const order = new Map<InstanceOutcome, number>();
-  let currentPart = -1;
-  const otherFailure = (reason: (typeof Reason)[keyof typeof Reason], message: string) => {
-    result.otherFailures.push({ reason, message });
-    metrics.instances.inc({ outcome: "failed", reason: String(reason) });
-  };
-  const failInstance = (header: Partial<DicomHeader>, reason: (typeof Reason)[keyof typeof Reason], message: string) => {
-    if (header.sopInstanceUid) {
-      record({ sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid, studyUid: header.studyUid, seriesUid: header.seriesUid, stored: false, reason, message }, currentPart);
-    } else otherFailure(reason, message);
-  };
-
+  const run = new StoreRun(deps, req);
   try {
-    for (let head = await req.reader.nextPart(); head; head = await req.reader.nextPart()) {
-      result.parts += 1;
-      currentPart = head.index;
-      const partIndex = head.index;
-      const partType = partMediaType(head, req.rootType);
-      if (partType !== "application/dicom") {
-        await req.reader.skipBody();
-        otherFailure(Reason.CannotUnderstand, `part ${head.index + 1}: media type ${partType || "(empty)"} is not application/dicom`);
-        continue;
-      }
-
-      // Read just enough of the part to know what it is.
-      const prefix: Buffer[] = [];
-      let prefixBytes = 0;
-      let complete = false;
-      let nextAttempt = FIRST_HEADER_ATTEMPT;
-      let parsed: HeaderResult = { kind: "more" };
-      for (;;) {
-        let chunk: Buffer | null;
-        try {
-          chunk = await req.reader.readBody();
-        } catch (err) {
-          // Cut off before its header could be read: name the instance if the bytes so far allow it.
-          const partial = readDicomHeader(Buffer.concat(prefix), false);
-          failInstance(
-            partial.kind === "ok" ? partial.header : partial.kind === "invalid" ? partial.partial : {},
-            err instanceof RequestTooLarge ? Reason.OutOfResources : Reason.CannotUnderstand,
-            err instanceof RequestTooLarge ? err.message : `part ${head.index + 1} ended before its closing boundary (truncated instance)`,
-          );
-          brokenPartRecorded = true;
-          throw err;
-        }
-        if (chunk === null) complete = true;
-        else {
-          prefix.push(chunk);
-          prefixBytes += chunk.length;
-        }
-        if (complete || prefixBytes >= nextAttempt) {
-          if (prefix.length > 1) prefix.splice(0, prefix.length, Buffer.concat(prefix));
-          parsed = readDicomHeader(prefix[0] ?? Buffer.alloc(0), complete);
-          nextAttempt = prefixBytes * 4;
-          if (parsed.kind !== "more" || complete) break;
-        }
-      }
-      if (prefixBytes > config.maxInstanceBytes) {
-        if (!complete) await req.reader.skipBody();
-        failInstance(parsed.kind === "ok" ? parsed.header : parsed.kind === "invalid" ? parsed.partial : {}, Reason.OutOfResources, `instance exceeds MAX_INSTANCE_BYTES (${config.maxInstanceBytes})`);
-        continue;
-      }
-      if (parsed.kind !== "ok") {
-        if (!complete) await req.reader.skipBody();
-        const why = parsed.kind === "invalid" ? parsed.message : "unreadable DICOM header";
-        failInstance(parsed.kind === "invalid" ? parsed.partial : {}, parsed.kind === "invalid" ? (parsed.reason as never) : Reason.CannotUnderstand, `part ${head.index + 1}: ${why}`);
-        continue;
-      }
-      const header = parsed.header;
-      if (req.studyUidFromPath !== undefined && header.studyUid !== req.studyUidFromPath) {
-        if (!complete) await req.reader.skipBody();
-        failInstance(header, Reason.StudyInstanceUIDMismatch, "Study Instance UID differs from the study in the request path");
-        continue;
-      }
-      if (s3Unavailable) {
-        if (!complete) await req.reader.skipBody();
-        failInstance(header, Reason.OutOfResources, "S3 is unavailable (an earlier instance of this request failed)");
-        continue;
-      }
-
-      await requestSlots.acquire();
-      if (reserved) reserved = false;
-      else await deps.instanceSlots.acquire();
-      const release = () => {
-        deps.instanceSlots.release();
-        requestSlots.release();
-      };
-      const upload = new InstanceUpload(
-        {
-          client: deps.storage.client,
-          bucket: deps.storage.bucket,
-          partSizeBytes: config.upload.partSizeBytes,
-          partConcurrency: config.upload.partConcurrency,
-          duplicatePolicy: config.duplicatePolicy,
-          checksums: deps.storage.amazonS3,
-          metrics,
-          log: req.log,
-          listing,
-          conditionalWrites: deps.storage.conditionalWrites,
-        },
-        objectKey(config.prefix, header),
-        header,
-      );
-      const started = Date.now();
-      let bytes = 0;
-      let failure: { reason: (typeof Reason)[keyof typeof Reason]; message: string } | undefined;
-      try {
-        for (let chunk: Buffer | null = prefix[0] ?? null; chunk; chunk = complete ? null : await req.reader.readBody()) {
-          bytes += chunk.length;
-          if (bytes > config.maxInstanceBytes) {
-            failure = { reason: Reason.OutOfResources, message: `instance exceeds MAX_INSTANCE_BYTES (${config.maxInstanceBytes})` };
-            break;
-          }
-          await upload.write(chunk);
-          if (complete) break;
-        }
-      } catch (err) {
-        if (err instanceof UploadFailed) {
-          failure = { reason: err.reason, message: err.message };
-          if (err.reason === Reason.OutOfResources) s3Unavailable = true;
-        } else {
-          // The body broke off inside this part: the instance is incomplete, and the request is over.
-          await upload.abort();
-          release();
-          if (err instanceof RequestTooLarge) failInstance(header, Reason.OutOfResources, err.message);
-          else failInstance(header, Reason.CannotUnderstand, "the part ended before its closing boundary (truncated instance)");
-          brokenPartRecorded = true;
-          throw err;
-        }
-      }
-      prefix.length = 0;
-      if (failure) {
-        await upload.abort();
-        release();
-        failInstance(header, failure.reason, failure.message);
-        if (!complete) await req.reader.skipBody();
-        continue;
-      }
-      pending.push(
-        upload.finish().then((r) => {
-          release();
-          const warning =
-            (header.metaSopInstanceUid && header.metaSopInstanceUid !== header.sopInstanceUid) ||
-            (header.metaSopClassUid && header.metaSopClassUid !== header.sopClassUid)
-              ? WARNING_META_MISMATCH
-              : undefined;
-          const base = { sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid, studyUid: header.studyUid, seriesUid: header.seriesUid };
-          if (r.stored) {
-            record({ ...base, stored: true, warning }, partIndex);
-            req.log.debug({ key: r.key, bytes: r.bytes, sha256: r.sha256, duplicate: r.duplicate, ms: Date.now() - started }, "instance stored");
-          } else {
-            if (r.reason === Reason.OutOfResources) s3Unavailable = true;
-            record({ ...base, stored: false, reason: r.reason, message: r.message }, partIndex);
-            req.log.warn({ key: r.key, bytes, reason: r.reason, error: r.message, ms: Date.now() - started }, "instance not stored");
-          }
-        }),
-      );
-    }
+    for (let head = await req.reader.nextPart(); head; head = await req.reader.nextPart()) await run.storePart(head);
     await req.reader.drain();
   } catch (err) {
-    if (err instanceof RequestTooLarge) {
-      result.requestError = { status: 413, message: err.message };
-      if (!brokenPartRecorded) otherFailure(Reason.OutOfResources, err.message);
-    } else if (err instanceof MultipartError) {
-      result.requestError = { status: 400, message: err.message };
-      if (!brokenPartRecorded) otherFailure(Reason.CannotUnderstand, err.message);
-    } else throw err;
+    run.endedEarly(err);
   } finally {
-    await Promise.all(pending);
-    if (reserved) deps.instanceSlots.release();
+    await run.settled();
   }
-  // Uploads finish in any order; report instances in the order of their parts.
-  result.instances.sort((a, b) => order.get(a)! - order.get(b)!);
-  return result;
+  return run.result();
+}
+
+/** The state of one request while its parts go through. */
+class StoreRun {
+  private readonly outcome: StoreResult = { instances: [], otherFailures: [], parts: 0, bytes: 0 };
+  /** Part index of each instance outcome: uploads finish in any order, the answer lists them in order. */
+  private readonly order = new Map<InstanceOutcome, number>();
+  private readonly requestSlots: Semaphore;
+  private readonly listing: SeriesListing;
+  private readonly uploads: Promise<void>[] = [];
+  private admission: Permit | undefined;
+  /** Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries. */
+  private s3Unavailable = false;
+  /** Whether the part that broke the request off already has its failure recorded. */
+  private brokenPartRecorded = false;
+
+  constructor(
+    private readonly deps: StoreDeps,
+    private readonly req: StoreRequest,
+  ) {
+    this.requestSlots = new Semaphore(deps.config.upload.instanceConcurrency);
+    this.listing = new SeriesListing(
+      deps.storage.client,
+      deps.storage.bucket,
+      deps.storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
+    );
+    this.admission = req.admission;
+  }
+
+  async storePart(head: PartHead): Promise<void> {
+    const { reader } = this.req;
+    this.outcome.parts += 1;
+    const partType = partMediaType(head, this.req.rootType);
+    if (partType !== "application/dicom") {
+      await reader.skipBody();
+      this.otherFailure(Reason.CannotUnderstand, `part ${head.index + 1}: media type ${partType || "(empty)"} is not application/dicom`);
+      return;
+    }
+
+    // Step 1: read just enough of the part to know what instance it is.
+    const prefix = new HeaderPrefix();
+    try {
+      await prefix.read(reader);
+    } catch (err) {
+      // Cut off before its header could be read: name the instance if the bytes so far allow it.
+      this.brokenPart(head.index, prefix.named(), err, `part ${head.index + 1} ended before its closing boundary (truncated instance)`);
+      throw err;
+    }
+    const judged = this.judge(head, prefix);
+    if ("refusal" in judged) {
+      if (!prefix.complete) await reader.skipBody();
+      this.failInstance(head.index, judged.named, judged.refusal);
+      return;
+    }
+    const { header } = judged;
+
+    // Step 2: upload the part's bytes as they arrive, under a slot of the request and one of the process.
+    const slots = await this.takeSlots();
+    const upload = new InstanceUpload(this.deps, objectKey(this.deps.config.prefix, header), header, { log: this.req.log, listing: this.listing });
+    const started = Date.now();
+    const written = await this.uploadBody(head, prefix, upload, header, slots);
+    if (written.failure) {
+      await upload.abort();
+      slots.release();
+      this.failInstance(head.index, header, written.failure);
+      if (!prefix.complete) await reader.skipBody();
+      return;
+    }
+
+    // Step 3: record the outcome once S3 has answered; the next parts are read meanwhile.
+    this.uploads.push(
+      upload.finish().then((result) => {
+        slots.release();
+        this.recordUpload(head.index, header, result, written.bytes, started);
+      }),
+    );
+  }
+
+  /** The instance the prefix names, or why the part is not uploaded at all (and what it names). */
+  private judge(head: PartHead, prefix: HeaderPrefix): { header: DicomHeader } | { refusal: Failure; named: Partial<DicomHeader> } {
+    const { config } = this.deps;
+    const parsed = prefix.header;
+    if (prefix.bytes > config.maxInstanceBytes) {
+      return { named: prefix.named(), refusal: { reason: Reason.OutOfResources, message: `instance exceeds MAX_INSTANCE_BYTES (${config.maxInstanceBytes})` } };
+    }
+    if (parsed.kind === "invalid") {
+      return { named: parsed.partial, refusal: { reason: reasonForHeaderProblem(parsed.problem), message: `part ${head.index + 1}: ${parsed.message}` } };
+    }
+    if (parsed.kind === "more") return { named: {}, refusal: { reason: Reason.CannotUnderstand, message: `part ${head.index + 1}: unreadable DICOM header` } };
+    const header = parsed.header;
+    if (this.req.studyUidFromPath !== undefined && header.studyUid !== this.req.studyUidFromPath) {
+      return { named: header, refusal: { reason: Reason.StudyInstanceUIDMismatch, message: "Study Instance UID differs from the study in the request path" } };
+    }
+    if (this.s3Unavailable) {
+      return { named: header, refusal: { reason: Reason.OutOfResources, message: "S3 is unavailable (an earlier instance of this request failed)" } };
+    }
+    return { header };
+  }
+
+  /** One slot of the request's UPLOAD_INSTANCE_CONCURRENCY and one of the process's MAX_INSTANCES_IN_FLIGHT (the admission slot, first). */
+  private async takeSlots(): Promise<Permit> {
+    const request = await this.requestSlots.acquire();
+    const process = this.admission ?? (await this.deps.instanceSlots.acquire());
+    this.admission = undefined;
+    return {
+      release() {
+        process.release();
+        request.release();
+      },
+    };
+  }
+
+  /** The prefix, then the rest of the part, into the upload. Resolves with a failure that ends this instance only. */
+  private async uploadBody(head: PartHead, prefix: HeaderPrefix, upload: InstanceUpload, header: DicomHeader, slots: Permit): Promise<{ bytes: number; failure?: Failure }> {
+    const { config } = this.deps;
+    let bytes = 0;
+    try {
+      for (let chunk: Buffer | null = prefix.chunks[0] ?? null; chunk; chunk = prefix.complete ? null : await this.req.reader.readBody()) {
+        bytes += chunk.length;
+        if (bytes > config.maxInstanceBytes) return { bytes, failure: { reason: Reason.OutOfResources, message: `instance exceeds MAX_INSTANCE_BYTES (${config.maxInstanceBytes})` } };
+        await upload.write(chunk);
+        if (prefix.complete) break;
+      }
+    } catch (err) {
+      if (err instanceof UploadFailed) {
+        if (err.failure === "s3-unavailable") this.s3Unavailable = true;
+        return { bytes, failure: { reason: reasonForStorageFailure(err.failure), message: err.message } };
+      }
+      // The body broke off inside this part: the instance is incomplete, and the request is over.
+      await upload.abort();
+      slots.release();
+      this.brokenPart(head.index, header, err, "the part ended before its closing boundary (truncated instance)");
+      throw err;
+    } finally {
+      prefix.chunks = [];
+    }
+    return { bytes };
+  }
+
+  private recordUpload(partIndex: number, header: DicomHeader, r: UploadResult, bytes: number, started: number): void {
+    const { log } = this.req;
+    const base = { sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid, studyUid: header.studyUid, seriesUid: header.seriesUid };
+    if (r.stored) {
+      const mismatch =
+        (header.metaSopInstanceUid && header.metaSopInstanceUid !== header.sopInstanceUid) || (header.metaSopClassUid && header.metaSopClassUid !== header.sopClassUid);
+      this.record({ ...base, stored: true, warning: mismatch ? WARNING_META_MISMATCH : undefined }, partIndex);
+      log.debug({ key: r.key, bytes: r.bytes, sha256: r.sha256, duplicate: r.duplicate, ms: Date.now() - started }, "instance stored");
+    } else {
+      if (r.failure === "s3-unavailable") this.s3Unavailable = true;
+      const reason = reasonForStorageFailure(r.failure);
+      this.record({ ...base, stored: false, reason, message: r.message }, partIndex);
+      log.warn({ key: r.key, bytes, reason, error: r.message, ms: Date.now() - started }, "instance not stored");
+    }
+  }
+
+  /** A part that broke the request off: its failure, named as far as its bytes allow. */
+  private brokenPart(partIndex: number, named: Partial<DicomHeader>, err: unknown, truncated: string): void {
+    if (err instanceof RequestTooLarge) this.failInstance(partIndex, named, { reason: Reason.OutOfResources, message: err.message });
+    else this.failInstance(partIndex, named, { reason: Reason.CannotUnderstand, message: truncated });
+    this.brokenPartRecorded = true;
+  }
+
+  /** The request body could not be read to its end (or something unexpected broke). */
+  endedEarly(err: unknown): void {
+    if (err instanceof RequestTooLarge) {
+      this.outcome.requestError = { status: 413, message: err.message };
+      if (!this.brokenPartRecorded) this.otherFailure(Reason.OutOfResources, err.message);
+    } else if (err instanceof MultipartError) {
+      this.outcome.requestError = { status: 400, message: err.message };
+      if (!this.brokenPartRecorded) this.otherFailure(Reason.CannotUnderstand, err.message);
+    } else throw err;
+  }
+
+  /** Waits for every upload to finish; gives back the admission slot if no instance took it. */
+  async settled(): Promise<void> {
+    await Promise.all(this.uploads);
+    this.admission?.release();
+  }
+
+  result(): StoreResult {
+    this.outcome.instances.sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    return this.outcome;
+  }
+
+  private record(outcome: InstanceOutcome, partIndex: number): void {
+    this.order.set(outcome, partIndex);
+    this.outcome.instances.push(outcome);
+    this.deps.metrics.instances.inc({ outcome: outcome.stored ? "stored" : "failed", reason: outcome.stored ? "" : String(outcome.reason) });
+  }
+
+  private otherFailure(reason: ReasonCode, message: string): void {
+    this.outcome.otherFailures.push({ reason, message });
+    this.deps.metrics.instances.inc({ outcome: "failed", reason: String(reason) });
+  }
+
+  /** An instance that is not stored: listed by its SOP Instance UID if known, else among the other failures. */
+  private failInstance(partIndex: number, named: Partial<DicomHeader>, failure: Failure): void {
+    if (!named.sopInstanceUid) return this.otherFailure(failure.reason, failure.message);
+    const { sopClassUid, sopInstanceUid, studyUid, seriesUid } = named;
+    this.record({ sopClassUid, sopInstanceUid, studyUid, seriesUid, stored: false, reason: failure.reason, message: failure.message }, partIndex);
+  }
 }
 
 function partMediaType(head: PartHead, rootType: string): string {

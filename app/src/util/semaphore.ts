@@ -1,6 +1,11 @@
-/** A counting semaphore with FIFO waiters. */
+/** One slot taken from a Semaphore. Whoever holds it gives it back; a second release() does nothing. */
+export interface Permit {
+  release(): void;
+}
+
+/** A counting semaphore with FIFO waiters, handing out slots as permits. */
 export class Semaphore {
-  private waiters: Array<() => void> = [];
+  private waiters: Array<(permit: Permit) => void> = [];
   private used = 0;
 
   constructor(readonly capacity: number) {}
@@ -9,21 +14,30 @@ export class Semaphore {
     return this.used;
   }
 
-  tryAcquire(): boolean {
-    if (this.used >= this.capacity) return false;
+  /** A permit if a slot is free now, else null. */
+  tryAcquire(): Permit | null {
+    if (this.used >= this.capacity) return null;
     this.used += 1;
-    return true;
+    return this.permit();
   }
 
-  acquire(): Promise<void> {
-    if (this.tryAcquire()) return Promise.resolve();
+  acquire(): Promise<Permit> {
+    const permit = this.tryAcquire();
+    if (permit) return Promise.resolve(permit);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  release(): void {
-    const next = this.waiters.shift();
-    // Hand the slot straight to the next waiter so that a burst of tryAcquire() cannot overtake it.
-    if (next) next();
-    else this.used -= 1;
+  private permit(): Permit {
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        const next = this.waiters.shift();
+        // Hand the slot straight to the next waiter so that a burst of tryAcquire() cannot overtake it.
+        if (next) next(this.permit());
+        else this.used -= 1;
+      },
+    };
   }
 }
