@@ -2,6 +2,7 @@
 // It runs in its own process so that the service's memory figures stay its own,
 // and so that tests can kill the store to simulate an S3 outage.
 import S3rver from "s3rver";
+import { exitWithParent } from "../util/exit-with-parent.js";
 import { makePutsAtomic, type FilesystemStore } from "./atomic-put.js";
 import { conditionalPut } from "./conditional-put.js";
 
@@ -33,13 +34,4 @@ if (process.env.S3RVER_CONDITIONAL_WRITES !== "0") {
 const address = (await server.run()) as { port: number };
 process.stdout.write(JSON.stringify({ event: "s3rver-listening", port: address.port }) + "\n");
 
-const stop = () => {
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-// The parent holds our stdin open; when it dies (even by SIGKILL) the pipe closes and we follow.
-process.stdin.on("end", stop);
-process.stdin.on("error", stop);
-process.stdin.resume();
+exitWithParent((done) => server.close(done));
