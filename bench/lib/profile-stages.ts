@@ -50,7 +50,7 @@ const RULES: Array<[Stage, (f: CallFrame) => boolean]> = [
   [
     "S3 client",
     (f) =>
-      /\/@aws-sdk\/|\/@smithy\/|\/@aws-crypto\/|\/fast-xml-parser\/|\/strnum\/|\/bowser\/|\/storage\/(put-object|sigv4|multipart-stream)\./.test(f.url) ||
+      /\/@aws-sdk\/|\/@smithy\/|\/@aws-crypto\/|\/fast-xml-parser\/|\/strnum\/|\/bowser\/|\/storage\/(put-object|multipart-stream)\./.test(f.url) ||
       /node:_http_client|node:_http_agent/.test(f.url),
   ],
   ["store path", (f) => /\/stow\/|\/storage\/|\/util\/semaphore|\/routes\/studies/.test(f.url)],

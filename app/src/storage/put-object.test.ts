@@ -1,6 +1,8 @@
 // The PutObject path without the SDK's middleware: it must answer as the SDK would (errors named
 // and classified alike, retries by the client's own strategy, timeouts, clock skew corrected),
-// and leave to the SDK the endpoints plain SigV4 does not sign for. Against a scripted stand-in.
+// and leave to the SDK the endpoints plain SigV4 does not sign for; and sign exactly as the SDK
+// signs the same PutObject. Against a scripted stand-in.
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -158,5 +160,78 @@ describe("ObjectPutter", () => {
     expect(command).toBeInstanceOf(PutObjectCommand);
     expect(command.input).toMatchObject({ Bucket: "stow--use1-az4--x-s3", Key: "1.2/3.4/5.6.dcm", IfNoneMatch: "*", ContentType: "application/dicom" });
     client.destroy();
+  });
+});
+
+describe("ObjectPutter's signature", () => {
+  const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: "FwoGZXIvYXdzEXAMPLE//token+with/odd=chars" };
+  // No Date on the answers: neither path may correct its clock between the two requests.
+  const noDate: Handler = (_req, _body, res) => {
+    res.sendDate = false;
+    res.writeHead(200, { ETag: '"e"' }).end();
+  };
+  /** The signed headers of a request as S3 sees them: name to value, in the order of SignedHeaders. */
+  const signedHeaders = (req: (typeof seen)[number]) => {
+    const names = /SignedHeaders=([^,]+)/.exec(String(req.headers.authorization))![1]!.split(";");
+    return Object.fromEntries(names.map((name) => [name, String(req.headers[name])]));
+  };
+
+  it.each([
+    ["1.2.840/1.2.3/1.2.3.4.dcm", "eu-central-1", undefined],
+    ["site a/üml+aut~x (1)!/1.2.dcm", "us-east-1", "CRC32 given"],
+  ])("signs the PutObject of %s (%s) as the SDK's own PutObject is signed", async (key, region, withCrc32) => {
+    const body = Buffer.from("the instance's bytes");
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const metadata = { "sop-class-uid": "1.2.840.10008.5.1.4.1.1.2", sha256 };
+    const crc32 = withCrc32 ? "AAAAAA==" : undefined;
+    // Both paths read the same clock, stopped at one moment.
+    const now = vi.spyOn(Date, "now").mockReturnValue(Date.parse("2026-11-23T23:59:58Z"));
+    handlers = [noDate, noDate];
+    try {
+      // The SDK as published, hashing the body itself; what the service does not send is taken off
+      // before it signs: its telemetry headers and the x-id=PutObject query (a hint S3 ignores).
+      const sdk = new S3Client({ endpoint, region, forcePathStyle: true, credentials, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
+      sdk.middlewareStack.addRelativeTo(
+        (next) => (args) => {
+          const { headers, query } = args.request as { headers: Record<string, string>; query: Record<string, string> };
+          delete query["x-id"];
+          for (const name of ["x-amz-user-agent", "amz-sdk-invocation-id", "amz-sdk-request"]) delete headers[name];
+          return next(args);
+        },
+        { relation: "before", toMiddleware: "httpSigningMiddleware", name: "dropTelemetryHeaders" },
+      );
+      await sdk.send(
+        new PutObjectCommand({
+          Bucket: "dicom",
+          Key: key,
+          Body: body,
+          ContentType: "application/dicom",
+          Metadata: metadata,
+          IfNoneMatch: "*",
+          ...(crc32 ? { ChecksumAlgorithm: "CRC32" as const, ChecksumCRC32: crc32 } : {}),
+        }),
+      );
+      sdk.destroy();
+
+      const config = loadConfig({ S3_BUCKET: "dicom", S3_ENDPOINT: endpoint, S3_FORCE_PATH_STYLE: "true", AWS_REGION: region });
+      const transport = s3Transport(config);
+      const client = createS3Client(config, transport, { credentials });
+      // The body in two chunks, as an instance arrives: the signature depends on the SHA-256 given, not on the chunks.
+      await new ObjectPutter(client, "dicom", transport).put({ key, body: new ChunkedBody([body.subarray(0, 5), body.subarray(5)], body.length), sha256, metadata, ifNoneMatch: true, crc32 });
+      client.destroy();
+    } finally {
+      now.mockRestore();
+    }
+
+    expect(seen).toHaveLength(2);
+    const [bySdk, byService] = seen as [(typeof seen)[number], (typeof seen)[number]];
+    expect(byService.url).toBe(bySdk.url);
+    expect(byService.body.equals(bySdk.body)).toBe(true);
+    expect(signedHeaders(byService)).toEqual(signedHeaders(bySdk));
+    expect(byService.headers.authorization).toBe(bySdk.headers.authorization);
+    // What the comparison rests on: a real signature over the payload's SHA-256, with the session token and the region's scope.
+    expect(signedHeaders(byService)).toMatchObject({ "x-amz-content-sha256": sha256, "x-amz-security-token": credentials.sessionToken, "x-amz-date": "20261123T235958Z", "if-none-match": "*" });
+    expect(byService.headers.authorization).toContain(`Credential=AKIDEXAMPLE/20261123/${region}/s3/aws4_request`);
+    if (crc32) expect(signedHeaders(byService)).toMatchObject({ "x-amz-checksum-crc32": crc32 });
   });
 });

@@ -8,17 +8,20 @@
 // provider chain, the retry strategy (standard or adaptive, the same instance and retry quota as
 // every other S3 call of the client, with the SDK's error classification), clock skew
 // correction on the same offset, and the same keep-alive agents and timeouts. The request is
-// signed with SigV4 over the SHA-256 computed while the instance streamed in. Endpoints that
-// need another signing scheme (S3 Express, multi-region access points) take the SDK path.
+// signed by the SDK's own SigV4 signer (@smithy/signature-v4), configured as the client
+// configures it for S3, over the SHA-256 computed while the instance streamed in, so the body
+// is never hashed twice. Endpoints that need another signing scheme (S3 Express, multi-region
+// access points) take the SDK path.
 import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
 import { PutObjectCommand, S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
 import { getEndpointFromInstructions } from "@smithy/core/endpoints";
+import { extendedEncodeURIComponent } from "@smithy/core/protocols";
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
+import { SignatureV4 } from "@smithy/signature-v4";
 import type { RetryErrorInfo, RetryErrorType, RetryStrategyV2, StandardRetryToken } from "@smithy/types";
 import type { Histogram } from "prom-client";
 import { ChunkedBody } from "./chunked-body.js";
-import { encodeKeyPath, S3Signer } from "./sigv4.js";
 
 export interface PutObjectInput {
   key: string;
@@ -44,13 +47,14 @@ export interface S3Transport {
 
 interface Endpoint {
   https: boolean;
+  protocol: string;
   hostname: string;
   port?: number;
   /** Host header value. */
   host: string;
   /** Path up to the key, without a trailing slash ("" or "/bucket"). */
   basePath: string;
-  signer: S3Signer;
+  signer: SignatureV4;
 }
 
 /** Above this gap between a request and its answer the server's clock says nothing about ours (as the SDK). */
@@ -88,16 +92,28 @@ export class ObjectPutter {
   private async resolveEndpoint(): Promise<Endpoint | null> {
     const resolved = await getEndpointFromInstructions({ Bucket: this.bucket, Key: "k" }, PutObjectCommand as never, this.client.config as never);
     const scheme = (resolved.properties?.authSchemes as Array<{ name?: string; signingName?: string; signingRegion?: string }> | undefined)?.[0];
-    const region = scheme?.signingRegion ?? (await this.client.config.region());
-    if ((scheme && scheme.name !== "sigv4") || (scheme?.signingName ?? "s3") !== "s3" || resolved.url.search !== "") return null;
+    const { config } = this.client;
+    const signingRegion = scheme?.signingRegion ?? (await config.region());
+    const signingName = scheme?.signingName ?? "s3";
+    if ((scheme && scheme.name !== "sigv4") || signingName !== "s3" || resolved.url.search !== "") return null;
     const url = resolved.url;
     return {
       https: url.protocol === "https:",
+      protocol: url.protocol,
       hostname: url.hostname.replace(/^\[|\]$/g, ""),
       port: url.port ? Number(url.port) : undefined,
       host: url.host,
       basePath: url.pathname.replace(/\/+$/, ""),
-      signer: new S3Signer(region),
+      // As the client builds its signer for S3: no second escaping of the path (S3 signs the path
+      // as sent), and the payload hash is the x-amz-content-sha256 set on the request.
+      signer: new SignatureV4({
+        credentials: config.credentials,
+        region: signingRegion,
+        service: signingName,
+        sha256: config.sha256,
+        uriEscapePath: false,
+        applyChecksum: false,
+      }),
     };
   }
 
@@ -126,12 +142,13 @@ export class ObjectPutter {
   }
 
   private async attempt(endpoint: Endpoint, input: PutObjectInput): Promise<void> {
-    const credentials = await this.client.config.credentials();
-    const path = `${endpoint.basePath}/${encodeKeyPath(input.key)}`;
+    const path = `${endpoint.basePath}/${keyPath(input.key)}`;
     const headers: Record<string, string> = {
       host: endpoint.host,
       "content-type": "application/dicom",
       "content-length": String(input.body.byteLength),
+      // The payload hash the signer signs (it hashes no body when this header is there).
+      "x-amz-content-sha256": input.sha256,
     };
     for (const name in input.metadata) headers[`x-amz-meta-${name}`] = input.metadata[name]!;
     if (input.ifNoneMatch) headers["if-none-match"] = "*";
@@ -140,9 +157,12 @@ export class ObjectPutter {
       headers["x-amz-sdk-checksum-algorithm"] = "CRC32";
     }
     const offsetBefore = this.client.config.systemClockOffset ?? 0;
-    endpoint.signer.sign({ method: "PUT", path, headers, payloadHash: input.sha256 }, credentials, new Date(Date.now() + offsetBefore));
+    const signed = await endpoint.signer.sign(
+      { method: "PUT", protocol: endpoint.protocol, hostname: endpoint.hostname, port: endpoint.port, path, query: {}, headers },
+      { signingDate: new Date(Date.now() + offsetBefore) },
+    );
     // Not signed, as with the SDK.
-    headers["user-agent"] = USER_AGENT;
+    signed.headers["user-agent"] = USER_AGENT;
 
     const sentAt = Date.now();
     const { transport } = this;
@@ -152,7 +172,7 @@ export class ObjectPutter {
       port: endpoint.port,
       method: "PUT",
       path,
-      headers,
+      headers: signed.headers,
     });
     const answer = responseOf(req, transport);
     writeBody(req, input.body);
@@ -199,6 +219,11 @@ export class ObjectPutter {
       }),
     );
   }
+}
+
+/** A key as S3's request path (after the bucket): each segment encoded by the SDK's own rule, the slashes kept. */
+function keyPath(key: string): string {
+  return key.split("/").map(extendedEncodeURIComponent).join("/");
 }
 
 /** Written before the request has its socket (it gets one on the next tick): Node then sends headers and chunks in one writev. */
