@@ -11,7 +11,7 @@ import { postStow } from "../app/test/support/stow-client.js";
 import { formatStages } from "./cpu-profile-stages.js";
 import { bigInstance } from "./lib/big-instance.js";
 import { commandLine, isMain, runCli } from "./lib/cli.js";
-import { cpuMeter } from "./lib/cpu.js";
+import { cpuMeter, cpuSeconds } from "./lib/cpu.js";
 import { BOUNDARY, buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
 import { OptionError, parseOptions, type OptionValues } from "./lib/options.js";
@@ -83,7 +83,7 @@ export interface IngestResult {
   service: null | (Throughput & { requests: number; peakRssMiB: number; cpuSeconds: Record<string, number>; s3Calls: Record<string, number> });
   rawPut: null | (Throughput & { puts: number; cpuSeconds: Record<string, number> });
   ratio: number | null;
-  big: null | { sizeMiB: number; seconds: number; mibPerSecond: number; peakRssMiB: number; idlePeakRssMiB: number; bytesMatch: boolean };
+  big: null | { sizeMiB: number; seconds: number; mibPerSecond: number; peakRssMiB: number; idlePeakRssMiB: number; serviceCpuSeconds: number; bytesMatch: boolean };
   verified: null | { checked: number; missing: number; wrong: number };
   peer: PeerResult | null;
   targets: { ratio?: Verdict; bigPeakRss?: Verdict } & Record<string, Verdict | undefined>;
@@ -137,6 +137,7 @@ async function bigPhase(stack: Stack, sizeMiB: number, serviceEnv: Record<string
     const idle = readProcessMemory(service.pid);
     const big = bigInstance(sizeMiB * 1024 * 1024);
     const { head, tail } = multipartFrame(BOUNDARY);
+    const cpuBefore = cpuSeconds(service.pid);
     async function* body() {
       yield head;
       yield* big.chunks();
@@ -144,6 +145,7 @@ async function bigPhase(stack: Stack, sizeMiB: number, serviceEnv: Record<string
     }
     const reply = await postStow(service.url, { length: head.length + big.size + tail.length, chunks: body() }, BOUNDARY, { agent });
     const peak = readProcessMemory(service.pid);
+    const serviceCpu = cpuSeconds(service.pid) - cpuBefore;
     const stored = referencedUids(reply.json);
     if (reply.status !== 200 || stored[0] !== big.sopInstanceUid) {
       problems.push(`large instance: status ${reply.status}, stored ${JSON.stringify(stored)}, failures ${JSON.stringify(failedItems(reply.json))} ${errorDocument(reply) ?? ""}`);
@@ -157,6 +159,7 @@ async function bigPhase(stack: Stack, sizeMiB: number, serviceEnv: Record<string
       mibPerSecond: round(sizeMiB / (reply.ms / 1000)),
       peakRssMiB: round(mib(peak.peakRss)),
       idlePeakRssMiB: round(mib(idle.peakRss)),
+      serviceCpuSeconds: round(serviceCpu, 2),
       bytesMatch: check.missing.length === 0 && check.wrong.length === 0,
     };
   } finally {
@@ -370,6 +373,7 @@ export function ingestRows(r: IngestResult): Row[] {
       { figure: `${r.big.sizeMiB} MiB instance: peak RSS`, value: `${r.big.peakRssMiB} MiB`, target: `<= ${TARGETS.bigPeakRssMiB} MiB`, pass: r.targets.bigPeakRss!.pass },
       { figure: `${r.big.sizeMiB} MiB instance: idle RSS before`, value: `${r.big.idlePeakRssMiB} MiB` },
       { figure: `${r.big.sizeMiB} MiB instance: throughput`, value: `${r.big.mibPerSecond} MiB/s` },
+      { figure: `${r.big.sizeMiB} MiB instance: service CPU`, value: `${r.big.serviceCpuSeconds} s (${round(r.big.serviceCpuSeconds / (r.big.sizeMiB / 1024), 2)} s/GiB)` },
       { figure: `${r.big.sizeMiB} MiB instance: size + sha256`, value: r.big.bytesMatch ? "match" : "MISMATCH" },
     );
   }
