@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import { readDicomHeader, type DicomHeader, type HeaderResult } from "../dicom/header.js";
 import { parseMediaType } from "../multipart/content-type.js";
-import { MultipartError, type MultipartReader, type PartHead } from "../multipart/reader.js";
+import { MultipartError, type PartHead } from "../multipart/reader.js";
 import { InstanceUpload, UploadFailed } from "../storage/instance-upload.js";
 import { objectKey } from "../storage/object-key.js";
 import { HEADS_BEFORE_LISTING, SeriesListing } from "../storage/series-listing.js";
@@ -11,12 +11,13 @@ import type { ServiceContext } from "../service-context.js";
 import { Semaphore } from "../util/semaphore.js";
 import { RequestTooLarge } from "./body-source.js";
 import type { InstanceOutcome, StoreResult } from "./outcome.js";
+import type { PartReader } from "./part-reader.js";
 import { Reason } from "./reasons.js";
 
 export type StoreDeps = Pick<ServiceContext, "config" | "metrics" | "storage" | "instanceSlots">;
 
 export interface StoreRequest {
-  reader: MultipartReader;
+  reader: PartReader;
   rootType: string;
   studyUidFromPath?: string;
   log: Logger;
