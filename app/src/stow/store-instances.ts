@@ -41,6 +41,8 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
     deps.storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
   );
   const pending: Promise<void>[] = [];
+  // The last upload of each key in this request, until it has finished.
+  const uploading = new Map<string, Promise<unknown>>();
   // Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries.
   let s3Unavailable = false;
   // Whether the part that broke the request off already has its failure recorded.
@@ -133,6 +135,11 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
         continue;
       }
 
+      // The same instance again in this request: its upload starts (and looks at the key) only
+      // once the earlier one is done, so the duplicate rules see that object instead of racing it.
+      const key = objectKey(config.prefix, header);
+      await uploading.get(key)?.catch(() => undefined);
+
       await requestSlots.acquire();
       if (reserved) reserved = false;
       else await deps.instanceSlots.acquire();
@@ -153,7 +160,7 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
           listing,
           conditionalWrites: deps.storage.conditionalWrites,
         },
-        objectKey(config.prefix, header),
+        key,
         header,
       );
       const started = Date.now();
@@ -191,8 +198,10 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
         if (!complete) await req.reader.skipBody();
         continue;
       }
+      const finished = upload.finish();
+      uploading.set(key, finished);
       pending.push(
-        upload.finish().then((r) => {
+        finished.then((r) => {
           release();
           const warning =
             (header.metaSopInstanceUid && header.metaSopInstanceUid !== header.sopInstanceUid) ||
