@@ -1,7 +1,9 @@
-// The STOW-RS cases of Microsoft's DICOM server test suite (microsoft/dicom-server:
-// test/Microsoft.Health.Dicom.Web.Tests.E2E/Rest/StoreTransactionTests*.cs and
-// src/Microsoft.Health.Dicom.Api.UnitTests/Web/AspNetCoreMultipartReaderTests.cs; the versions read
-// are listed in /work/notes/peer-cases.md), each as a test of the answer THIS service gives,
+// The STOW-RS cases of Microsoft's DICOM server test suite, each as a test of the answer THIS
+// service gives (facts taken from microsoft/dicom-server; the tests are our own). Read:
+// test/Microsoft.Health.Dicom.Web.Tests.E2E/Rest/StoreTransactionTests.cs (the newest, abstract
+// form), StoreTransactionTestsV1.cs @ 1ae8b789, StoreTransactionTestsLatest.cs @ 071bf2e8, and
+// src/Microsoft.Health.Dicom.Api.UnitTests/Web/AspNetCoreMultipartReaderTests.cs @ 04d819ae
+// (the commit issue 13 names, eeefbe4d, was not among the stored copies). Tests run
 // against the real service and a real S3-compatible server. Where the answer differs from
 // Microsoft's, the test name says "DIFFERS" and README.md ("Where this service differs from
 // Orthanc and Microsoft's DICOM server, and why") gives the reason.

@@ -1,7 +1,7 @@
-// The STOW-RS cases of Orthanc's DICOMweb plugin integration tests (orthanc-mirrors/orthanc-tests,
-// Plugins/DicomWeb/Run.py: test_stow, test_stow_errors, test_allowed_methods,
-// test_forwarded_headers; the version read is listed in /work/notes/peer-cases.md), each as a test
-// of the answer THIS service gives, against the real service and a real S3-compatible server.
+// The STOW-RS cases of Orthanc's DICOMweb plugin integration tests, each as a test of the answer
+// THIS service gives (facts taken from orthanc-mirrors/orthanc-tests, Plugins/DicomWeb/Run.py @
+// a91dc2e1: test_stow, test_stow_errors, test_allowed_methods, test_forwarded_headers; the tests
+// are our own), against the real service and a real S3-compatible server.
 // Where the answer differs from Orthanc's, the test name says "DIFFERS" and README.md ("Where
 // this service differs from Orthanc and Microsoft's DICOM server, and why") gives the reason.
 //
