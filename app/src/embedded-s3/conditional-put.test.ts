@@ -46,7 +46,7 @@ describe("embedded store with conditional writes (the default)", () => {
     expect(["a", "b"]).toContain(await read(withConditions, key));
   });
 
-  it("shows nothing at the key while a conditional write is under way, as S3 does (no half-written object to HEAD or GET)", async () => {
+  it("shows nothing at the key while a conditional write is under way, as S3 does (no half-written object to HEAD; atomic-put.ts)", async () => {
     const key = "in-progress/1.dcm";
     const body = new PassThrough();
     const writing = withConditions.client.send(

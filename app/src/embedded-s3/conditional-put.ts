@@ -1,7 +1,7 @@
 // Amazon S3 honours `If-None-Match: *` on PutObject (conditional writes, since August 2024):
 // the write happens only if no object exists at the key (412 PreconditionFailed otherwise, 409
-// ConditionalRequestConflict while another conditional write to the key is under way), and the
-// object is not visible until that write is complete. s3rver ignores the header. This Koa middleware gives the embedded store the same behaviour, so that
+// ConditionalRequestConflict while another conditional write to the key is under way). s3rver
+// ignores the header. This Koa middleware gives the embedded store the same behaviour, so that
 // local runs, tests and benchmarks exercise the path the service takes on S3.
 //
 // It runs before s3rver's router (and so before its signature check): the embedded store
@@ -34,15 +34,6 @@ export function conditionalPut(store: Store) {
   // concurrent conditional writes can never both pass it.
   const writing = new Set<string>();
   return async (ctx: Ctx, next: Next): Promise<unknown> => {
-    // s3rver makes an object visible while its bytes are still being written; S3 shows an object
-    // only once its write is complete. A HEAD or GET racing a conditional write (another writer of
-    // the same instance, told 409 and now looking) must find nothing, not a part of the bytes.
-    if ((ctx.method === "HEAD" || ctx.method === "GET") && writing.size > 0) {
-      const [bucket, ...rest] = ctx.path.replace(/^\/+/, "").split("/");
-      if (bucket && rest.length > 0 && writing.has(`${bucket}/${rest.map(decodeURIComponent).join("/")}`)) {
-        throw s3Error("NoSuchKey", 404, "The specified key does not exist.");
-      }
-    }
     const isPlainPut =
       ctx.method === "PUT" && !("uploadId" in ctx.query) && !("partNumber" in ctx.query) && !("tagging" in ctx.query) && !ctx.get("x-amz-copy-source");
     if (!isPlainPut || ctx.get("if-none-match").trim() !== "*") return next();

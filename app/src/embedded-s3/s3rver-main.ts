@@ -3,6 +3,7 @@
 // and so that tests can kill the store to simulate an S3 outage.
 import S3rver from "s3rver";
 import { conditionalPut } from "./conditional-put.js";
+import { putObjectsAtomically, type FilesystemStore } from "./atomic-put.js";
 
 const dir = process.env.S3RVER_DIR;
 const port = Number(process.env.S3RVER_PORT ?? "0");
@@ -19,6 +20,8 @@ const server = new S3rver({
   silent: true,
   configureBuckets: [{ name: bucket, configs: [] }],
 });
+// Objects appear whole, once written, as on S3, in either mode (see atomic-put.ts).
+putObjectsAtomically((server as unknown as { store: FilesystemStore }).store);
 // S3RVER_CONDITIONAL_WRITES=0 leaves s3rver as published (If-None-Match ignored), for tests of the
 // service against stores without conditional writes.
 if (process.env.S3RVER_CONDITIONAL_WRITES !== "0") {
