@@ -40,8 +40,11 @@ describe("ingest benchmark", () => {
     expect(r.service!.s3Calls.PutObject).toBeGreaterThanOrEqual(6);
     expect(r.service!.s3Calls.HeadObject ?? 0).toBe(0);
     expect(r.verified).toEqual({ checked: 6, missing: 0, wrong: 0 });
-    expect(r.big).toMatchObject({ sizeMiB: 20, bytesMatch: true });
+    expect(r.big).toMatchObject({ form: "multipart", sizeMiB: 20, bytesMatch: true });
     expect(r.big!.peakRssMiB).toBeGreaterThanOrEqual(r.big!.idlePeakRssMiB);
+    expect(r.bigSinglePart).toMatchObject({ form: "single-part", sizeMiB: 20, bytesMatch: true });
+    expect(r.bigSinglePart!.peakRssMiB).toBeGreaterThanOrEqual(r.bigSinglePart!.idlePeakRssMiB);
+    expect(r.targets.bigSinglePartPeakRss!.pass).toBe(r.bigSinglePart!.peakRssMiB <= 150);
     expect(r.targets.ratio!.pass).toBe(r.ratio! >= 0.9);
     expect(r.peer).toBeNull();
     expect(r.targets.bigPeakRss!.pass).toBe(r.big!.peakRssMiB <= 150);
@@ -49,7 +52,7 @@ describe("ingest benchmark", () => {
     const lines = printed((out) => printIngest(r, "npm run bench", out));
     expect(lines[0]).toBe("command: npm run bench");
     expect(lines.some((l) => /^ratio service\/raw\s+\S+\s+>= 0\.9\s+(PASS|FAIL)$/.test(l))).toBe(true);
-    expect(lines.filter((l) => /^(PASS|FAIL)  /.test(l))).toHaveLength(2);
+    expect(lines.filter((l) => /^(PASS|FAIL)  /.test(l))).toHaveLength(3);
     expect(JSON.parse(lines.at(-1)!)).toEqual(r);
   });
 });
@@ -137,7 +140,7 @@ describe("benchmark checks", () => {
     expect(lines[0]).toBe("command: UPLOAD_PART_CONCURRENCY=2 node --import tsx bench/ingest.ts --instances 2 --per-request 1 --clients 1 --rounds 1 --instance-kib 16 --skip-big");
     expect(stdout).toMatch(/^ {2}UPLOAD_PART_CONCURRENCY\s+2$/m);
     expect(stdout).toMatch(/^(PASS|FAIL) {2}ingest\/raw ratio >= 0\.9$/m);
-    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ bench: "ingest", big: null, verified: { checked: 2, missing: 0, wrong: 0 }, problems: [] });
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ bench: "ingest", big: null, bigSinglePart: null, verified: { checked: 2, missing: 0, wrong: 0 }, problems: [] });
 
     await expect(run(process.execPath, ["--import", "tsx", "bench/ingest.ts", "--instances", "none"], { cwd: root })).rejects.toMatchObject({ code: 2 });
   });

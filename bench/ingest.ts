@@ -4,12 +4,12 @@
 import { spawn } from "node:child_process";
 import { Agent } from "node:http";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { multipartChunks, multipartFrame } from "../app/test/support/multipart.js";
+import { multipartChunks } from "../app/test/support/multipart.js";
 import { createLoopbackNamespace } from "../app/test/support/netns.js";
 import { errorDocument, failedItems, referencedUids } from "../app/test/support/store-response.js";
 import { postStow } from "../app/test/support/stow-client.js";
 import { formatStages } from "./cpu-profile-stages.js";
-import { bigInstance } from "./lib/big-instance.js";
+import { BIG_INSTANCE_FORMS, bigInstance, bigInstanceRequest, type BigInstanceForm } from "./lib/big-instance.js";
 import { commandLine, isMain, runCli } from "./lib/cli.js";
 import { cpuMeter, cpuSeconds } from "./lib/cpu.js";
 import { BOUNDARY, buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
@@ -83,12 +83,26 @@ export interface IngestResult {
   service: null | (Throughput & { requests: number; peakRssMiB: number; cpuSeconds: Record<string, number>; s3Calls: Record<string, number> });
   rawPut: null | (Throughput & { puts: number; cpuSeconds: Record<string, number> });
   ratio: number | null;
-  big: null | { sizeMiB: number; seconds: number; mibPerSecond: number; peakRssMiB: number; idlePeakRssMiB: number; serviceCpuSeconds: number; bytesMatch: boolean };
+  /** The large instance as the one part of a multipart/related request. */
+  big: null | BigResult;
+  /** The same size of instance as a single-part application/dicom body, through another fresh service. */
+  bigSinglePart: null | BigResult;
   verified: null | { checked: number; missing: number; wrong: number };
   peer: PeerResult | null;
-  targets: { ratio?: Verdict; bigPeakRss?: Verdict } & Record<string, Verdict | undefined>;
+  targets: { ratio?: Verdict; bigPeakRss?: Verdict; bigSinglePartPeakRss?: Verdict } & Record<string, Verdict | undefined>;
   problems: string[];
 }
+
+type BigResult = {
+  form: BigInstanceForm;
+  sizeMiB: number;
+  seconds: number;
+  mibPerSecond: number;
+  peakRssMiB: number;
+  idlePeakRssMiB: number;
+  serviceCpuSeconds: number;
+  bytesMatch: boolean;
+};
 
 function throughput(ms: number, instances: SentInstance[], latencies: number[]): Throughput {
   const bytes = instances.reduce((n, i) => n + i.bytes.length, 0);
@@ -129,31 +143,27 @@ async function postThroughService(url: string, batches: SentInstance[][], client
   }
 }
 
-async function bigPhase(stack: Stack, sizeMiB: number, serviceEnv: Record<string, string>, problems: string[]): Promise<IngestResult["big"]> {
+async function bigPhase(stack: Stack, sizeMiB: number, serviceEnv: Record<string, string>, problems: string[], form: BigInstanceForm): Promise<BigResult> {
   // A fresh process, so that the high-water mark is this instance's alone.
   const service = await stack.startService(serviceEnv);
   const agent = new Agent({ keepAlive: false });
   try {
     const idle = readProcessMemory(service.pid);
     const big = bigInstance(sizeMiB * 1024 * 1024);
-    const { head, tail } = multipartFrame(BOUNDARY);
+    const { body, headers } = bigInstanceRequest(big, form, BOUNDARY);
     const cpuBefore = cpuSeconds(service.pid);
-    async function* body() {
-      yield head;
-      yield* big.chunks();
-      yield tail;
-    }
-    const reply = await postStow(service.url, { length: head.length + big.size + tail.length, chunks: body() }, BOUNDARY, { agent });
+    const reply = await postStow(service.url, body, BOUNDARY, { agent, headers });
     const peak = readProcessMemory(service.pid);
     const serviceCpu = cpuSeconds(service.pid) - cpuBefore;
     const stored = referencedUids(reply.json);
     if (reply.status !== 200 || stored[0] !== big.sopInstanceUid) {
-      problems.push(`large instance: status ${reply.status}, stored ${JSON.stringify(stored)}, failures ${JSON.stringify(failedItems(reply.json))} ${errorDocument(reply) ?? ""}`);
+      problems.push(`large instance (${form}): status ${reply.status}, stored ${JSON.stringify(stored)}, failures ${JSON.stringify(failedItems(reply.json))} ${errorDocument(reply) ?? ""}`);
     }
     const check = await verifyStored(stack.s3, stack.bucket, [{ key: big.key, size: big.size, sha256: big.sha256() }], 1);
-    if (check.missing.length) problems.push(`large instance: no object at ${big.key}`);
-    if (check.wrong.length) problems.push(`large instance: stored bytes differ from the bytes sent (${big.key})`);
+    if (check.missing.length) problems.push(`large instance (${form}): no object at ${big.key}`);
+    if (check.wrong.length) problems.push(`large instance (${form}): stored bytes differ from the bytes sent (${big.key})`);
     return {
+      form,
       sizeMiB,
       seconds: round(reply.ms / 1000, 2),
       mibPerSecond: round(sizeMiB / (reply.ms / 1000)),
@@ -292,16 +302,26 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
       );
     }
 
-    let big: IngestResult["big"] = null;
+    const bigs: Partial<Record<BigInstanceForm, BigResult>> = {};
     if (!opts["skip-big"]) {
-      log(`streaming one ${opts["big-mib"]} MiB instance through a fresh service...`);
-      big = await bigPhase(stack, opts["big-mib"], serviceEnv, problems);
+      for (const form of BIG_INSTANCE_FORMS) {
+        log(`streaming one ${opts["big-mib"]} MiB instance (${form}) through a fresh service...`);
+        bigs[form] = await bigPhase(stack, opts["big-mib"], serviceEnv, problems, form);
+      }
     }
+    const big = bigs.multipart ?? null;
+    const bigSinglePart = bigs["single-part"] ?? null;
 
     const ratio = raw ? round(raw.service.mibPerSecond / raw.rawPut.mibPerSecond, 2) : null;
     const targets: IngestResult["targets"] = {};
     if (ratio !== null) targets.ratio = { target: `ingest/raw ratio >= ${TARGETS.ratio}`, pass: ratio >= TARGETS.ratio };
     if (big) targets.bigPeakRss = { target: `peak RSS for one ${big.sizeMiB} MiB instance <= ${TARGETS.bigPeakRssMiB} MiB`, pass: big.peakRssMiB <= TARGETS.bigPeakRssMiB };
+    if (bigSinglePart) {
+      targets.bigSinglePartPeakRss = {
+        target: `peak RSS for one ${bigSinglePart.sizeMiB} MiB single-part instance <= ${TARGETS.bigPeakRssMiB} MiB`,
+        pass: bigSinglePart.peakRssMiB <= TARGETS.bigPeakRssMiB,
+      };
+    }
     for (const size of peer?.sizes ?? []) {
       targets[`peer${size.instanceKiB}KiB`] = {
         target: `service CPU per ${size.instanceKiB} KiB instance <= ${size.target}x Orthanc's`,
@@ -315,6 +335,7 @@ export async function runIngest(opts: IngestOptions, log: (line: string) => void
       rawPut: raw?.rawPut ?? null,
       ratio,
       big,
+      bigSinglePart,
       verified: raw?.verified ?? null,
       peer,
       targets,
@@ -375,6 +396,16 @@ export function ingestRows(r: IngestResult): Row[] {
       { figure: `${r.big.sizeMiB} MiB instance: throughput`, value: `${r.big.mibPerSecond} MiB/s` },
       { figure: `${r.big.sizeMiB} MiB instance: service CPU`, value: `${r.big.serviceCpuSeconds} s (${round(r.big.serviceCpuSeconds / (r.big.sizeMiB / 1024), 2)} s/GiB)` },
       { figure: `${r.big.sizeMiB} MiB instance: size + sha256`, value: r.big.bytesMatch ? "match" : "MISMATCH" },
+    );
+  }
+  if (r.bigSinglePart) {
+    const b = r.bigSinglePart;
+    rows.push(
+      { figure: `${b.sizeMiB} MiB single-part: peak RSS`, value: `${b.peakRssMiB} MiB`, target: `<= ${TARGETS.bigPeakRssMiB} MiB`, pass: r.targets.bigSinglePartPeakRss!.pass },
+      { figure: `${b.sizeMiB} MiB single-part: idle RSS before`, value: `${b.idlePeakRssMiB} MiB` },
+      { figure: `${b.sizeMiB} MiB single-part: throughput`, value: `${b.mibPerSecond} MiB/s` },
+      { figure: `${b.sizeMiB} MiB single-part: service CPU`, value: `${b.serviceCpuSeconds} s (${round(b.serviceCpuSeconds / (b.sizeMiB / 1024), 2)} s/GiB)` },
+      { figure: `${b.sizeMiB} MiB single-part: size + sha256`, value: b.bytesMatch ? "match" : "MISMATCH" },
     );
   }
   return rows;

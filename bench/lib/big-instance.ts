@@ -1,9 +1,12 @@
 // One very large instance produced on the fly: a real Part 10 header whose Pixel Data length is
 // patched to the size asked for, followed by generated pixel chunks. Nothing of that size is ever
-// held in memory; the sha256 is computed as the bytes are handed out.
+// held in memory; the sha256 is computed as the bytes are handed out. It is sent either as the one
+// part of a multipart/related request or as a single-part application/dicom body.
 import { createHash, randomBytes } from "node:crypto";
 import { buildInstance, newUid } from "../../app/test/support/dicom.js";
 import { expectedKey } from "../../app/test/support/key-layout.js";
+import { multipartFrame } from "../../app/test/support/multipart.js";
+import type { StowBody } from "../../app/test/support/stow-client.js";
 
 const CHUNK = 256 * 1024;
 
@@ -57,4 +60,23 @@ export function bigInstance(size: number): BigInstance {
     chunks,
     sha256: () => digest,
   };
+}
+
+/** How the instance is sent: as the one part of a multipart/related body, or as the whole body. */
+export type BigInstanceForm = "multipart" | "single-part";
+
+export const BIG_INSTANCE_FORMS: readonly BigInstanceForm[] = ["multipart", "single-part"];
+
+/** The request body (streamed, of known length) and the headers that send the instance in `form`. */
+export function bigInstanceRequest(big: BigInstance, form: BigInstanceForm, boundary: string): { body: StowBody; headers?: Record<string, string> } {
+  if (form === "single-part") {
+    return { body: { length: big.size, chunks: big.chunks() }, headers: { "Content-Type": "application/dicom", Accept: "application/dicom+json" } };
+  }
+  const { head, tail } = multipartFrame(boundary);
+  async function* chunks() {
+    yield head;
+    yield* big.chunks();
+    yield tail;
+  }
+  return { body: { length: head.length + big.size + tail.length, chunks: chunks() } };
 }

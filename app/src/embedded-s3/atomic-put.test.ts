@@ -1,10 +1,11 @@
 // While an object is being written, readers of the embedded store see the old object or none,
-// never part of the new one (as on S3); once written, the object and its metadata are all there.
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+// never part of the new one (as on S3); once written, the object and its metadata are all there,
+// and the PUT is acknowledged only then (s3rver alone answers before its file holds every byte).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { makePutsAtomic, type FilesystemStore } from "./atomic-put.js";
 
@@ -62,6 +63,21 @@ describe("embedded store puts", () => {
     expect(await text(replaced)).toBe("second, longer bytes");
     // No temporary file is left beside the object.
     expect(readdirSync(join(dir, "b", "1.2")).filter((f) => f.endsWith(".partial"))).toEqual([]);
+  });
+
+  it("resolves a PUT only when the file holds exactly the bytes put, for buffers and streams, overwrite after overwrite", async () => {
+    const store = new Store(dir);
+    makePutsAtomic(store);
+    await store.putBucket("d");
+    const file = store.getResourcePath("d", "1.2/3.4/5.6.dcm", "object");
+    for (let i = 0; i < 20; i++) {
+      // Alternate sizes and contents, so that a short or stale file cannot pass for the new one.
+      const bytes = Buffer.alloc(4 * 1024 * 1024 - (i % 2) * 1000, i);
+      const content = i % 4 < 2 ? bytes : Readable.from([bytes.subarray(0, 1 << 20), bytes.subarray(1 << 20)]);
+      const { size } = await store.putObject(new S3Object("d", "1.2/3.4/5.6.dcm", content, { "content-type": "application/dicom" }) as never);
+      expect(size).toBe(bytes.length);
+      expect(readFileSync(file).equals(bytes), `PUT ${i + 1}`).toBe(true);
+    }
   });
 
   it("leaves nothing behind when the body breaks off", async () => {

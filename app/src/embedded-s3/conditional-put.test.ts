@@ -1,5 +1,7 @@
 // The embedded store answers If-None-Match on PutObject as Amazon S3 does, and only when asked to.
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
+import { once } from "node:events";
+import { PassThrough } from "node:stream";
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 
@@ -42,6 +44,27 @@ describe("embedded store with conditional writes (the default)", () => {
     expect(results.filter((r) => r === 200)).toHaveLength(1);
     expect(results.filter((r) => r !== 200)[0]).toMatch(/^(409 ConditionalRequestConflict|412 PreconditionFailed)$/);
     expect(["a", "b"]).toContain(await read(withConditions, key));
+  });
+
+  it("shows nothing at the key while a conditional write is under way, as S3 does (no half-written object to HEAD; atomic-put.ts)", async () => {
+    const key = "in-progress/1.dcm";
+    const body = new PassThrough();
+    const writing = withConditions.client.send(
+      new PutObjectCommand({ Bucket: withConditions.bucket, Key: key, Body: body, ContentLength: 200_000, IfNoneMatch: "*" }),
+    );
+    // Once the client has taken the first half, the request is on its way; the store has taken the
+    // write when a second conditional write to the key is refused with 409.
+    if (!body.write(Buffer.alloc(100_000, 1))) await once(body, "drain");
+    await expect.poll(() => put(withConditions, key, "other", "*"), { interval: 50 }).toBe("409 ConditionalRequestConflict");
+    const head = await withConditions.client.send(new HeadObjectCommand({ Bucket: withConditions.bucket, Key: key })).then(
+      (out) => `200 ${out.ContentLength}`,
+      (err) => `${err.$metadata?.httpStatusCode}`,
+    );
+    expect(head).toBe("404");
+    body.end(Buffer.alloc(100_000, 2));
+    await writing;
+    const out = await withConditions.client.send(new HeadObjectCommand({ Bucket: withConditions.bucket, Key: key }));
+    expect(out.ContentLength).toBe(200_000);
   });
 
   it("leaves unconditional writes and multipart uploads alone", async () => {

@@ -21,7 +21,8 @@ const server = new S3rver({
   silent: true,
   configureBuckets: [{ name: bucket, configs: [] }],
 });
-// As on S3, an object is seen whole or not at all (see atomic-put.ts).
+// As on S3, an object is seen whole or not at all, and its PUT acknowledged only then, with or
+// without conditional writes (see atomic-put.ts).
 makePutsAtomic((server as unknown as { store: FilesystemStore }).store);
 // S3RVER_CONDITIONAL_WRITES=0 leaves If-None-Match ignored, as s3rver does, for tests of the
 // service against stores without conditional writes.

@@ -1,5 +1,6 @@
 // Parses a request Content-Type header such as
 //   multipart/related; type="application/dicom"; boundary=abc
+// or application/dicom; transfer-syntax=1.2.840.10008.1.2.1,
 // with quoted or unquoted values, any parameter order and case-insensitive names.
 
 export interface MediaType {
@@ -39,15 +40,23 @@ export function parseMediaType(header: string | undefined | null): MediaType | n
 export const MAX_BOUNDARY_LENGTH = 200;
 
 export type StowRequestType =
-  | { ok: true; boundary: string; rootType: string }
+  | { ok: true; form: "multipart"; boundary: string; rootType: string }
+  /** One instance as the whole body (Content-Type: application/dicom, any parameters). */
+  | { ok: true; form: "single-part"; rootType: "application/dicom" }
   | { ok: false; status: 400 | 415; message: string };
 
-/** Checks that a request is multipart/related with a DICOM root type and a usable boundary. */
+const EXPECTED = 'expected multipart/related; type="application/dicom", or application/dicom for a single instance';
+
+/**
+ * Checks that a request is multipart/related with a DICOM root type and a usable boundary, or a
+ * single application/dicom instance.
+ */
 export function parseStowContentType(header: string | undefined | null): StowRequestType {
   const mt = parseMediaType(header);
-  if (!mt) return { ok: false, status: 415, message: "Content-Type must be multipart/related; type=\"application/dicom\"" };
+  if (!mt) return { ok: false, status: 415, message: `no usable Content-Type; ${EXPECTED}` };
+  if (mt.essence === "application/dicom") return { ok: true, form: "single-part", rootType: "application/dicom" };
   if (mt.essence !== "multipart/related") {
-    return { ok: false, status: 415, message: `unsupported media type ${mt.essence}; expected multipart/related; type="application/dicom"` };
+    return { ok: false, status: 415, message: `unsupported media type ${mt.essence}; ${EXPECTED}` };
   }
   const rootType = (mt.params.get("type") ?? "").trim().toLowerCase();
   if (rootType !== "application/dicom") {
@@ -61,5 +70,5 @@ export function parseStowContentType(header: string | undefined | null): StowReq
   if (boundary.length > MAX_BOUNDARY_LENGTH || /[\r\n]/.test(boundary)) {
     return { ok: false, status: 400, message: `multipart boundary is invalid (at most ${MAX_BOUNDARY_LENGTH} characters, no line breaks)` };
   }
-  return { ok: true, boundary, rootType };
+  return { ok: true, form: "multipart", boundary, rootType };
 }

@@ -67,6 +67,28 @@ describe("MultipartReader", () => {
     ]);
   });
 
+  it("reads a delimiter followed at once by the close delimiter as one part with no headers and no data (.NET's empty MultipartContent)", async () => {
+    // RFC 2046: body-part := MIME-part-headers [CRLF *OCTET], and both may be empty.
+    for (const epilogue of ["\r\n", ""]) {
+      expect(await readAll(Buffer.from(`--b\r\n\r\n--b--${epilogue}`, "latin1"), "b")).toEqual([{ headers: {}, body: Buffer.alloc(0) }]);
+    }
+    // Whatever the chunking, and also when a part follows.
+    const data = Buffer.from("--bb\r\n\r\n--bb\r\nContent-Type: application/dicom\r\n\r\nx\r\n--bb--", "latin1");
+    for (let cut = 0; cut <= data.length; cut++) {
+      expect(await readAll(data, "bb", [cut, cut + 3])).toEqual([
+        { headers: {}, body: Buffer.alloc(0) },
+        { headers: { "content-type": "application/dicom" }, body: Buffer.from("x") },
+      ]);
+    }
+  });
+
+  it("still reports a body that ends right after the first delimiter line", async () => {
+    await expect(readAll(Buffer.from("--b\r\n", "latin1"), "b")).rejects.toMatchObject({ kind: "truncated" });
+    await expect(readAll(Buffer.from("--b\r\n\r\n--", "latin1"), "b")).rejects.toMatchObject({ kind: "truncated" });
+    // As elsewhere, a close delimiter cut before its hyphens at the very end of the body counts.
+    expect(await readAll(Buffer.from("--b\r\n\r\n--b", "latin1"), "b")).toEqual([{ headers: {}, body: Buffer.alloc(0) }]);
+  });
+
   it("returns no parts for an empty multipart body", async () => {
     expect(await readAll(Buffer.from("--b--\r\n"), "b")).toEqual([]);
   });

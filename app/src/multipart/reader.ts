@@ -33,6 +33,7 @@ const DEFAULT_LIMITS: MultipartLimits = { maxHeaderBytes: 16 * 1024, maxPreamble
 const CR = 0x0d;
 const LF = 0x0a;
 const HYPHEN = 0x2d;
+const CRLF = Buffer.from("\r\n", "latin1");
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 const EMPTY = Buffer.alloc(0);
 /** Transport padding allowed after a boundary, before its CRLF. */
@@ -205,6 +206,7 @@ export class MultipartReader {
 
   /** buf starts at the CRLF that ends a delimiter line; reads up to the blank line. */
   private async readHeaders(): Promise<Map<string, string>> {
+    if (await this.delimiterFollows()) return new Map();
     for (;;) {
       const end = this.buf.indexOf(CRLFCRLF);
       if (end !== -1) {
@@ -217,6 +219,30 @@ export class MultipartReader {
       if (!(await this.pull())) throw new MultipartError("request body ended inside the headers of a part", "truncated");
     }
     throw new MultipartError(`the headers of a part exceed ${this.limits.maxHeaderBytes} bytes`, "limit");
+  }
+
+  /**
+   * RFC 2046 allows a body part with neither headers nor data: the CRLF that ends its delimiter
+   * line is followed at once by the next delimiter (CRLF "--" boundary). .NET writes exactly that
+   * for a MultipartContent with nothing added: "--b" CRLF CRLF "--b--". buf starts at the CRLF that
+   * ends the delimiter line; when a delimiter follows it, the part is empty, and readBody finds it.
+   */
+  private async delimiterFollows(): Promise<boolean> {
+    const expected = Buffer.concat([CRLF, this.delimiter]);
+    while (this.buf.length < expected.length && expected.subarray(0, this.buf.length).equals(this.buf)) {
+      if (!(await this.pull())) return false;
+    }
+    if (!this.buf.subarray(0, expected.length).equals(expected)) return false;
+    this.buf = this.buf.subarray(CRLF.length);
+    for (;;) {
+      const d = this.classify(0);
+      if (d.kind === "none") {
+        this.buf = Buffer.concat([CRLF, this.buf]);
+        return false;
+      }
+      if (d.kind !== "more") return true;
+      await this.pull();
+    }
   }
 }
 

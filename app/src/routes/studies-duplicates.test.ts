@@ -119,6 +119,32 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
     expect((await read(expectedKey(ids)))?.equals(bytes)).toBe(true);
   });
 
+  it("applies the rules in part order to an instance sent twice in one request (one object, never a race)", async () => {
+    // 4 MiB: long enough to write that a second upload racing the first would find it half-written.
+    const same = newInstanceUids();
+    const bytes = buildInstance({ ...same, pixels: 4 * 1024 * 1024 });
+    const twice = await postStow(strict.url, multipartBody([bytes, bytes], B), B);
+    expect(twice.status).toBe(200);
+    expect(referencedUids(twice.json)).toEqual([same.sopInstanceUid, same.sopInstanceUid]);
+    expect((await read(expectedKey(same)))?.equals(bytes)).toBe(true);
+
+    const ids = newInstanceUids();
+    const first = buildInstance({ ...ids, pixels: 4 * 1024 * 1024 });
+    const second = buildInstance({ ...ids, pixels: 4 * 1024 * 1024 + 2 });
+    const rejected = await postStow(strict.url, multipartBody([first, second], B), B);
+    expect(rejected.status).toBe(202);
+    expect(referencedUids(rejected.json)).toEqual([ids.sopInstanceUid]);
+    expect(failedItems(rejected.json)).toEqual([{ uid: ids.sopInstanceUid, reason: 0x0111 }]);
+    expect((await read(expectedKey(ids)))?.equals(first)).toBe(true);
+
+    const other = newInstanceUids();
+    const older = buildInstance({ ...other, pixels: 4 * 1024 * 1024 });
+    const newer = buildInstance({ ...other, pixels: 4 * 1024 * 1024 + 2 });
+    const overwritten = await postStow(lenient.url, multipartBody([older, newer], B), B);
+    expect(overwritten.status).toBe(200);
+    expect((await read(expectedKey(other)))?.equals(newer)).toBe(true);
+  });
+
   it("recognises an identical multipart-uploaded instance by its sha256 tag", async () => {
     const ids = newInstanceUids();
     const big = buildInstance({ ...ids, pixels: 11 * 1024 * 1024 });

@@ -141,7 +141,8 @@ describe("POST /studies", () => {
 
   it.each([
     ["406 for an Accept nothing can satisfy", { Accept: "text/html" }, 406],
-    ["415 for another media type", { "Content-Type": "application/dicom" }, 415],
+    ["415 for another media type", { "Content-Type": "application/octet-stream" }, 415],
+    ["415 for multipart/form-data", { "Content-Type": `multipart/form-data; boundary=${B}` }, 415],
     ["415 for another root type", { "Content-Type": `multipart/related; type="application/dicom+json"; boundary=${B}` }, 415],
     ["400 for a missing boundary", { "Content-Type": 'multipart/related; type="application/dicom"' }, 400],
     ["415 for a gzip Content-Encoding", { "Content-Encoding": "gzip" }, 415],

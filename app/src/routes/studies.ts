@@ -1,4 +1,5 @@
-// POST /studies and POST /studies/{StudyInstanceUID}: the STOW-RS store transaction.
+// POST /studies and POST /studies/{StudyInstanceUID}: the STOW-RS store transaction, with a
+// multipart/related body or a single application/dicom instance.
 import type { Readable } from "node:stream";
 import type { Context } from "hono";
 import { Hono } from "hono";
@@ -9,6 +10,8 @@ import { MultipartReader } from "../multipart/reader.js";
 import type { ServiceContext } from "../service-context.js";
 import { negotiateResponse } from "../stow/accept.js";
 import { limitedBody } from "../stow/body-source.js";
+import type { PartReader } from "../stow/part-reader.js";
+import { SinglePartReader } from "../stow/single-part-reader.js";
 import { statusOf } from "../stow/outcome.js";
 import { buildStoreResponse } from "../stow/response.js";
 import { toNativeDicomModel } from "../stow/response-xml.js";
@@ -74,13 +77,13 @@ async function store(c: Context<Env>, svc: ServiceContext, studyUidFromPath: str
 
   let received = 0;
   const body: AsyncIterable<Uint8Array> = c.env?.incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array>) ?? [];
-  const reader = new MultipartReader(
-    limitedBody(body, config.maxRequestBytes, (n) => {
-      received += n;
-      metrics.bytesReceived.inc(n);
-    }),
-    contentType.boundary,
-  );
+  const source = limitedBody(body, config.maxRequestBytes, (n) => {
+    received += n;
+    metrics.bytesReceived.inc(n);
+  });
+  // A single-part body is read as one part, so everything after this line is the same for both forms.
+  const reader: PartReader =
+    contentType.form === "single-part" ? new SinglePartReader(source, c.req.header("content-type") ?? "application/dicom") : new MultipartReader(source, contentType.boundary);
   svc.activeRequests += 1;
   let result;
   try {

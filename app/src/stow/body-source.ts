@@ -1,5 +1,5 @@
-// The request body as a source for the multipart reader: counted against MAX_REQUEST_BYTES, with
-// a vanished client turned into a truncation the reader understands.
+// The request body as a source for the part readers (multipart or single-part): counted against
+// MAX_REQUEST_BYTES, with a vanished client turned into a truncation the store transaction understands.
 import { MultipartError } from "../multipart/reader.js";
 
 export class RequestTooLarge extends Error {

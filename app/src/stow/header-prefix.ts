@@ -1,6 +1,6 @@
 // The first step for each part: read just enough of it to know what instance it is.
 import { readDicomHeader, type DicomHeader, type HeaderResult } from "../dicom/header.js";
-import type { MultipartReader } from "../multipart/reader.js";
+import type { PartReader } from "./part-reader.js";
 
 /** First header read attempt after this many bytes; then after 4x as many, and so on. */
 const FIRST_HEADER_ATTEMPT = 16 * 1024;
@@ -15,7 +15,7 @@ export class HeaderPrefix {
   header: HeaderResult = { kind: "more" };
 
   /** Reads from the current part; a failure of the body (truncation, size limit) propagates. */
-  async read(reader: MultipartReader): Promise<void> {
+  async read(reader: PartReader): Promise<void> {
     let nextAttempt = FIRST_HEADER_ATTEMPT;
     for (;;) {
       const chunk = await reader.readBody();

@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import type { DicomHeader } from "../dicom/header.js";
 import { parseMediaType } from "../multipart/content-type.js";
-import { MultipartError, type MultipartReader, type PartHead } from "../multipart/reader.js";
+import { MultipartError } from "../multipart/reader.js";
 import { InstanceUpload, type UploadResult } from "../storage/instance-upload.js";
 import { objectKey } from "../storage/object-key.js";
 import { HEADS_BEFORE_LISTING, SeriesListing } from "../storage/series-listing.js";
@@ -14,13 +14,14 @@ import { Semaphore, type Permit } from "../util/semaphore.js";
 import { RequestTooLarge } from "./body-source.js";
 import { HeaderPrefix } from "./header-prefix.js";
 import type { InstanceOutcome, StoreResult } from "./outcome.js";
+import type { PartHead, PartReader } from "./part-reader.js";
 import { Reason, reasonForHeaderProblem, reasonForStorageFailure, type ReasonCode } from "./reasons.js";
 
 /** The process's shared parts a request uses; they are also every instance upload's settings (storage/upload-settings.ts). */
 export type StoreDeps = Pick<ServiceContext, "config" | "metrics" | "storage" | "instanceSlots">;
 
 export interface StoreRequest {
-  reader: MultipartReader;
+  reader: PartReader;
   rootType: string;
   studyUidFromPath?: string;
   log: Logger;
@@ -57,6 +58,8 @@ class StoreRun {
   private readonly requestSlots: Semaphore;
   private readonly listing: SeriesListing;
   private readonly uploads: Promise<void>[] = [];
+  /** The latest upload of each key in this request, while it has not finished. */
+  private readonly uploading = new Map<string, Promise<unknown>>();
   private admission: Permit | undefined;
   /** Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries. */
   private s3Unavailable = false;
@@ -102,10 +105,14 @@ class StoreRun {
       return;
     }
     const { header } = judged;
+    const key = objectKey(this.deps.config.prefix, header);
+    // The same instance again in this request: its upload starts (and looks at the key) only once
+    // the earlier one has finished, so the duplicate rules see that object instead of racing it.
+    await this.uploading.get(key)?.catch(() => undefined);
 
     // Step 2: upload the part's bytes as they arrive, under a slot of the request and one of the process.
     const slots = await this.takeSlots();
-    const upload = new InstanceUpload(this.deps, objectKey(this.deps.config.prefix, header), header, { log: this.req.log, listing: this.listing });
+    const upload = new InstanceUpload(this.deps, key, header, { log: this.req.log, listing: this.listing });
     const started = Date.now();
     const written = await this.uploadBody(head, prefix, upload, header, slots);
     if (written.failure) {
@@ -117,9 +124,12 @@ class StoreRun {
     }
 
     // Step 3: record the outcome once S3 has answered; the next parts are read meanwhile.
+    const finished = upload.finish();
+    this.uploading.set(key, finished);
     this.uploads.push(
-      upload.finish().then((result) => {
+      finished.then((result) => {
         slots.release();
+        if (this.uploading.get(key) === finished) this.uploading.delete(key);
         this.recordUpload(head.index, header, result, written.bytes, started);
       }),
     );

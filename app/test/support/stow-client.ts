@@ -1,7 +1,8 @@
 // The STOW-RS client of the tests and the benchmarks: POST {url}/studies (or another path) over
-// node:http, the multipart body given whole, as the buffers it is made of (never joined), or as a
-// stream of known length. An early answer (503 at capacity, 413 before the body is read) is the
-// answer: the rest of the body is not sent, and a failure to send it does not matter.
+// node:http, the multipart (or single-part) body given whole, as the buffers it is made of (never
+// joined), or as a stream of known length, sent with Content-Length or chunked. An early answer
+// (503 at capacity, 413 before the body is read) is the answer: the rest of the body is not sent,
+// and a failure to send it does not matter.
 import { once } from "node:events";
 import { request, type Agent, type IncomingHttpHeaders } from "node:http";
 import { multipartContentType } from "./multipart.js";
@@ -28,6 +29,8 @@ export interface StowOptions {
   headers?: Record<string, string>;
   /** Default: Node's global agent. */
   agent?: Agent;
+  /** Send with Transfer-Encoding: chunked instead of Content-Length. */
+  chunked?: boolean;
 }
 
 /** Builds the reply from what a client received; `startedAt` is performance.now() when it sent the request. */
@@ -56,7 +59,7 @@ export async function postStow(url: string, body: StowBody, boundary: string, op
     agent: opts.agent,
     headers: {
       "Content-Type": multipartContentType(boundary),
-      "Content-Length": String(length),
+      ...(opts.chunked ? { "Transfer-Encoding": "chunked" } : { "Content-Length": String(length) }),
       ...(opts.headers ?? { Accept: "application/dicom+json" }),
     },
   });
@@ -103,4 +106,13 @@ export async function postStow(url: string, body: StowBody, boundary: string, op
     throw err;
   }
   return response;
+}
+
+/**
+ * One instance as the whole body, `Content-Type: application/dicom` (or `contentType`), as
+ * Microsoft's DICOM server, the Azure DICOM service and curl --data-binary users send it.
+ */
+export function postSinglePart(url: string, body: StowBody, opts: StowOptions & { contentType?: string } = {}): Promise<StowReply> {
+  const headers = { Accept: "application/dicom+json", ...opts.headers, "Content-Type": opts.contentType ?? "application/dicom" };
+  return postStow(url, body, "", { ...opts, headers });
 }
