@@ -6,13 +6,14 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { FinalizeHandler, FinalizeHandlerArguments } from "@smithy/types";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../config.js";
 import { createMetrics } from "../metrics.js";
 import { ChunkedBody } from "./chunked-body.js";
 import { ObjectPutter } from "./put-object.js";
-import { s3Transport } from "./s3-client.js";
+import { createS3Client, s3Transport } from "./s3-client.js";
 import { createS3Target } from "./s3-target.js";
 
 type Handler = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void;
@@ -192,7 +193,7 @@ describe("ObjectPutter's signature", () => {
       // before it signs: its telemetry headers and the x-id=PutObject query (a hint S3 ignores).
       const sdk = new S3Client({ endpoint, region, forcePathStyle: true, credentials, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
       sdk.middlewareStack.addRelativeTo(
-        (next) => (args) => {
+        (next: FinalizeHandler<any, any>) => (args: FinalizeHandlerArguments<any>) => {
           const { headers, query } = args.request as { headers: Record<string, string>; query: Record<string, string> };
           delete query["x-id"];
           for (const name of ["x-amz-user-agent", "amz-sdk-invocation-id", "amz-sdk-request"]) delete headers[name];
@@ -215,7 +216,7 @@ describe("ObjectPutter's signature", () => {
 
       const config = loadConfig({ S3_BUCKET: "dicom", S3_ENDPOINT: endpoint, S3_FORCE_PATH_STYLE: "true", AWS_REGION: region });
       const transport = s3Transport(config);
-      const client = createS3Client(config, transport, { credentials });
+      const client = createS3Client(config, transport, { amazonS3: false, credentials });
       // The body in two chunks, as an instance arrives: the signature depends on the SHA-256 given, not on the chunks.
       await new ObjectPutter(client, "dicom", transport).put({ key, body: new ChunkedBody([body.subarray(0, 5), body.subarray(5)], body.length), sha256, metadata, ifNoneMatch: true, crc32 });
       client.destroy();

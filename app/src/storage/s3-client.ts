@@ -9,7 +9,7 @@ import type { S3Transport } from "./put-object.js";
 export interface S3ClientOptions {
   /** Amazon S3 itself, not an S3-compatible store (see s3-target.ts). */
   amazonS3: boolean;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 /** The keep-alive agents and timeouts of the service's S3 connections, shared by the SDK and the PutObject path. */
