@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { bearerGuard } from "./auth/bearer-guard.js";
 import { errorResponse } from "./routes/error-response.js";
 import { healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
@@ -7,9 +8,13 @@ import type { ServiceContext } from "./service-context.js";
 
 export function createApp(svc: ServiceContext) {
   const app = new Hono();
-  app.route("/", studiesRoutes(svc));
+  // Open whatever the auth mode: container and load balancer health checks carry no token.
   app.route("/", healthRoutes(svc));
-  app.route("/", metricsRoutes(svc));
+  // Everything registered after the guard needs a token when OIDC_ISSUER is set.
+  if (svc.tokens) app.use("*", bearerGuard(svc, svc.tokens, svc.config.oidc!.requiredScope));
+  app.route("/", studiesRoutes(svc));
+  // With a metrics listener of its own (METRICS_PORT, or bearer tokens on), /metrics is 404 here.
+  if (!svc.config.metrics) app.route("/", metricsRoutes(svc));
   app.notFound((c) => errorResponse(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     svc.log.error({ err: { name: err.name, message: err.message, stack: err.stack }, path: c.req.path }, "unhandled error");

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { principalOf } from "../auth/bearer-guard.js";
 import { isValidUid } from "../dicom/uid.js";
 import { parseStowContentType } from "../multipart/content-type.js";
 import { MultipartReader } from "../multipart/reader.js";
@@ -36,7 +37,7 @@ async function store(c: Context<{ Bindings: Bindings }>, svc: ServiceContext, st
   const started = Date.now();
   const requestId = sanitizeRequestId(c.req.header("x-request-id")) ?? randomUUID();
   const clientDn = c.req.header("x-client-dn") || undefined;
-  const log = svc.log.child({ requestId });
+  const log = svc.log.child({ requestId, ...principalOf(c) });
   c.header("X-Request-Id", requestId);
 
   const reject = (status: 400 | 406 | 413 | 415 | 503, message: string) => {
