@@ -32,6 +32,8 @@ export interface StowAnswer {
   failed: { sop: string; reason: number }[];
   /** Set when the hostname check failed but the pin matched (a name other than the one the certificate was made for). */
   nameWarning?: string;
+  /** The answer's WWW-Authenticate header, if any. */
+  wwwAuthenticate?: string;
 }
 
 export class TlsRefused extends Error {}
@@ -78,7 +80,8 @@ export function storeInstances(baseUrl: string, samples: Sample[], tls: ClientTl
         let text = "";
         res.setEncoding("utf8");
         res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, ...parseAnswer(text), nameWarning }));
+        const wwwAuthenticate = typeof res.headers["www-authenticate"] === "string" ? res.headers["www-authenticate"] : undefined;
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, ...parseAnswer(text), nameWarning, wwwAuthenticate }));
         res.on("error", reject);
       },
     );
