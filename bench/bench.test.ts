@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import { AUTH_OPTIONS, printAuth, runAuth } from "./auth.js";
 import { INGEST_OPTIONS, printIngest, runIngest } from "./ingest.js";
 import { LOAD_OPTIONS, printLoad, runLoad } from "./load.js";
 import { bigInstance } from "./lib/big-instance.js";
@@ -84,6 +85,22 @@ describe("load benchmark", () => {
     const lines = printed((out) => printLoad(r, "npm run bench:load", out));
     expect(lines.some((l) => /^overload: 503 with Retry-After\s+\d+\s+> 0\s+PASS$/.test(l))).toBe(true);
     expect(JSON.parse(lines.at(-1)!)).toEqual(r);
+  });
+});
+
+describe("auth benchmark", () => {
+  it("measures the bearer guard per algorithm with a real provider's tokens, and checks a broken signature is refused", async () => {
+    const r = await runAuth(parseOptions(AUTH_OPTIONS, ["--requests", "40", "--warmup", "20", "--rounds", "2"], {}));
+    expect(r.problems).toEqual([]);
+    expect(r.algorithms.map((a) => a.algorithm)).toEqual(["RS256", "PS256", "ES256"]);
+    for (const a of r.algorithms) {
+      expect(a.rounds).toHaveLength(2);
+      expect(a.guardedCpuMsPerRequest).toBeGreaterThan(a.bareCpuMsPerRequest);
+    }
+    const lines = printed((out) => printAuth(r, "npm run bench:auth", out));
+    expect(lines[0]).toBe("command: npm run bench:auth");
+    expect(lines).toContainEqual(expect.stringMatching(/^(PASS|FAIL) {2}RS256 validation <= 0\.2 ms CPU per request$/));
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ bench: "auth", problems: [] });
   });
 });
 

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
-import type { CertificateConfig } from "./config";
+import { usesClientCertificates, type CertificateConfig } from "./config";
 import { createPrivateBucket, type EncryptionSpec } from "./storage";
 
 export const CERTIFICATE_OBJECT = "certificate.crt";
@@ -50,7 +50,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
   if (cert.mode === "ACM") {
     return { mode: cert.mode, authMode: cert.authMode, acmCertificateArn: cert.arn, objectArns: [], objects: [] };
   }
-  const names = [CERTIFICATE_OBJECT, KEY_OBJECT, ...(cert.authMode === "clientauth" ? [TRUSTSTORE_OBJECT] : [])];
+  const names = [CERTIFICATE_OBJECT, KEY_OBJECT, ...(usesClientCertificates(cert.authMode) ? [TRUSTSTORE_OBJECT] : [])];
 
   if (cert.source === "external") {
     // ARNs of a named bucket are known without looking it up: arn:aws:s3:::<bucket>/<key>.
@@ -99,7 +99,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
   const contents: [string, pulumi.Output<string>][] = [
     [CERTIFICATE_OBJECT, certificatePem],
     [KEY_OBJECT, keyPem],
-    ...(cert.authMode === "clientauth" && cert.truststore ? [[TRUSTSTORE_OBJECT, pulumi.output(cert.truststore.pem)] as [string, pulumi.Output<string>]] : []),
+    ...(usesClientCertificates(cert.authMode) && cert.truststore ? [[TRUSTSTORE_OBJECT, pulumi.output(cert.truststore.pem)] as [string, pulumi.Output<string>]] : []),
   ];
   const objects = contents.map(
     ([key, content]) =>

@@ -153,6 +153,30 @@ describe("placeholders", () => {
   });
 });
 
+const OIDC = { issuer: "https://idp.hospital.test/realms/imaging", audience: "stowrs" };
+
+describe("parseConfig: bearer tokens", () => {
+  it("reads the oidc block with the app's defaults for scope and algorithms", () => {
+    const c = parsed({ certificate: { mode: "FROMS3", authMode: "oidc" }, oidc: OIDC });
+    expect(c.certificate.authMode).toBe("oidc");
+    expect(c.oidc).toEqual({ ...OIDC, requiredScope: "dicomweb.write", algorithms: ["RS256", "PS256", "ES256"] });
+    expect(c.placeholders).toEqual([]);
+  });
+
+  it("takes clientauth+oidc with a truststore, and oidc with ACM (the token passes the NLB's TLS)", () => {
+    const both = parsed({ certificate: { mode: "FROMS3", authMode: "clientauth+oidc", truststore: PLACEHOLDER_CA }, oidc: { ...OIDC, requiredScope: "api://stowrs/dicomweb.write", algorithms: "ES256" } });
+    expect(both.certificate).toMatchObject({ authMode: "clientauth+oidc", truststore: { origin: PLACEHOLDER_CA } });
+    expect(both.oidc).toMatchObject({ requiredScope: "api://stowrs/dicomweb.write", algorithms: ["ES256"] });
+    const acm = parsed({ certificate: { mode: "ACM", authMode: "oidc", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/abc" }, oidc: OIDC });
+    expect(acm.certificate).toMatchObject({ mode: "ACM", authMode: "oidc" });
+  });
+
+  it("warns about an example issuer as a placeholder", () => {
+    const c = parsed({ certificate: { authMode: "oidc" }, oidc: { ...OIDC, issuer: "https://idp.example.org/realms/x" } });
+    expect(c.placeholders).toEqual([{ key: "stowrs-to-s3:oidc", message: expect.stringContaining("https://idp.example.org/realms/x names an example") }]);
+  });
+});
+
 describe("parseConfig rules", () => {
   const cases: [string, Record<string, unknown>, string][] = [
     ["appName too long", { appName: "a-very-long-application-name" }, "stowrs-to-s3:appName: must be 1 to 20 characters"],
@@ -172,7 +196,22 @@ describe("parseConfig rules", () => {
     ["certificate arn with FROMS3", { certificate: { mode: "FROMS3", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/abc" } }, "stowrs-to-s3:certificate: arn is only used with mode ACM"],
     ["certificate bucket with ACM", { certificate: { mode: "ACM", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/abc", bucket: "certs" } }, "stowrs-to-s3:certificate: bucket is only used with mode FROMS3"],
     ["certificate mode", { certificate: { mode: "acm" } }, "stowrs-to-s3:certificate: mode must be one of ACM, FROMS3, got \"acm\""],
-    ["certificate authMode", { certificate: { mode: "FROMS3", authMode: "mtls" } }, "stowrs-to-s3:certificate: authMode must be one of anonymous, clientauth"],
+    ["certificate authMode", { certificate: { mode: "FROMS3", authMode: "mtls" } }, "stowrs-to-s3:certificate: authMode must be one of anonymous, clientauth, oidc, clientauth+oidc"],
+    ["certificate clientauth+oidc with ACM", { certificate: { mode: "ACM", authMode: "clientauth+oidc", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/abc-123" }, oidc: OIDC }, "stowrs-to-s3:certificate: clientauth+oidc needs mode FROMS3"],
+    ["certificate clientauth+oidc without truststore", { certificate: { mode: "FROMS3", authMode: "clientauth+oidc" }, oidc: OIDC }, "stowrs-to-s3:certificate: clientauth+oidc needs a truststore source"],
+    ["oidc missing with authMode oidc", { certificate: { authMode: "oidc" } }, "stowrs-to-s3:oidc: required with certificate.authMode oidc"],
+    ["oidc without authMode oidc", { oidc: OIDC }, "stowrs-to-s3:oidc: only used with certificate.authMode oidc or clientauth+oidc (the stack's is anonymous)"],
+    ["oidc not an object", { certificate: { authMode: "oidc" }, oidc: "https://idp.hospital.test" }, "stowrs-to-s3:oidc: expected an object like"],
+    ["oidc issuer missing", { certificate: { authMode: "oidc" }, oidc: { audience: "stowrs" } }, "stowrs-to-s3:oidc: issuer is required"],
+    ["oidc issuer http", { certificate: { authMode: "oidc" }, oidc: { ...OIDC, issuer: "http://idp.hospital.test" } }, "stowrs-to-s3:oidc: issuer \"http://idp.hospital.test\" must be an https:// URL"],
+    ["oidc issuer loopback", { certificate: { authMode: "oidc" }, oidc: { ...OIDC, issuer: "http://127.0.0.1:8080" } }, "stowrs-to-s3:oidc: issuer \"http://127.0.0.1:8080\" must be https:// in a stack"],
+    ["oidc issuer port", { certificate: { authMode: "oidc" }, oidc: { ...OIDC, issuer: "https://idp.hospital.test:8443/realms/x" } }, "stowrs-to-s3:oidc: issuer \"https://idp.hospital.test:8443/realms/x\" uses port 8443; the tasks may reach out on 443 only"],
+    ["oidc issuer query", { certificate: { authMode: "oidc" }, oidc: { ...OIDC, issuer: "https://idp.hospital.test/?x=1" } }, "stowrs-to-s3:oidc: issuer \"https://idp.hospital.test/?x=1\" must not carry a query"],
+    ["oidc audience missing", { certificate: { authMode: "oidc" }, oidc: { issuer: OIDC.issuer } }, "stowrs-to-s3:oidc: audience is required"],
+    ["oidc scope with a space", { certificate: { authMode: "oidc" }, oidc: { ...OIDC, requiredScope: "a b" } }, "stowrs-to-s3:oidc: requiredScope \"a b\" is not a single OAuth scope"],
+    ["oidc HMAC algorithm", { certificate: { authMode: "oidc" }, oidc: { ...OIDC, algorithms: ["RS256", "HS256"] } }, "stowrs-to-s3:oidc: algorithms: HS256 is refused"],
+    ["oidc algorithms not a list", { certificate: { authMode: "oidc" }, oidc: { ...OIDC, algorithms: { RS256: true } } }, "stowrs-to-s3:oidc: algorithms must be a list"],
+    ["oidc unknown field", { certificate: { authMode: "oidc" }, oidc: { ...OIDC, scope: "x" } }, "stowrs-to-s3:oidc: unknown field \"scope\""],
     ["certificate unknown field", { certificate: { mode: "FROMS3", mdoe: "x" } }, "stowrs-to-s3:certificate: unknown field \"mdoe\""],
     ["certificate not an object", { certificate: "ACM" }, "stowrs-to-s3:certificate: expected an object"],
     ["allowedPeers missing", { allowedPeers: undefined }, "stowrs-to-s3:allowedPeers: required"],

@@ -7,6 +7,12 @@ import { X509Certificate, createPrivateKey } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import {
   MAX_INSTANCES_IN_FLIGHT,
+  OIDC_DEFAULT_ALGORITHMS,
+  OIDC_DEFAULT_SCOPE,
+  oidcAudienceProblem,
+  oidcIssuerProblem,
+  oidcScopeProblem,
+  parseOidcAlgorithms,
   RESPONSE_DELAY_MAX_SECONDS,
   UPLOAD_INSTANCE_CONCURRENCY,
   UPLOAD_PART_CONCURRENCY,
@@ -21,7 +27,20 @@ import { isDocumentationCidr, isPlaceholderHost, type Placeholder } from "./plac
 
 export const NAMESPACE = "stowrs-to-s3";
 
-export type AuthMode = "anonymous" | "clientauth";
+/**
+ * Who may store: anyone in allowedPeers (anonymous), holders of a client certificate
+ * (clientauth, checked by nginx), holders of a bearer token (oidc, checked by the app), or both.
+ */
+export type AuthMode = "anonymous" | "clientauth" | "oidc" | "clientauth+oidc";
+export const AUTH_MODES: readonly AuthMode[] = ["anonymous", "clientauth", "oidc", "clientauth+oidc"];
+
+export function usesClientCertificates(mode: AuthMode): boolean {
+  return mode === "clientauth" || mode === "clientauth+oidc";
+}
+
+export function usesBearerTokens(mode: AuthMode): boolean {
+  return mode === "oidc" || mode === "clientauth+oidc";
+}
 export type CertificateMode = "ACM" | "FROMS3";
 export type BucketEncryption = "SSE-KMS" | "SSE-S3";
 export type LogLevel = "ERROR" | "WARNING" | "INFO" | "DEBUG" | "CRITICAL";
@@ -33,7 +52,7 @@ export interface PemSource {
 }
 
 export type CertificateConfig =
-  | { mode: "ACM"; authMode: "anonymous"; arn: string }
+  | { mode: "ACM"; authMode: "anonymous" | "oidc"; arn: string }
   | {
       mode: "FROMS3";
       authMode: AuthMode;
@@ -58,6 +77,14 @@ export function certificateSummary(c: CertificateConfig): string {
   if (c.mode === "ACM") return "ACM";
   if (c.source === "external") return "FROMS3 external bucket";
   return c.server ? "FROMS3 certificate from config" : "FROMS3 generated certificate";
+}
+
+/** The token issuer the app trusts (authMode oidc or clientauth+oidc); the app's OIDC_* settings. */
+export interface OidcConfig {
+  issuer: string;
+  audience: string;
+  requiredScope: string;
+  algorithms: string[];
 }
 
 export interface FargateConfig {
@@ -91,6 +118,8 @@ export interface StackConfig {
   dicomBucket: string;
   bucketEncryption: BucketEncryption;
   certificate: CertificateConfig;
+  /** Set exactly when certificate.authMode includes oidc. */
+  oidc?: OidcConfig;
   allowedPeers: string[];
   fargate: FargateConfig;
   app: AppSettings;
@@ -123,6 +152,7 @@ const KNOWN_KEYS = [
   "dicomBucket",
   "bucketEncryption",
   "certificate",
+  "oidc",
   "allowedPeers",
   "fargate",
   "app",
@@ -237,6 +267,7 @@ export function parseConfig(
   const dicomBucket = v.bucketPrefix("dicomBucket", own.dicomBucket, `${appName}-dicom`);
   const bucketEncryption = v.oneOf("bucketEncryption", own.bucketEncryption, ["SSE-KMS", "SSE-S3"] as const, DEFAULTS.bucketEncryption);
   const certificate = v.certificate(own.certificate, appName, region);
+  const oidc = v.oidc(own.oidc, certificate.authMode);
   const allowedPeers = v.allowedPeers(own.allowedPeers);
   const fargate = v.fargate(own.fargate);
   const app = v.app(own.app);
@@ -249,7 +280,7 @@ export function parseConfig(
   const accessLogRetentionDays = v.retention("accessLogRetentionDays", own.accessLogRetentionDays, DEFAULTS.accessLogRetentionDays);
 
   if (problems.length > 0) throw new ConfigError(problems);
-  const placeholders = findPlaceholders(allowedPeers, app, certificate);
+  const placeholders = findPlaceholders(allowedPeers, app, certificate, oidc);
   return {
     region,
     appName,
@@ -257,6 +288,7 @@ export function parseConfig(
     dicomBucket,
     bucketEncryption,
     certificate,
+    ...(oidc ? { oidc } : {}),
     allowedPeers,
     fargate,
     app,
@@ -271,7 +303,7 @@ export function parseConfig(
   };
 }
 
-function findPlaceholders(allowedPeers: string[], app: AppSettings, certificate: CertificateConfig): Placeholder[] {
+function findPlaceholders(allowedPeers: string[], app: AppSettings, certificate: CertificateConfig, oidc: OidcConfig | undefined): Placeholder[] {
   const found: Placeholder[] = [];
   const key = (k: string) => `${NAMESPACE}:${k}`;
   const docs = allowedPeers.filter(isDocumentationCidr);
@@ -285,6 +317,12 @@ function findPlaceholders(allowedPeers: string[], app: AppSettings, certificate:
     found.push({
       key: key("app"),
       message: `wadoUrl ${app.wadoUrl} names an example or documentation host: responses would hand out RetrieveURLs nobody can follow`,
+    });
+  }
+  if (oidc && isPlaceholderHost(new URL(oidc.issuer).hostname)) {
+    found.push({
+      key: key("oidc"),
+      message: `issuer ${oidc.issuer} names an example or documentation host: no token could ever be checked; name your identity provider`,
     });
   }
   if (certificate.mode === "FROMS3" && certificate.source === "stack" && certificate.truststore && isPlaceholderCa(certificate.truststore.pem)) {
@@ -435,13 +473,7 @@ class Validator {
     if (fields === undefined) return fallback;
     this.unknownFields(key, fields, ["mode", "authMode", "arn", "bucket", "source", "truststore", "serverCertificate", "serverKey"]);
     const modeText = this.text(key, "mode", fields.mode, "FROMS3");
-    const authMode = this.oneOf(
-      key,
-      this.text(key, "authMode", fields.authMode, "anonymous"),
-      ["anonymous", "clientauth"] as const,
-      "anonymous",
-      "authMode",
-    );
+    const authMode = this.oneOf(key, this.text(key, "authMode", fields.authMode, "anonymous"), AUTH_MODES, "anonymous", "authMode");
     if (modeText !== "ACM" && modeText !== "FROMS3") {
       // The other fields only make sense once the mode is known.
       this.report(key, `mode must be one of ACM, FROMS3, got "${modeText}"`);
@@ -450,8 +482,8 @@ class Validator {
     const mode = modeText;
 
     if (mode === "ACM") {
-      if (authMode === "clientauth") {
-        this.report(key, "clientauth needs mode FROMS3 (the NLB cannot check client certificates, so TLS must pass through to nginx)");
+      if (usesClientCertificates(authMode)) {
+        this.report(key, `${authMode} needs mode FROMS3 (the NLB cannot check client certificates, so TLS must pass through to nginx)`);
       }
       for (const f of ["bucket", "source", "truststore", "serverCertificate", "serverKey"]) {
         if (fields[f] !== undefined) this.report(key, `${f} is only used with mode FROMS3`);
@@ -469,7 +501,7 @@ class Validator {
       if (region !== "" && m[1] !== region) {
         this.report(key, `arn is in ${m[1]} but the stack deploys to ${region}; the NLB needs a certificate from its own region`);
       }
-      return { mode, authMode: "anonymous", arn };
+      return { mode, authMode: usesBearerTokens(authMode) ? "oidc" : "anonymous", arn };
     }
 
     if (fields.arn !== undefined) this.report(key, "arn is only used with mode ACM");
@@ -490,14 +522,15 @@ class Validator {
     const bucket = this.bucketPrefix(key, fields.bucket, fallbackBucket, "bucket");
     const truststore = fields.truststore === undefined ? undefined : this.pem(key, "truststore", fields.truststore);
     if (truststore) this.checkTruststore(key, truststore);
-    if (authMode === "clientauth" && fields.truststore === undefined) {
+    if (usesClientCertificates(authMode) && fields.truststore === undefined) {
       this.report(
         key,
-        "clientauth needs a truststore source: set certificate.truststore to the CA certificates (PEM text, or a file path) " +
+        `${authMode} needs a truststore source: set` +
+          " certificate.truststore to the CA certificates (PEM text, or a file path) " +
           "that client certificates must chain to, or certificate.source external with the bucket you keep truststore.crt in",
       );
     }
-    if (authMode === "anonymous" && truststore) this.report(key, "truststore is only used with authMode clientauth");
+    if (!usesClientCertificates(authMode) && truststore) this.report(key, "truststore is only used with authMode clientauth or clientauth+oidc");
 
     let server: { certificate: PemSource; key: string } | undefined;
     if ((fields.serverCertificate === undefined) !== (fields.serverKey === undefined)) {
@@ -512,6 +545,55 @@ class Validator {
       if (certificate && keyPem !== "" && this.checkServerPair(key, certificate, keyPem)) server = { certificate, key: keyPem };
     }
     return { mode, authMode, source, bucket, ...(truststore ? { truststore } : {}), ...(server ? { server } : {}) };
+  }
+
+  /** The token issuer, checked with the app's own rules (app/src/config-limits.ts) and the stack's egress. */
+  oidc(raw: string | undefined, authMode: AuthMode): OidcConfig | undefined {
+    const key = "oidc";
+    const example = `{ issuer: https://idp.hospital.example/realms/imaging, audience: stowrs }`;
+    if (!usesBearerTokens(authMode)) {
+      if (raw !== undefined) this.report(key, `only used with certificate.authMode oidc or clientauth+oidc (the stack's is ${authMode})`);
+      return undefined;
+    }
+    const fields = this.object(key, raw, example);
+    if (fields === undefined) {
+      if (raw === undefined) this.report(key, `required with certificate.authMode ${authMode}: the issuer whose tokens the service accepts, like ${example}`);
+      return undefined;
+    }
+    this.unknownFields(key, fields, ["issuer", "audience", "requiredScope", "algorithms"]);
+    let ok = true;
+    const problem = (text: string) => {
+      this.report(key, text);
+      ok = false;
+    };
+    const issuer = this.text(key, "issuer", fields.issuer, "");
+    if (issuer === "") problem("issuer is required: the identity provider's issuer URL, exactly as its tokens carry it in iss");
+    else {
+      const issuerProblem = oidcIssuerProblem(issuer);
+      const url = issuerProblem ? undefined : new URL(issuer);
+      if (issuerProblem) problem(`issuer ${issuerProblem}`);
+      // The tasks reach the internet through NAT on 443 only (service.ts); loopback is this machine's, not theirs.
+      else if (url!.protocol !== "https:") problem(`issuer "${issuer}" must be https:// in a stack: the tasks fetch its keys over the internet`);
+      else if (url!.port !== "" && url!.port !== "443") problem(`issuer "${issuer}" uses port ${url!.port}; the tasks may reach out on 443 only`);
+    }
+    const audience = this.text(key, "audience", fields.audience, "");
+    if (audience === "") problem("audience is required: the aud value tokens for this service carry (for Amazon Cognito, the app client id)");
+    else {
+      const audienceProblem = oidcAudienceProblem(audience);
+      if (audienceProblem) problem(`audience ${audienceProblem}`);
+    }
+    const requiredScope = this.text(key, "requiredScope", fields.requiredScope, OIDC_DEFAULT_SCOPE);
+    const scopeProblem = oidcScopeProblem(requiredScope);
+    if (scopeProblem) problem(`requiredScope ${scopeProblem}`);
+    let algorithms = [...OIDC_DEFAULT_ALGORITHMS];
+    if (fields.algorithms !== undefined) {
+      const list = Array.isArray(fields.algorithms) ? fields.algorithms : typeof fields.algorithms === "string" ? [fields.algorithms] : undefined;
+      const parsed = list?.every((a) => typeof a === "string") ? parseOidcAlgorithms(list.join(",")) : undefined;
+      if (parsed === undefined) problem(`algorithms must be a list like [RS256, ES256], got ${JSON.stringify(fields.algorithms)}`);
+      else if ("problem" in parsed) problem(`algorithms: ${parsed.problem}`);
+      else algorithms = parsed.algorithms;
+    }
+    return ok ? { issuer, audience, requiredScope, algorithms } : undefined;
   }
 
   /** PEM text, or a path (relative to the project directory) to a file holding it. */

@@ -6,10 +6,10 @@
 import * as path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadConfig as loadAppConfig } from "../app/src/config";
+import { DEFAULT_METRICS_PORT, loadConfig as loadAppConfig } from "../app/src/config";
 import { UPLOAD_INSTANCE_CONCURRENCY, UPLOAD_PART_CONCURRENCY, UPLOAD_PART_SIZE_MIB } from "../app/src/config-limits";
 import { readSettings } from "./testing/nginx-settings";
-import { parseConfig, type StackConfig } from "./config";
+import { parseConfig, usesClientCertificates, type StackConfig } from "./config";
 import { containerDefinitions, PORTS, type ContainerDefinition } from "./containers";
 import { readDockerfile } from "./dockerfile";
 import { UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
@@ -52,10 +52,19 @@ function expectBothAccept(containers: ContainerDefinition[], config: StackConfig
     s3Endpoint: undefined,
     s3ForcePathStyle: false,
   });
+  // Bearer tokens: the app checks exactly the stack's issuer, and keeps /metrics on its own loopback port.
+  if (config.oidc) {
+    expect(app.oidc).toMatchObject(config.oidc);
+    expect(app.metrics).toEqual({ port: DEFAULT_METRICS_PORT, host: "127.0.0.1" });
+  } else {
+    expect(app.oidc).toBeUndefined();
+    expect(app.metrics).toBeUndefined();
+  }
 
   const nginx = readSettings(environmentOf(containers.find((c) => c.name === "nginx")!));
   expect(nginx).toMatchObject({
     authMode: config.certificate.authMode,
+    clientCertificates: usesClientCertificates(config.certificate.authMode),
     certMode: config.certificate.mode,
     certBucket,
     certPrefix: "",
@@ -77,9 +86,17 @@ describe("the planned container environment", () => {
     expectBothAccept(containers, config, String(recorded.outputs.dicomBucketName), certBucket);
   });
 
-  it("of the defaults, of ACM mode and of an external certificate bucket too", async () => {
+  it("of the defaults, of ACM mode, of an external certificate bucket and of each bearer-token mode too", async () => {
     const arn = "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c2d3e";
-    for (const overrides of [{}, { certificate: { mode: "ACM", arn } }, { certificate: { mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "site-tls" } }]) {
+    const oidc = { issuer: "https://login.microsoftonline.com/4f3c0a7e-0000-4000-8000-000000000000/v2.0", audience: "api://stowrs", requiredScope: "dicomweb.write", algorithms: ["RS256"] };
+    for (const overrides of [
+      {},
+      { certificate: { mode: "ACM", arn } },
+      { certificate: { mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "site-tls" } },
+      { certificate: { mode: "FROMS3", authMode: "oidc" }, oidc },
+      { certificate: { mode: "ACM", authMode: "oidc", arn }, oidc: { issuer: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Example", audience: "1example23456789" } },
+      { certificate: { mode: "FROMS3", authMode: "clientauth+oidc", source: "external", bucket: "site-tls" }, oidc },
+    ]) {
       const map = configMap(overrides);
       const config = parseConfig(map);
       const recorded = await recordStack("contract", map, undefined, { warnings: [] });

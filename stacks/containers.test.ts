@@ -36,6 +36,19 @@ describe("containerDefinitions", () => {
     });
   });
 
+  it("gives the app the token issuer with authMode oidc, and nginx the mode; nothing of it otherwise", () => {
+    const oidc = { issuer: "https://idp.hospital.test/realms/imaging", audience: "stowrs", requiredScope: "dicomweb.write", algorithms: ["RS256", "ES256"] };
+    const defs = containerDefinitions({ ...base, certificate: { ...base.certificate, authMode: "clientauth+oidc" }, oidc });
+    expect(env(defs, "app")).toMatchObject({
+      OIDC_ISSUER: "https://idp.hospital.test/realms/imaging",
+      OIDC_AUDIENCE: "stowrs",
+      OIDC_REQUIRED_SCOPE: "dicomweb.write",
+      OIDC_ALGORITHMS: "RS256,ES256",
+    });
+    expect(env(defs, "nginx").AUTH_MODE).toBe("clientauth+oidc");
+    expect(Object.keys(env(containerDefinitions(base), "app")).filter((k) => k.startsWith("OIDC_") || k.startsWith("METRICS_"))).toEqual([]);
+  });
+
   it("splits the task's memory: a fixed share for nginx, the rest as the app's hard limit", () => {
     const [nginx, app] = containerDefinitions(base);
     expect(nginx.memory).toBe(256);

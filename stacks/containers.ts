@@ -2,11 +2,15 @@
 // resolved values, so what reaches each container's environment is easy to test.
 import {
   MAX_INSTANCES_IN_FLIGHT,
+  OIDC_ALGORITHMS_ENV,
+  OIDC_AUDIENCE_ENV,
+  OIDC_ISSUER_ENV,
+  OIDC_REQUIRED_SCOPE_ENV,
   UPLOAD_INSTANCE_CONCURRENCY,
   UPLOAD_PART_CONCURRENCY,
   UPLOAD_PART_SIZE_MIB,
 } from "../app/src/config-limits";
-import type { AppSettings, CertificateConfig, UploadSettings } from "./config";
+import type { AppSettings, CertificateConfig, OidcConfig, UploadSettings } from "./config";
 import { appMemoryMiB, NGINX_MEMORY_MIB } from "./memory-budget";
 
 export const PORTS = {
@@ -30,6 +34,8 @@ export interface ContainerArgs {
   dicomBucketName: string;
   certificate: { mode: CertificateConfig["mode"]; authMode: CertificateConfig["authMode"]; bucketName?: string };
   app: AppSettings;
+  /** The issuer whose bearer tokens the app accepts (authMode oidc or clientauth+oidc). */
+  oidc?: OidcConfig;
   upload: UploadSettings;
   logGroups: { app: string; nginx: string };
   /** Task memory (MiB): nginx gets a fixed share, the app the rest (see memory-budget.ts). */
@@ -85,6 +91,13 @@ export function containerDefinitions(args: ContainerArgs): ContainerDefinition[]
     [MAX_INSTANCES_IN_FLIGHT.env]: String(args.upload.maxInstancesInFlight),
   };
   if (args.app.wadoUrl !== "") appEnv.WADOURL = args.app.wadoUrl;
+  if (args.oidc) {
+    // With these set the app also serves /metrics on 127.0.0.1:9464 only, out of nginx's reach.
+    appEnv[OIDC_ISSUER_ENV] = args.oidc.issuer;
+    appEnv[OIDC_AUDIENCE_ENV] = args.oidc.audience;
+    appEnv[OIDC_REQUIRED_SCOPE_ENV] = args.oidc.requiredScope;
+    appEnv[OIDC_ALGORITHMS_ENV] = args.oidc.algorithms.join(",");
+  }
 
   const logging = (group: string, prefix: string) => ({
     logDriver: "awslogs" as const,

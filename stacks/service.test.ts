@@ -90,6 +90,17 @@ describe("createService", () => {
     ]);
   });
 
+  it("with bearer tokens, says in the egress rule that the tasks reach the token issuer there (443 through NAT)", async () => {
+    const oidc = { issuer: "https://idp.hospital.test/realms/imaging", audience: "stowrs", requiredScope: "dicomweb.write", algorithms: ["RS256"] };
+    const egress = async (o: Partial<ServiceArgs>) =>
+      ofType((await record(o)).resources, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        .map((r) => inputs(r))
+        .filter((r) => r.cidrIpv4 === "0.0.0.0/0")
+        .map((r) => [r.fromPort, r.description]);
+    expect(await egress({ oidc, certificate: { ...args(undefined as never).certificate, authMode: "oidc" } })).toEqual([[443, "AWS APIs (S3, ECR, CloudWatch Logs, STS) and the OIDC issuer"]]);
+    expect(await egress({})).toEqual([[443, "AWS APIs (S3, ECR, CloudWatch Logs, STS)"]]);
+  });
+
   it("defines a Fargate task with separate task and execution roles", async () => {
     const { resources } = await record();
     const task = inputs(one(resources, "aws:ecs/taskDefinition:TaskDefinition"));

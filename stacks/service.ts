@@ -2,7 +2,7 @@
 // the service behind the NLB's target group, and CPU-based autoscaling.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { AppSettings, CertificateConfig, FargateConfig, UploadSettings } from "./config";
+import type { AppSettings, CertificateConfig, FargateConfig, OidcConfig, UploadSettings } from "./config";
 import { containerDefinitions, PORTS } from "./containers";
 import { createTaskRoles } from "./task-roles";
 
@@ -40,6 +40,7 @@ export interface ServiceArgs {
   };
   fargate: FargateConfig;
   app: AppSettings;
+  oidc?: OidcConfig;
   upload: UploadSettings;
   logRetentionDays: number;
   upstreamTimeoutSeconds: number;
@@ -115,6 +116,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
               dicomBucketName,
               certificate: { mode: args.certificate.mode, authMode: args.certificate.authMode, bucketName: certBucketName },
               app: args.app,
+              oidc: args.oidc,
               upload: args.upload,
               logGroups: { app: appLogGroup, nginx: nginxLogGroup },
               taskMemoryMiB: args.fargate.memory,
@@ -128,7 +130,8 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
   );
 
   // Tasks accept traffic only from the NLB (TLS and health check), and reach out only
-  // on 443: ECR, CloudWatch Logs and STS through NAT, S3 through the gateway endpoint.
+  // on 443: ECR, CloudWatch Logs and STS (and the token issuer, with oidc) through NAT,
+  // S3 through the gateway endpoint.
   const taskSecurityGroup = new aws.ec2.SecurityGroup(
     `${appName}-task`,
     { vpcId: args.vpcId, description: `${appName} tasks: traffic from the load balancer only`, tags: { Name: `${appName}-task` } },
@@ -168,7 +171,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
       ipProtocol: "tcp",
       fromPort: 443,
       toPort: 443,
-      description: "AWS APIs (S3, ECR, CloudWatch Logs, STS)",
+      description: args.oidc ? "AWS APIs (S3, ECR, CloudWatch Logs, STS) and the OIDC issuer" : "AWS APIs (S3, ECR, CloudWatch Logs, STS)",
     },
     opts,
   );

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makePki, type Pki } from "../nginx/testing/pki";
 import { startMtlsStack, type MtlsStack } from "../nginx/testing/mtls-stack";
+import { startOidcStack, type OidcStack } from "../nginx/testing/oidc-stack";
 
 const REPO = path.resolve(__dirname, "..");
 const run = promisify(execFile);
@@ -86,5 +87,45 @@ describe("npm run smoke", () => {
     const r = await smoke(["prod", "--outputs", outputsFile()]);
     expect(r.code).toBe(1);
     expect(r.last).toBe("smoke prod: FAILED: the stack uses clientauth: give --client-cert and --client-key");
+  });
+});
+
+describe("npm run smoke against a stack with clientauth+oidc", () => {
+  let oidc: OidcStack;
+  beforeAll(async () => {
+    oidc = await startOidcStack(pki, ["clientauth+oidc"]);
+  });
+  afterAll(async () => {
+    await oidc?.stop();
+  });
+
+  const run = async (args: string[]) => {
+    const file = path.join(tmp, `outputs-oidc-${Math.random().toString(36).slice(2)}.json`);
+    const front = oidc.fronts["clientauth+oidc"];
+    fs.writeFileSync(file, JSON.stringify({ serviceUrl: front.url, dicomBucketName: oidc.s3.bucket, dicomPrefix: "", authMode: "clientauth+oidc", serverCertificate: pki.server.certPem }));
+    const { S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = oidc.s3.env;
+    const env = { ...process.env, S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY };
+    try {
+      const { stdout } = await promisify(execFile)("npm", ["run", "--silent", "smoke", "--", "prod", "--outputs", file, ...args], { cwd: REPO, env });
+      return { code: 0, last: stdout.trimEnd().split("\n").at(-1)!, stdout };
+    } catch (err: any) {
+      return { code: err.code as number, last: String(err.stdout).trimEnd().split("\n").at(-1)!, stdout: String(err.stdout) };
+    }
+  };
+  const cert = () => ["--client-cert", pki.client.cert, "--client-key", pki.client.key];
+
+  it("asks for a token file", async () => {
+    const r = await run(cert());
+    expect(r.code).toBe(1);
+    expect(r.last).toMatch(/^smoke prod: FAILED: the stack uses clientauth\+oidc: give --token-file/);
+  });
+
+  it("stores and verifies the samples with the client certificate and a token from the issuer", async () => {
+    const tokenFile = path.join(tmp, "token");
+    fs.writeFileSync(tokenFile, `${await oidc.issuer.token()}\n`, { mode: 0o600 });
+    const r = await run([...cert(), "--token-file", tokenFile]);
+    expect(r.last, r.stdout).toMatch(/^smoke prod: 3\/3 instances stored through https:\/\/127\.0\.0\.1:\d+ and verified/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain(fs.readFileSync(tokenFile, "utf8").trim());
   });
 });

@@ -1,4 +1,4 @@
-// npm run smoke -- <stack> [--outputs outputs.json] [--client-cert <pem> --client-key <pem>] [--ca <pem>]
+// npm run smoke -- <stack> [--outputs outputs.json] [--client-cert <pem> --client-key <pem>] [--token-file <file>] [--ca <pem>]
 //
 // The last step of a deployment: sends the dcm-samples to the deployed serviceUrl and checks
 // each object in the DICOM bucket (size, and the sha256 the service recorded). Reads the
@@ -13,7 +13,7 @@ import { loadSamples, objectKey } from "./rehearsal/samples";
 import { storeInstances, type ClientTls } from "./rehearsal/stow-client";
 
 const USAGE =
-  "usage: npm run smoke -- <stack> [--outputs <outputs.json>] [--client-cert <pem> --client-key <pem>] [--ca <pem>] [--server-name <host>]";
+  "usage: npm run smoke -- <stack> [--outputs <outputs.json>] [--client-cert <pem> --client-key <pem>] [--token-file <file>] [--ca <pem>] [--server-name <host>]";
 
 export interface SmokeOptions {
   stack: string;
@@ -21,6 +21,8 @@ export interface SmokeOptions {
   outputsFile?: string;
   clientCert?: string;
   clientKey?: string;
+  /** A file holding an access token (authMode oidc or clientauth+oidc); a file, so the token stays out of process lists. */
+  tokenFile?: string;
   ca?: string;
   serverName?: string;
   env?: Record<string, string | undefined>;
@@ -51,10 +53,16 @@ export async function smoke(o: SmokeOptions): Promise<{ code: number; summary: s
     } else {
       log("tls: server certificate checked against the system's CAs");
     }
-    if (outputs.authMode === "clientauth") {
-      if (!o.clientCert || !o.clientKey) throw new Broken("the stack uses clientauth: give --client-cert and --client-key");
+    const authMode = String(outputs.authMode);
+    if (authMode === "clientauth" || authMode === "clientauth+oidc") {
+      if (!o.clientCert || !o.clientKey) throw new Broken(`the stack uses ${authMode}: give --client-cert and --client-key`);
       tls.cert = fs.readFileSync(path.resolve(o.cwd, o.clientCert), "utf8");
       tls.key = fs.readFileSync(path.resolve(o.cwd, o.clientKey), "utf8");
+    }
+    if (authMode === "oidc" || authMode === "clientauth+oidc") {
+      if (!o.tokenFile) throw new Broken(`the stack uses ${authMode}: give --token-file, a file holding an access token from the stack's issuer with the required scope`);
+      tls.bearerToken = fs.readFileSync(path.resolve(o.cwd, o.tokenFile), "utf8").trim();
+      log(`auth: bearer token from ${o.tokenFile}`);
     }
 
     const samples = loadSamples();
@@ -141,6 +149,7 @@ export function parseArgs(argv: string[]): SmokeOptions | undefined {
     outputsFile: take("--outputs"),
     clientCert: take("--client-cert"),
     clientKey: take("--client-key"),
+    tokenFile: take("--token-file"),
     ca: take("--ca"),
     serverName: take("--server-name"),
   };

@@ -121,6 +121,7 @@ export function createStack(config: StackConfig) {
       certificate: certificates,
       fargate: config.fargate,
       app: config.app,
+      oidc: config.oidc,
       upload: config.upload,
       logRetentionDays: config.logRetentionDays,
       upstreamTimeoutSeconds: UPSTREAM_TIMEOUT_SECONDS[config.certificate.mode],

@@ -27,3 +27,66 @@ export const RESPONSE_DELAY_MAX_SECONDS = 600;
 export function uploadBufferMiB(partSizeMiB: number, partConcurrency: number): number {
   return partSizeMiB * (partConcurrency + 2);
 }
+
+// Bearer tokens (OAuth 2.0 / OpenID Connect). The stack writes these variables when its
+// authMode includes oidc, and checks its `oidc` block with the same rules as the service.
+
+export const OIDC_ISSUER_ENV = "OIDC_ISSUER";
+export const OIDC_AUDIENCE_ENV = "OIDC_AUDIENCE";
+export const OIDC_REQUIRED_SCOPE_ENV = "OIDC_REQUIRED_SCOPE";
+export const OIDC_ALGORITHMS_ENV = "OIDC_ALGORITHMS";
+export const OIDC_DEFAULT_SCOPE = "dicomweb.write";
+export const OIDC_DEFAULT_ALGORITHMS: readonly string[] = ["RS256", "PS256", "ES256"];
+/** Signature algorithms checked with a public key from the issuer's JWKS. HMAC and "none" are not among them. */
+export const OIDC_SUPPORTED_ALGORITHMS: readonly string[] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+export const OIDC_CLOCK_SKEW_SECONDS: IntegerSetting = { env: "OIDC_CLOCK_SKEW_SECONDS", default: 30, min: 0, max: 300 };
+
+/** 127.0.0.0/8, ::1 and localhost: the only hosts an http:// issuer may have. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** Why `text` cannot be an issuer URL, or undefined when it can. */
+export function oidcIssuerProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `"${text}" is not a URL`;
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) {
+    return `"${text}" must be an https:// URL (http:// only on a loopback address, for local use)`;
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    return `"${text}" must not carry a query, a fragment or credentials (OpenID Connect Discovery 1.0)`;
+  }
+  return undefined;
+}
+
+/** The algorithms in a comma-separated list, in canonical spelling; or the problem with them. */
+export function parseOidcAlgorithms(text: string): { algorithms: string[] } | { problem: string } {
+  const names = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (names.length === 0) return { problem: `lists no algorithm; use some of ${OIDC_SUPPORTED_ALGORITHMS.join(", ")}` };
+  const algorithms: string[] = [];
+  for (const name of names) {
+    if (/^HS\d+$/i.test(name)) {
+      return { problem: `${name} is refused: HMAC needs a shared secret, and accepting it lets a token "signed" with the issuer's public key pass` };
+    }
+    if (name.toLowerCase() === "none") return { problem: `"none" is refused: it means an unsigned token` };
+    const known = OIDC_SUPPORTED_ALGORITHMS.find((a) => a.toLowerCase() === name.toLowerCase());
+    if (!known) return { problem: `${name} is not a supported algorithm; use some of ${OIDC_SUPPORTED_ALGORITHMS.join(", ")}` };
+    if (!algorithms.includes(known)) algorithms.push(known);
+  }
+  return { algorithms };
+}
+
+/** Why `text` cannot be a scope (RFC 6749 section 3.3: one scope-token, no spaces or quotes), or undefined. */
+export function oidcScopeProblem(text: string): string | undefined {
+  return /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/.test(text) ? undefined : `"${text}" is not a single OAuth scope (printable ASCII without spaces, " or \\)`;
+}
+
+/** Why `text` cannot be an audience, or undefined. */
+export function oidcAudienceProblem(text: string): string | undefined {
+  return /^[^\x00-\x20\x7f"\\]{1,1024}$/.test(text) ? undefined : `"${text}" must be 1 to 1024 printable characters without spaces, " or \\`;
+}

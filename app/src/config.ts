@@ -8,6 +8,7 @@ import {
   UPLOAD_PART_SIZE_MIB,
   type IntegerSetting,
 } from "./config-limits.js";
+import { readOidcSettings, type OidcSettings } from "./auth/settings.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug";
 export type DuplicatePolicy = "overwrite" | "reject";
@@ -40,6 +41,10 @@ export interface Config {
   s3RequestTimeoutMs: number;
   shutdownTimeoutMs: number;
   dataDir: string;
+  /** Bearer tokens are required (OIDC_ISSUER set); undefined: no token is asked for. */
+  oidc: OidcSettings | undefined;
+  /** GET /metrics on a listener of its own; undefined: on the main port. */
+  metrics: { port: number; host: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -51,6 +56,8 @@ export class ConfigError extends Error {
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
+/** Where /metrics goes when bearer tokens are on and METRICS_PORT is unset (Prometheus exporters' range). */
+export const DEFAULT_METRICS_PORT = 9464;
 /** S3 allows at most 10,000 parts in one multipart upload. */
 export const S3_MAX_PARTS = 10_000;
 
@@ -175,6 +182,19 @@ export function loadConfig(env: Env = process.env): Config {
   const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_SECONDS", 30, 0, 3600) * 1000;
   const dataDir = read("DATA_DIR") ?? ".data";
 
+  const oidc = readOidcSettings(env, { text: read, int, problem: (m) => problems.push(m) });
+  // With bearer tokens on, /metrics must not be open to whoever can reach the STOW port.
+  const metricsPortSet = read("METRICS_PORT") !== undefined;
+  const metricsPort = int("METRICS_PORT", DEFAULT_METRICS_PORT, 0, 65535);
+  const metricsHost = read("METRICS_HOST") ?? "127.0.0.1";
+  if (read("METRICS_HOST") !== undefined && !metricsPortSet && !oidc) {
+    problems.push("METRICS_HOST: set, but /metrics is on the main port; set METRICS_PORT too for a listener of its own");
+  }
+  const metrics = metricsPortSet || oidc ? { port: metricsPort, host: metricsHost } : undefined;
+  if (metrics && metrics.port !== 0 && metrics.port === port) {
+    problems.push(`METRICS_PORT: ${metrics.port} is PORT too; give /metrics a port of its own`);
+  }
+
   if (problems.length) throw new ConfigError(problems);
   return {
     port,
@@ -197,5 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     s3RequestTimeoutMs,
     shutdownTimeoutMs,
     dataDir,
+    oidc,
+    metrics,
   };
 }

@@ -27,6 +27,14 @@ describe("main", () => {
     expect(stderr).toMatch(/DUPLICATE_POLICY: expected overwrite or reject/);
   });
 
+  it("stops start-up on invalid bearer-token settings the same way, naming each variable", async () => {
+    const { code, stderr } = await runToExit({ OIDC_ISSUER: "http://idp.hospital.test", OIDC_ALGORITHMS: "RS256,HS256" });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/OIDC_ISSUER: .*must be an https:\/\/ URL/);
+    expect(stderr).toMatch(/OIDC_AUDIENCE: required with OIDC_ISSUER/);
+    expect(stderr).toMatch(/OIDC_ALGORITHMS: HS256 is refused/);
+  });
+
   it("without S3_BUCKET runs the embedded store, stores under DATA_DIR, and exits 0 on SIGTERM", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "stowrs-main-"));
     dirs.push(dataDir);

@@ -43,6 +43,7 @@ async function main() {
   log.child({}, { level: "info" }).info(
     {
       url: service.url,
+      metricsUrl: service.metricsUrl,
       bucket: service.bucket,
       prefix: config.prefix,
       s3: service.embeddedStore
@@ -51,6 +52,9 @@ async function main() {
           ? "AWS S3"
           : config.s3Endpoint,
       upload: config.upload,
+      auth: config.oidc
+        ? { bearerTokens: { issuer: config.oidc.issuer, audience: config.oidc.audience, requiredScope: config.oidc.requiredScope, algorithms: config.oidc.algorithms } }
+        : "no bearer tokens",
     },
     "listening",
   );

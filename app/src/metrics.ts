@@ -25,6 +25,12 @@ export function createMetrics() {
     uploadsInFlight: new Gauge({ name: "stowrs_uploads_in_flight", help: "Instance uploads in progress", registers: [registry] }),
     uploadAborts: new Counter({ name: "stowrs_upload_aborts_total", help: "Multipart uploads aborted", registers: [registry] }),
     overloadRejections: new Counter({ name: "stowrs_overload_rejections_total", help: "Requests answered 503 because the service was at capacity", registers: [registry] }),
+    authRefusals: new Counter({
+      name: "stowrs_auth_refusals_total",
+      help: "Requests refused for their bearer token, by HTTP status (401, 403, 503) and reason",
+      labelNames: ["status", "reason"],
+      registers: [registry],
+    }),
   };
   return m;
 }

@@ -5,9 +5,11 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
+import { startBearerAuth } from "./auth/bearer-auth.js";
 import type { Config } from "./config.js";
 import { EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, startEmbeddedStore, type EmbeddedStore } from "./embedded-s3/embedded-store.js";
 import { createMetrics } from "./metrics.js";
+import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import type { ServiceContext } from "./service-context.js";
 import { createS3Target } from "./storage/s3-target.js";
 import { Semaphore } from "./util/semaphore.js";
@@ -22,6 +24,8 @@ const SHUTDOWN_CLEANUP_MS = 5_000;
 
 export interface RunningService {
   url: string;
+  /** Where GET /metrics is served when not on `url` (METRICS_PORT, or bearer tokens on). */
+  metricsUrl?: string;
   bucket: string;
   embeddedStore?: EmbeddedStore;
   context: ServiceContext;
@@ -51,6 +55,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     metrics,
     storage,
     instanceSlots: new Semaphore(config.maxInstancesInFlight),
+    tokens: config.oidc ? startBearerAuth(config.oidc, log) : undefined,
     shuttingDown: false,
     activeRequests: 0,
   };
@@ -75,6 +80,14 @@ export async function startService(config: Config, log: Logger): Promise<Running
     s.once("error", reject);
   });
   server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
+  let metricsServer: MetricsServer | undefined;
+  try {
+    if (config.metrics) metricsServer = await startMetricsServer(context, config.metrics);
+  } catch (err) {
+    server.close();
+    context.tokens?.close();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;
@@ -94,9 +107,11 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const cleanupDeadline = Date.now() + SHUTDOWN_CLEANUP_MS;
       while (context.activeRequests > 0 && Date.now() < cleanupDeadline) await new Promise((r) => setTimeout(r, 50));
       await closed;
+      await metricsServer?.close();
+      context.tokens?.close();
       storage.client.destroy();
       if (embeddedStore) await embeddedStore.stop();
     })());
 
-  return { url, bucket: effective.bucket!, embeddedStore, context, shutdown };
+  return { url, metricsUrl: metricsServer?.url, bucket: effective.bucket!, embeddedStore, context, shutdown };
 }

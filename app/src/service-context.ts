@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { BearerAuth } from "./auth/bearer-auth.js";
 import type { Config } from "./config.js";
 import type { Metrics } from "./metrics.js";
 import type { S3Target } from "./storage/s3-target.js";
@@ -13,6 +14,8 @@ export interface ServiceContext {
   storage: S3Target;
   /** Process-wide instances in flight (MAX_INSTANCES_IN_FLIGHT). */
   instanceSlots: Semaphore;
+  /** Checks bearer tokens; undefined when OIDC_ISSUER is unset. */
+  tokens?: BearerAuth;
   shuttingDown: boolean;
   activeRequests: number;
 }

@@ -20,7 +20,7 @@ const hostPort = (a) => `${a.host}:${a.port}`;
  * @param {{ selfSigned: boolean }} certificate
  */
 export function renderNginxConf(settings, paths, certificate) {
-  const clientAuth = settings.authMode === "clientauth";
+  const clientAuth = settings.clientCertificates;
   const timeout = `${settings.upstreamTimeoutSeconds}s`;
 
   // An empty value makes nginx drop the header, so in anonymous mode a
@@ -120,6 +120,8 @@ ${clientAuthBlock}
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Client-DN ${clientDn};
+            # Authorization reaches the app as the client sent it (with AUTH_MODE=oidc the app
+            # checks the bearer token); no log format here ever contains it.
 
             # Stream bodies both ways instead of spooling them to disk.
             proxy_request_buffering off;

@@ -26,6 +26,24 @@ describe("renderNginxConf", () => {
     expect(text).toContain('proxy_set_header X-Client-DN "";');
   });
 
+  it("in oidc mode asks for no certificate; with clientauth+oidc it requires one; both leave Authorization to the client", () => {
+    const oidc = conf({ AUTH_MODE: "oidc", CERT_MODE: "FROMS3" });
+    expect(oidc).not.toContain("ssl_verify_client");
+    expect(oidc).toContain('proxy_set_header X-Client-DN "";');
+    const both = conf({ AUTH_MODE: "clientauth+oidc", CERT_MODE: "FROMS3" });
+    expect(both).toContain("ssl_verify_client on;");
+    expect(both).toContain("proxy_set_header X-Client-DN $ssl_client_s_dn;");
+    for (const text of [oidc, both, clientauth(), anonymous()]) expect(text).not.toMatch(/proxy_set_header\s+Authorization|proxy_pass_request_headers/i);
+  });
+
+  it("logs no request header in any mode (no Authorization, no cookie)", () => {
+    for (const text of [conf({ AUTH_MODE: "oidc", CERT_MODE: "FROMS3" }), conf({ AUTH_MODE: "clientauth+oidc", CERT_MODE: "FROMS3" }), anonymous()]) {
+      const format = /log_format front[\s\S]*?';/.exec(text)?.[0];
+      expect(format).toBeDefined();
+      expect(format).not.toMatch(/\$http_|\$request\b|\$request_uri|\$args|\$query_string/);
+    }
+  });
+
   it("proxies without rewriting the URI and without buffering", () => {
     for (const text of [clientauth(), anonymous()]) {
       expect(text).toMatch(/proxy_pass http:\/\/app;/);

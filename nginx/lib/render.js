@@ -66,7 +66,7 @@ async function removeOutput(paths) {
 }
 
 /**
- * Puts certificate.crt, certificate.key and (clientauth) truststore.crt into
+ * Puts certificate.crt, certificate.key and (client certificates) truststore.crt into
  * OUT_DIR/tls after checking them.
  */
 async function obtainCertificates(settings, paths, log) {
@@ -83,14 +83,14 @@ async function obtainCertificates(settings, paths, log) {
       [serverCertificate, serverKey, truststore] = await Promise.all([
         read("certificate.crt"),
         read("certificate.key"),
-        settings.authMode === "clientauth" ? read("truststore.crt") : Promise.resolve(null),
+        settings.clientCertificates ? read("truststore.crt") : Promise.resolve(null),
       ]);
     } finally {
       client.destroy();
     }
-    if (settings.authMode === "clientauth" && truststore === null) {
+    if (settings.clientCertificates && truststore === null) {
       throw new StartError(
-        `AUTH_MODE=clientauth but ${where("truststore.crt")} does not exist; ` +
+        `AUTH_MODE=${settings.authMode} but ${where("truststore.crt")} does not exist; ` +
           "refusing to start without client-certificate checks (upload the CA certificates that sign client certificates there)",
       );
     }
@@ -126,7 +126,7 @@ async function obtainCertificates(settings, paths, log) {
   server.warnings.forEach((w) => log.warn(w));
   log.info(`server certificate "${server.subject}", valid to ${server.validTo}`);
 
-  if (settings.authMode === "clientauth") {
+  if (settings.clientCertificates) {
     const trusted = checkTruststore(/** @type {Buffer} */ (truststore));
     trusted.warnings.forEach((w) => log.warn(w));
     await writeFile(paths.truststore, /** @type {Buffer} */ (truststore), { mode: 0o644 });

@@ -13,14 +13,18 @@ export class SettingsError extends Error {
 /** Same default as the app's MAX_REQUEST_BYTES: 50 GiB. */
 export const DEFAULT_MAX_REQUEST_BYTES = 53_687_091_200;
 
-const AUTH_MODES = ["anonymous", "clientauth"];
+// oidc: the app checks bearer tokens; the front passes Authorization through and asks for no
+// client certificate. clientauth+oidc: both, a client certificate and a token.
+const AUTH_MODES = ["anonymous", "clientauth", "oidc", "clientauth+oidc"];
 const CERT_MODES = ["FROMS3", "ACM"];
 
 /**
  * @typedef {{ host: string, port: number }} Address
  * @typedef {{
  *   outDir: string,
- *   authMode: "anonymous" | "clientauth",
+ *   authMode: "anonymous" | "clientauth" | "oidc" | "clientauth+oidc",
+ *   clientCertificates: boolean,
+ *   bearerTokens: boolean,
  *   certMode: "FROMS3" | "ACM",
  *   certBucket: string | undefined,
  *   certPrefix: string,
@@ -61,11 +65,12 @@ export function readSettings(env) {
   if (certMode === "FROMS3" && !certBucket) {
     problems.push("CERT_MODE=FROMS3 needs CERT_BUCKET, the bucket holding certificate.crt, certificate.key and truststore.crt");
   }
-  if (authMode === "clientauth" && certMode === "ACM") {
+  const clientCertificates = authMode === "clientauth" || authMode === "clientauth+oidc";
+  if (clientCertificates && certMode === "ACM") {
     // The NLB ends the client's TLS session under ACM and opens its own to the
     // task without a client certificate, so nginx could never verify anyone.
     problems.push(
-      "AUTH_MODE=clientauth needs CERT_MODE=FROMS3: with CERT_MODE=ACM the load balancer ends TLS and no client certificate reaches nginx",
+      `AUTH_MODE=${authMode} needs CERT_MODE=FROMS3: with CERT_MODE=ACM the load balancer ends TLS and no client certificate reaches nginx`,
     );
   }
 
@@ -98,6 +103,8 @@ export function readSettings(env) {
   return {
     outDir: /** @type {string} */ (outDir),
     authMode: /** @type {any} */ (authMode),
+    clientCertificates,
+    bearerTokens: authMode === "oidc" || authMode === "clientauth+oidc",
     certMode: /** @type {any} */ (certMode),
     certBucket,
     certPrefix,

@@ -39,6 +39,13 @@ describe("readSettings", () => {
     expect(s.listen).toEqual({ host: "[::]", port: 8443 });
   });
 
+  it("reads the bearer-token modes: oidc alone, or with client certificates", () => {
+    expect(readSettings({ ...base, AUTH_MODE: "OIDC" })).toMatchObject({ authMode: "oidc", clientCertificates: false, bearerTokens: true });
+    expect(readSettings({ ...base, AUTH_MODE: "clientauth+oidc" })).toMatchObject({ authMode: "clientauth+oidc", clientCertificates: true, bearerTokens: true });
+    expect(readSettings({ ...base, AUTH_MODE: "oidc", CERT_MODE: "ACM", CERT_BUCKET: "" })).toMatchObject({ authMode: "oidc", certMode: "ACM" });
+    expect(readSettings(base)).toMatchObject({ clientCertificates: true, bearerTokens: false });
+  });
+
   it("reads the S3 settings the app uses", () => {
     const s = readSettings({ ...base, S3_ENDPOINT: "http://127.0.0.1:4568", S3_FORCE_PATH_STYLE: "true", AWS_REGION: "eu-west-1" });
     expect(s.s3).toEqual({ endpoint: "http://127.0.0.1:4568", forcePathStyle: true, region: "eu-west-1" });
@@ -50,7 +57,7 @@ describe("readSettings", () => {
 
   it("requires the modes rather than guessing them", () => {
     expect(problems({ OUT_DIR: "/x" })).toEqual([
-      "AUTH_MODE is not set: use one of anonymous, clientauth",
+      "AUTH_MODE is not set: use one of anonymous, clientauth, oidc, clientauth+oidc",
       "CERT_MODE is not set: use one of FROMS3, ACM",
     ]);
   });
@@ -62,6 +69,8 @@ describe("readSettings", () => {
     [{ OUT_DIR: "/tmp/$x" }, "must be an absolute path without spaces"],
     [{ CERT_BUCKET: "" }, "CERT_MODE=FROMS3 needs CERT_BUCKET"],
     [{ CERT_MODE: "ACM" }, "AUTH_MODE=clientauth needs CERT_MODE=FROMS3"],
+    [{ CERT_MODE: "ACM", AUTH_MODE: "clientauth+oidc" }, "AUTH_MODE=clientauth+oidc needs CERT_MODE=FROMS3"],
+    [{ AUTH_MODE: "bearer" }, 'AUTH_MODE="bearer" is not one of anonymous, clientauth, oidc, clientauth+oidc'],
     [{ UPSTREAM: "app" }, 'UPSTREAM="app" is not host:port'],
     [{ LISTEN: "0.0.0.0:70000" }, 'LISTEN="0.0.0.0:70000" is not host:port'],
     [{ LISTEN: "0.0.0.0:8081" }, "LISTEN and HEALTH_LISTEN both use port 8081"],

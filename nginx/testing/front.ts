@@ -91,6 +91,8 @@ export interface FrontHandle {
   output(): string;
   /** Parsed access-log lines so far. */
   accessLog(): Array<Record<string, unknown>>;
+  /** The access log as written. */
+  accessLogText(): string;
   /** Exit code once the process has ended. */
   exited: Promise<number | null>;
   stop(): Promise<void>;
@@ -143,6 +145,7 @@ export async function startFront({ env }: StartFrontOptions): Promise<FrontHandl
       existsSync(accessLogPath)
         ? readFileSync(accessLogPath, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
         : [],
+    accessLogText: () => (existsSync(accessLogPath) ? readFileSync(accessLogPath, "utf8") : ""),
     exited,
     async stop() {
       await terminate(child, exited);

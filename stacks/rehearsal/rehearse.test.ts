@@ -29,9 +29,9 @@ function lastLine(text: string): string {
   return text.trimEnd().split("\n").at(-1) ?? "";
 }
 
-/** Pulumi.prod.yaml with `edit` applied, written as Pulumi.<stack>.yaml in a temp dir. */
-function prodVariant(stack: string, edit: (config: Record<string, any>) => void): string {
-  const doc = parse(fs.readFileSync(path.join(REPO, "Pulumi.prod.yaml"), "utf8"));
+/** Pulumi.prod.yaml (or another committed stack file) with `edit` applied, written as Pulumi.<stack>.yaml in a temp dir. */
+function prodVariant(stack: string, edit: (config: Record<string, any>) => void, from = "prod"): string {
+  const doc = parse(fs.readFileSync(path.join(REPO, `Pulumi.${from}.yaml`), "utf8"));
   edit(doc.config);
   const file = path.join(tmp, `Pulumi.${stack}.yaml`);
   fs.writeFileSync(file, stringify(doc));
@@ -52,6 +52,24 @@ describe("npm run rehearse", () => {
     expect(stdout).toMatch(/nlb: target healthy: GET \/ready on port 8081/);
     expect(stdout).toMatch(/objects written by the stack: \S+\/certificate\.crt, \S+\/certificate\.key/);
     if (stack === "prod") expect(stdout).toMatch(/without a client certificate: refused \(HTTP 400/);
+  });
+
+  it("passes dev switched to bearer tokens: a stand-in issuer on loopback, 401 without a token, the samples stored with one", async () => {
+    const file = prodVariant(
+      "dev-oidc",
+      (c) => {
+        c["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "oidc" };
+        c["stowrs-to-s3:oidc"] = { issuer: "https://keycloak.hospital.test/realms/imaging", audience: "stowrs-dev", algorithms: ["ES256"] };
+      },
+      "dev",
+    );
+    const { code, stdout } = await cli(file);
+    expect(lastLine(stdout)).toMatch(/^rehearsal dev-oidc: 3\/3 instances stored through https:\/\/127\.0\.0\.1:\d+ \(oidc, FROMS3 generated certificate\)$/);
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(/oidc: issuer moved: https:\/\/keycloak\.hospital\.test\/realms\/imaging -> http:\/\/127\.0\.0\.1:\d+ \(a stand-in oidc-provider on loopback, issuing ES256 access tokens for audience stowrs-dev with scope dicomweb\.write/);
+    expect(stdout).toMatch(/ports: moved .*, app metrics 9464 -> \d+/);
+    expect(stdout).toContain('client: without a token: refused (HTTP 401, WWW-Authenticate: Bearer realm="stowrs")');
+    expect(stdout).toContain("client: access token from the stand-in issuer (client credentials");
   });
 
   it("fails prod as it was before certificates were stack config (clientauth, nothing for the truststore), naming the key", async () => {

@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver";
 import type { FrontHandle } from "../../nginx/testing/front";
-import { certificateSummary, ConfigError, isPlaceholderCa, parseConfig, type StackConfig } from "../config";
+import { certificateSummary, ConfigError, isPlaceholderCa, parseConfig, usesBearerTokens, usesClientCertificates, type StackConfig } from "../config";
+import { DEFAULT_METRICS_PORT } from "../../app/src/config";
 import { PORTS } from "../containers";
 import { readDockerfile } from "../dockerfile";
 import { recordStack } from "../offline/record";
@@ -18,6 +19,7 @@ import { readStackFile, StackFileError } from "../offline/stack-file";
 import { buildApp } from "./app-build";
 import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
 import { plannedTask, type PlannedTask } from "./planned-task";
+import { startStandInIssuer, type StandInIssuer } from "./issuer";
 import { loadSamples, objectKey, type Sample } from "./samples";
 import { storeInstances, type ClientTls } from "./stow-client";
 
@@ -111,15 +113,32 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     };
 
     // 3. Ports move to free loopback ports; everything else is the plan's.
-    const ports = { app: await freePort(), tls: await freePort(), health: await freePort() };
+    const ports = { app: await freePort(), tls: await freePort(), health: await freePort(), metrics: await freePort() };
+    const bearerTokens = usesBearerTokens(config.certificate.authMode);
     log(
       `ports: moved to free loopback ports: app ${PORTS.app} -> ${ports.app}, nginx TLS ${PORTS.tls} -> ${ports.tls}, ` +
-        `health ${PORTS.health} -> ${ports.health}`,
+        `health ${PORTS.health} -> ${ports.health}` +
+        (bearerTokens ? `, app metrics ${DEFAULT_METRICS_PORT} -> ${ports.metrics}` : ""),
     );
+    // With bearer tokens, the issuer moves too: a stand-in provider on loopback issues the tokens.
+    let issuer: StandInIssuer | undefined;
+    if (bearerTokens && config.oidc) {
+      try {
+        issuer = await startStandInIssuer(config.oidc);
+      } catch (err) {
+        throw new Broken(`the stand-in token issuer did not start: ${(err as Error).message}`);
+      }
+      cleanup.push(() => issuer!.close());
+      log(
+        `oidc: issuer moved: ${config.oidc.issuer} -> ${issuer.url} (a stand-in oidc-provider on loopback, issuing ${issuer.algorithm} access tokens ` +
+          `for audience ${config.oidc.audience} with scope ${config.oidc.requiredScope} by the client-credentials grant)`,
+      );
+    }
     const appEnv = {
       ...imageEnv("app"),
       ...envOf(appDef),
       PORT: String(ports.app),
+      ...(issuer ? { OIDC_ISSUER: issuer.url, METRICS_PORT: String(ports.metrics) } : {}),
       ...standIn,
       ...options.faults?.app,
     };
@@ -132,7 +151,10 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
       ...standIn,
       ...options.faults?.nginx,
     };
-    log(`env: app and nginx get their image's ENV and the task definition's environment; changed: PORT/LISTEN/HEALTH_LISTEN/UPSTREAM (ports), S3_ENDPOINT, S3_FORCE_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the stand-in instead of the task role), OUT_DIR and ACCESS_LOG (temp files)`);
+    log(
+      `env: app and nginx get their image's ENV and the task definition's environment; changed: PORT/LISTEN/HEALTH_LISTEN/UPSTREAM${issuer ? "/METRICS_PORT" : ""} (ports), ` +
+        `${issuer ? "OIDC_ISSUER (the stand-in issuer), " : ""}S3_ENDPOINT, S3_FORCE_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the stand-in instead of the task role), OUT_DIR and ACCESS_LOG (temp files)`,
+    );
 
     // 4. Containers in dependency order: those nginx depends on first, until their condition holds.
     let buildDir: string;
@@ -167,12 +189,26 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     const samples = loadSamples();
     const url = `https://127.0.0.1:${ports.tls}`;
     const tls = await clientTls(config, task, options, tmp, log);
-    if (config.certificate.authMode === "clientauth") {
+    if (issuer) {
+      const refused = await storeInstances(url, samples, tls).then(
+        (a) => (a.status === 401 ? `HTTP 401, WWW-Authenticate: ${a.wwwAuthenticate ?? "(none)"}` : undefined),
+        (err: Error) => `${err.message}`,
+      );
+      if (!refused || !refused.startsWith("HTTP 401")) throw new Broken(`oidc: a client without a token was not answered 401 (${refused ?? "it was let through"})`);
+      log(`client: without a token: refused (${refused})`);
+      try {
+        tls.bearerToken = await issuer.token();
+      } catch (err) {
+        throw new Broken(`the stand-in issuer gave no token: ${(err as Error).message}`);
+      }
+      log(`client: access token from the stand-in issuer (client credentials, resource indicator ${issuer.resource}), sent as Authorization: Bearer`);
+    }
+    if (usesClientCertificates(config.certificate.authMode)) {
       const refused = await storeInstances(url, samples, { ...tls, cert: undefined, key: undefined }).then(
         (a) => (a.status >= 400 && a.status < 500 ? `HTTP ${a.status}: ${a.body.trim().split("\n")[0]}` : undefined),
         (err: Error) => `TLS: ${err.message}`,
       );
-      if (!refused) throw new Broken("clientauth: a client without a certificate was let through");
+      if (!refused) throw new Broken(`${config.certificate.authMode}: a client without a certificate was let through`);
       log(`client: without a client certificate: refused (${refused})`);
     }
     let answer;
@@ -289,7 +325,7 @@ async function clientTls(config: StackConfig, task: PlannedTask, options: Rehear
     log("client: the stack writes no server certificate (external bucket): nginx's certificate is not checked");
     tls.insecure = true;
   }
-  if (cert.authMode !== "clientauth") return tls;
+  if (!usesClientCertificates(cert.authMode)) return tls;
   if (options.clientCert && options.clientKey) {
     tls.cert = fs.readFileSync(options.clientCert, "utf8");
     tls.key = fs.readFileSync(options.clientKey, "utf8");
@@ -304,7 +340,7 @@ async function clientTls(config: StackConfig, task: PlannedTask, options: Rehear
     log("client: client certificate issued now by the placeholder CA (stacks/examples), the truststore this stack writes");
     return tls;
   }
-  throw new Broken("clientauth: give --client-cert and --client-key, a client certificate that chains to the stack's truststore");
+  throw new Broken(`${cert.authMode}: give --client-cert and --client-key, a client certificate that chains to the stack's truststore`);
 }
 
 function issueClientCertificate(dir: string): { cert: string; key: string } {

@@ -1,5 +1,6 @@
 // A STOW-RS client for the rehearsal and the smoke test: sends instances as one
-// multipart/related request over HTTPS, with a client certificate when asked, and checks
+// multipart/related request over HTTPS, with a client certificate and a bearer token when
+// asked, and checks
 // the server's certificate against a pinned one (the stack's own) when one is known.
 import { X509Certificate, randomBytes } from "node:crypto";
 import { request } from "node:https";
@@ -18,6 +19,8 @@ export interface ClientTls {
   serverName?: string;
   /** Accept any server certificate (the rehearsal, where the stack does not know the certificate). */
   insecure?: boolean;
+  /** Not TLS, but the other credential a client may need: an access token sent as `Authorization: Bearer`. */
+  bearerToken?: string;
 }
 
 export interface StowAnswer {
@@ -29,6 +32,8 @@ export interface StowAnswer {
   failed: { sop: string; reason: number }[];
   /** Set when the hostname check failed but the pin matched (a name other than the one the certificate was made for). */
   nameWarning?: string;
+  /** The answer's WWW-Authenticate header, if any. */
+  wwwAuthenticate?: string;
 }
 
 export class TlsRefused extends Error {}
@@ -56,7 +61,12 @@ export function storeInstances(baseUrl: string, samples: Sample[], tls: ClientTl
       {
         method: "POST",
         agent: false,
-        headers: { "Content-Type": contentType, "Content-Length": body.length, Accept: "application/dicom+json" },
+        headers: {
+          "Content-Type": contentType,
+          "Content-Length": body.length,
+          Accept: "application/dicom+json",
+          ...(tls.bearerToken ? { Authorization: `Bearer ${tls.bearerToken}` } : {}),
+        },
         cert: tls.cert,
         key: tls.key,
         ca: tls.ca,
@@ -70,7 +80,8 @@ export function storeInstances(baseUrl: string, samples: Sample[], tls: ClientTl
         let text = "";
         res.setEncoding("utf8");
         res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, ...parseAnswer(text), nameWarning }));
+        const wwwAuthenticate = typeof res.headers["www-authenticate"] === "string" ? res.headers["www-authenticate"] : undefined;
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, ...parseAnswer(text), nameWarning, wwwAuthenticate }));
         res.on("error", reject);
       },
     );

@@ -3,7 +3,9 @@
 import { readSettings as readNginxSettings } from "../../nginx/lib/settings.js";
 
 export interface NginxSettings {
-  authMode: "anonymous" | "clientauth";
+  authMode: "anonymous" | "clientauth" | "oidc" | "clientauth+oidc";
+  clientCertificates: boolean;
+  bearerTokens: boolean;
   certMode: "FROMS3" | "ACM";
   certBucket: string | undefined;
   certPrefix: string;

@@ -1,13 +1,13 @@
-// The request id (Hono's requestId middleware on the STOW routes): honoured when safe, made up
-// otherwise, echoed in every answer of the routes, early refusals included.
+// The request id (Hono's requestId middleware, in front of every route in app.ts): honoured when
+// safe, made up otherwise, echoed in every answer, early refusals included.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { createApp } from "../app.js";
 import { loadConfig } from "../config.js";
 import { createMetrics } from "../metrics.js";
 import type { ServiceContext } from "../service-context.js";
 import type { S3Target } from "../storage/s3-target.js";
 import { Semaphore } from "../util/semaphore.js";
-import { studiesRoutes } from "./studies.js";
 
 function routes() {
   const svc: ServiceContext = {
@@ -20,7 +20,7 @@ function routes() {
     shuttingDown: false,
     activeRequests: 0,
   };
-  return studiesRoutes(svc);
+  return createApp(svc);
 }
 
 // Refused before the body is read: no acceptable response type.

@@ -3,7 +3,8 @@
 import type { Readable } from "node:stream";
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { requestId, type RequestIdVariables } from "hono/request-id";
+import type { RequestIdVariables } from "hono/request-id";
+import { principalOf } from "../auth/bearer-guard.js";
 import { isValidUid } from "../dicom/uid.js";
 import { parseStowContentType } from "../multipart/content-type.js";
 import { MultipartReader } from "../multipart/reader.js";
@@ -21,9 +22,8 @@ import { errorResponse } from "./error-response.js";
 type Env = { Bindings: { incoming?: Readable }; Variables: RequestIdVariables };
 
 export function studiesRoutes(svc: ServiceContext) {
+  // The request id comes from app.ts's requestId middleware, in front of these routes.
   const routes = new Hono<Env>();
-  // Honours a client's (or the front's) X-Request-Id of word characters, "-" and "=", else makes one; echoed in the answer.
-  routes.use(requestId({ limitLength: 128 }));
   routes.post("/studies", (c) => store(c, svc, undefined));
   routes.post("/studies/:study", (c) => {
     const study = c.req.param("study");
@@ -40,7 +40,7 @@ async function store(c: Context<Env>, svc: ServiceContext, studyUidFromPath: str
   const { config, metrics } = svc;
   const started = Date.now();
   const clientDn = c.req.header("x-client-dn") || undefined;
-  const log = svc.log.child({ requestId: c.var.requestId });
+  const log = svc.log.child({ requestId: c.var.requestId, ...principalOf(c) });
 
   const reject = (status: 400 | 406 | 413 | 415 | 503, message: string) => {
     metrics.requests.inc({ status: String(status) });

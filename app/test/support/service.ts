@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 
 export interface ServiceHandle {
   url: string;
+  /** GET /metrics's listener when it has one of its own (METRICS_PORT, or bearer tokens on). */
+  metricsUrl?: string;
   port: number;
   pid: number;
   /** Every stdout line so far (JSON log lines). */
@@ -32,12 +34,16 @@ export async function startServiceProcess(env: Record<string, string>, extraNode
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let metricsUrl: string | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
       lines.push(line);
       try {
         const msg = JSON.parse(line);
-        if (msg.msg === "listening" && typeof msg.url === "string") resolve(msg.url);
+        if (msg.msg === "listening" && typeof msg.url === "string") {
+          metricsUrl = typeof msg.metricsUrl === "string" ? msg.metricsUrl : undefined;
+          resolve(msg.url);
+        }
       } catch {
         /* not JSON */
       }
@@ -46,6 +52,7 @@ export async function startServiceProcess(env: Record<string, string>, extraNode
   });
   return {
     url,
+    metricsUrl,
     port: Number(new URL(url).port),
     pid: child.pid!,
     logs: () => [...lines],
