@@ -6,8 +6,6 @@ import { Agent } from "node:https";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { api } from "dicomweb-client";
-import XMLHttpRequest from "xhr2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedKey } from "../app/test/support/key-layout.js";
 import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation } from "../app/test/support/stow-check.js";
@@ -15,18 +13,10 @@ import { loadSamples } from "../app/test/support/samples.js";
 import type { S3rverHandle } from "../app/test/support/s3rver.js";
 import type { ServiceHandle } from "../app/test/support/service.js";
 import type { FrontHandle } from "./testing/front.js";
+import { storeWithDicomwebClient } from "./testing/dicomweb-store.js";
 import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
 import { makePki, type Pki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
-
-(globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
-
-type Xhr = {
-  status: number;
-  responseText: string;
-  getResponseHeader(name: string): string | null;
-  nodejsSet(options: { httpsAgent?: Agent }): void;
-};
 
 let pki: Pki;
 let pkiDir: string;
@@ -49,23 +39,7 @@ afterAll(async () => {
   rmSync(pkiDir, { recursive: true, force: true });
 });
 
-const asArrayBuffer = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-
-async function store(agent: Agent, studyInstanceUID?: string) {
-  const client = new api.DICOMwebClient({ url: front.url, verbose: false, singlepart: false });
-  const xhr = new (XMLHttpRequest as unknown as new () => Xhr)();
-  xhr.nodejsSet({ httpsAgent: agent });
-  const options = {
-    datasets: samples.map((s) => asArrayBuffer(s.body)),
-    request: { instance: xhr as never },
-    ...(studyInstanceUID ? { studyInstanceUID } : {}),
-  };
-  const resolved = await client.storeInstances(options).then(
-    () => true,
-    () => false,
-  );
-  return { resolved, status: xhr.status, contentType: xhr.getResponseHeader("content-type") ?? "", text: String(xhr.responseText) };
-}
+const store = (agent: Agent, studyInstanceUID?: string) => storeWithDicomwebClient({ url: front.url, agent, instances: samples.map((s) => s.body), studyInstanceUID });
 
 describe("dicomweb-client through the mTLS front", () => {
   it("is refused without a client certificate", async () => {
@@ -93,7 +67,7 @@ describe("dicomweb-client through the mTLS front", () => {
     expect(again.status).toBe(200);
     agent.destroy();
 
-    const lines = () => service.logs().map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "store request");
+    const lines = () => service.logRecords("store request");
     await until(() => lines().length >= 2, "the app's log lines");
     expect(lines().map((l) => `${l.path} ${l.status} ${l.clientDn}`)).toEqual([
       `/studies 200 ${pki.client.dn}`,

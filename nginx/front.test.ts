@@ -52,16 +52,7 @@ const sample = (i: number) => samples[i].expect as StoredExpectation;
 
 /** The app's "store request" log lines. */
 function storeLines(): Array<Record<string, unknown>> {
-  return service
-    .logs()
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    })
-    .filter((l) => l.msg === "store request" || l.msg === "request rejected");
+  return service.logRecords().filter((l) => l.msg === "store request" || l.msg === "request rejected");
 }
 
 async function isStored(key: string): Promise<boolean> {

@@ -6,8 +6,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { api } from "dicomweb-client";
-import XMLHttpRequest from "xhr2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { multipartBody, multipartContentType } from "../app/test/support/multipart.js";
 import { READER } from "../app/test/support/oidc-issuer.js";
@@ -15,18 +13,10 @@ import { listKeys } from "../app/test/support/s3-objects.js";
 import { loadSamples } from "../app/test/support/samples.js";
 import { checkStoredObjects, checkStowReply, type SentPart } from "../app/test/support/stow-check.js";
 import { send } from "./testing/client.js";
+import { storeWithDicomwebClient } from "./testing/dicomweb-store.js";
 import { startOidcStack, type OidcStack } from "./testing/oidc-stack.js";
 import { makePki, type Pki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
-
-(globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
-
-type Xhr = {
-  status: number;
-  responseText: string;
-  getResponseHeader(name: string): string | null;
-  nodejsSet(options: { httpsAgent?: Agent }): void;
-};
 
 let pki: Pki;
 let pkiDir: string;
@@ -46,7 +36,6 @@ afterAll(async () => {
   rmSync(pkiDir, { recursive: true, force: true });
 });
 
-const asArrayBuffer = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 const writerToken = async () => {
   const t = await stack!.issuer.token();
   tokens.push(t);
@@ -55,22 +44,8 @@ const writerToken = async () => {
 const stored = async () => (await listKeys(stack!.s3.client, stack!.s3.bucket)).filter((k) => !k.includes(".stowrs/"));
 
 /** dicomweb-client's storeInstances through the oidc front, with the headers given to the client. */
-async function storeWithClient(headers: Record<string, string>) {
-  const client = new api.DICOMwebClient({ url: stack!.fronts.oidc.url, verbose: false, singlepart: false, headers });
-  const xhr = new (XMLHttpRequest as unknown as new () => Xhr)();
-  xhr.nodejsSet({ httpsAgent: new Agent({ ca: pki.ca.certPem }) });
-  const resolved = await client.storeInstances({ datasets: samples.map((s) => asArrayBuffer(s.body)), request: { instance: xhr as never } }).then(
-    () => true,
-    () => false,
-  );
-  return {
-    resolved,
-    status: xhr.status,
-    contentType: xhr.getResponseHeader("content-type") ?? "",
-    wwwAuthenticate: xhr.getResponseHeader("www-authenticate"),
-    text: String(xhr.responseText),
-  };
-}
+const storeWithClient = (headers: Record<string, string>) =>
+  storeWithDicomwebClient({ url: stack!.fronts.oidc.url, agent: new Agent({ ca: pki.ca.certPem }), instances: samples.map((s) => s.body), headers });
 
 describe("the oidc front (TLS) with dicomweb-client", () => {
   it("is refused without a token (401 and the app's WWW-Authenticate), and with a token lacking the scope (403)", async () => {
@@ -91,7 +66,7 @@ describe("the oidc front (TLS) with dicomweb-client", () => {
     expect(result.resolved, result.text).toBe(true);
     checkStowReply(result, samples, "dicomweb-client with a bearer token via nginx");
     await checkStoredObjects(stack!.s3.client, stack!.s3.bucket, samples);
-    const lines = () => stack!.service.logs().map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "store request");
+    const lines = () => stack!.service.logRecords("store request");
     await until(() => lines().length >= 1, "the app's store line");
     expect(lines().at(-1)).toMatchObject({ status: 200, sub: "modality-1", clientId: "modality-1" });
   });
@@ -124,12 +99,7 @@ describe("the clientauth+oidc front (mutual TLS and a token)", () => {
   it("stores with both, and the app logs the certificate's DN and the token's client together", async () => {
     const res = await post({ cert: true, token: await writerToken() });
     expect(res.status, res.body).toBe(200);
-    const line = () =>
-      stack!.service
-        .logs()
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.msg === "store request")
-        .find((l) => l.clientDn === pki.client.dn);
+    const line = () => stack!.service.logRecords("store request").find((l) => l.clientDn === pki.client.dn);
     await until(() => line() !== undefined, "the app's store line with the client DN");
     expect(line()).toMatchObject({ status: 200, sub: "modality-1", clientId: "modality-1" });
   });

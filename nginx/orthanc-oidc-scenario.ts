@@ -13,21 +13,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { expectedKey } from "../app/test/support/key-layout.js";
 import { READER } from "../app/test/support/oidc-issuer.js";
 import { OrthancProcess } from "../app/test/support/orthanc.js";
-import { readObject } from "../app/test/support/s3-objects.js";
 import { loadSamples } from "../app/test/support/samples.js";
-import type { StoredExpectation } from "../app/test/support/stow-check.js";
 import { startOidcStack, type OidcStack } from "./testing/oidc-stack.js";
+import { anyStored, objectsAgainstOrthanc, pushStudy, type ObjectCheck, type Push } from "./testing/orthanc-push.js";
 import { makePki } from "./testing/pki.js";
 
 export const RESULT_MARKER = "front-orthanc-oidc-scenario-result";
 
-export interface Push {
-  httpStatus: number;
-  answer: string;
-}
 
 export interface ScenarioResult {
   marker: typeof RESULT_MARKER;
@@ -40,18 +34,13 @@ export interface ScenarioResult {
   writerToken: Push | null;
   /** Statuses the app answered Orthanc (from nginx's access log), in order. */
   frontStatuses: number[];
-  objects: Array<{ file: string; key: string; stored: boolean; equalsOrthancCopy: boolean }>;
+  objects: ObjectCheck[];
   /** sub and clientId of the app's "store request" lines. */
   appPrincipals: Array<{ sub: unknown; clientId: unknown }>;
   /** Whether Orthanc's own log or GET /dicom-web/servers?expand showed the token. */
   tokenShownByOrthanc: boolean;
   error: string | null;
   orthancLogTail: string[];
-}
-
-async function push(orthanc: OrthancProcess, server: string, studyId: string): Promise<Push> {
-  const reply = await orthanc.request("POST", `/dicom-web/servers/${server}/stow`, JSON.stringify({ Resources: [studyId], Synchronous: true }));
-  return { httpStatus: reply.status, answer: reply.text.slice(0, 500) };
 }
 
 export async function runScenario(): Promise<ScenarioResult> {
@@ -96,48 +85,20 @@ export async function runScenario(): Promise<ScenarioResult> {
     });
     result.orthancVersion = ((await orthanc.request("GET", "/system")).json as { Version?: string }).Version ?? null;
 
-    const ids = new Map<string, string>();
-    const studies = new Set<string>();
-    for (const sample of samples) {
-      const reply = await orthanc.request("POST", "/instances", sample.body);
-      const answer = JSON.parse(reply.text) as { ID?: string; ParentStudy?: string };
-      if (reply.status !== 200 || !answer.ID || !answer.ParentStudy) throw new Error(`Orthanc refused ${sample.label}: ${reply.status} ${reply.text}`);
-      ids.set(sample.label, answer.ID);
-      studies.add(answer.ParentStudy);
-      result.uploaded += 1;
-    }
-    if (studies.size !== 1) throw new Error(`the samples should form one study in Orthanc, got ${studies.size}`);
-    const [studyId] = studies;
+    const { ids, studyId } = await orthanc.storeStudy(samples);
+    result.uploaded = ids.size;
 
     // Refused pushes first, so that the bucket is empty unless the writer's token works.
-    result.withoutToken = await push(orthanc, "anonymous", studyId);
-    result.readerToken = await push(orthanc, "front", studyId);
-    const leftovers = await Promise.all(
-      samples.map((s) => readObject(s3.client, s3.bucket, expectedKey(s.expect as StoredExpectation)).then((o) => o !== undefined, () => false)),
-    );
-    if (leftovers.some(Boolean)) throw new Error("a refused push stored objects");
+    result.withoutToken = await pushStudy(orthanc, "anonymous", studyId);
+    result.readerToken = await pushStudy(orthanc, "front", studyId);
+    if (await anyStored(s3, samples)) throw new Error("a refused push stored objects");
 
     result.tokenReplaced = (await orthanc.request("PUT", "/dicom-web/servers/front", JSON.stringify({ Url: url, HttpHeaders: { Authorization: `Bearer ${writerToken}` } }))).status;
-    result.writerToken = await push(orthanc, "front", studyId);
+    result.writerToken = await pushStudy(orthanc, "front", studyId);
 
-    for (const sample of samples) {
-      const key = expectedKey(sample.expect as StoredExpectation);
-      const orthancCopy = (await orthanc.request("GET", `/instances/${ids.get(sample.label)}/file`)).bytes;
-      const object = await readObject(s3.client, s3.bucket, key).catch(() => undefined);
-      result.objects.push({ file: sample.label, key, stored: object !== undefined, equalsOrthancCopy: object?.bytes.equals(orthancCopy) ?? false });
-    }
+    result.objects = await objectsAgainstOrthanc(orthanc, s3, samples, ids);
     result.frontStatuses = front.accessLog().filter((l) => l.uri === "/studies").map((l) => Number(l.status));
-    result.appPrincipals = service
-      .logs()
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as { msg?: string; sub?: unknown; clientId?: unknown }];
-        } catch {
-          return [];
-        }
-      })
-      .filter((l) => l.msg === "store request")
-      .map((l) => ({ sub: l.sub, clientId: l.clientId }));
+    result.appPrincipals = service.logRecords("store request").map((l) => ({ sub: l.sub, clientId: l.clientId }));
     const servers = (await orthanc.request("GET", "/dicom-web/servers?expand")).text;
     result.tokenShownByOrthanc = [servers, ...orthanc.log].some((text) => text.includes(writerToken) || text.includes(readerToken));
   } catch (e) {

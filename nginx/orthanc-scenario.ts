@@ -13,22 +13,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { expectedKey } from "../app/test/support/key-layout.js";
 import { OrthancProcess } from "../app/test/support/orthanc.js";
-import { readObject } from "../app/test/support/s3-objects.js";
 import { loadSamples } from "../app/test/support/samples.js";
-import type { StoredExpectation } from "../app/test/support/stow-check.js";
 import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
+import { anyStored, objectsAgainstOrthanc, pushStudy, type ObjectCheck, type Push } from "./testing/orthanc-push.js";
 import { makePki } from "./testing/pki.js";
 import { until } from "./testing/wait.js";
 
 export const RESULT_MARKER = "front-orthanc-scenario-result";
 
-export interface Push {
-  /** Orthanc's answer to POST /dicom-web/servers/{name}/stow. */
-  httpStatus: number;
-  answer: string;
-}
 
 export interface ScenarioResult {
   marker: typeof RESULT_MARKER;
@@ -38,7 +31,7 @@ export interface ScenarioResult {
   stranger: Push | null;
   withoutCertificate: Push | null;
   /** Per sample after all three pushes: stored at its key with Orthanc's bytes. */
-  objects: Array<{ file: string; key: string; stored: boolean; equalsOrthancCopy: boolean }>;
+  objects: ObjectCheck[];
   /** clientDn of the app's "store request" lines. */
   appClientDns: string[];
   expectedClientDn: string | null;
@@ -46,11 +39,6 @@ export interface ScenarioResult {
   frontProtocols: string[];
   error: string | null;
   orthancLogTail: string[];
-}
-
-async function push(orthanc: OrthancProcess, server: string, studyId: string): Promise<Push> {
-  const reply = await orthanc.request("POST", `/dicom-web/servers/${server}/stow`, JSON.stringify({ Resources: [studyId], Synchronous: true }));
-  return { httpStatus: reply.status, answer: reply.text.slice(0, 500) };
 }
 
 export async function runScenario(): Promise<ScenarioResult> {
@@ -93,50 +81,18 @@ export async function runScenario(): Promise<ScenarioResult> {
     });
     result.orthancVersion = ((await orthanc.request("GET", "/system")).json as { Version?: string }).Version ?? null;
 
-    const ids = new Map<string, string>();
-    const studies = new Set<string>();
-    for (const sample of samples) {
-      const reply = await orthanc.request("POST", "/instances", sample.body);
-      const answer = JSON.parse(reply.text) as { ID?: string; ParentStudy?: string };
-      if (reply.status !== 200 || !answer.ID || !answer.ParentStudy) throw new Error(`Orthanc refused ${sample.label}: ${reply.status} ${reply.text}`);
-      ids.set(sample.label, answer.ID);
-      studies.add(answer.ParentStudy);
-      result.uploaded += 1;
-    }
-    if (studies.size !== 1) throw new Error(`the samples should form one study in Orthanc, got ${studies.size}`);
-    const [studyId] = studies;
+    const { ids, studyId } = await orthanc.storeStudy(samples);
+    result.uploaded = ids.size;
 
     // Refused pushes first, so that the bucket is empty unless the trusted one works.
-    result.stranger = await push(orthanc, "stranger", studyId);
-    result.withoutCertificate = await push(orthanc, "anonymous", studyId);
-    const refusedLeftSomething = await Promise.all(
-      samples.map((s) => readObject(s3.client, s3.bucket, expectedKey(s.expect as StoredExpectation)).then((o) => o !== undefined, () => false)),
-    );
-    if (refusedLeftSomething.some(Boolean)) throw new Error("a refused push stored objects");
-    result.trusted = await push(orthanc, "front", studyId);
+    result.stranger = await pushStudy(orthanc, "stranger", studyId);
+    result.withoutCertificate = await pushStudy(orthanc, "anonymous", studyId);
+    if (await anyStored(s3, samples)) throw new Error("a refused push stored objects");
+    result.trusted = await pushStudy(orthanc, "front", studyId);
 
-    for (const sample of samples) {
-      const key = expectedKey(sample.expect as StoredExpectation);
-      const orthancCopy = (await orthanc.request("GET", `/instances/${ids.get(sample.label)}/file`)).bytes;
-      const object = await readObject(s3.client, s3.bucket, key).catch(() => undefined);
-      result.objects.push({ file: sample.label, key, stored: object !== undefined, equalsOrthancCopy: object?.bytes.equals(orthancCopy) ?? false });
-    }
-    const appLines = () =>
-      service
-        .logs()
-        .filter((l) => l.includes('"store request"'));
-    await until(() => appLines().length > 0, "the app's log line").catch(() => undefined);
-    result.appClientDns = service
-      .logs()
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as { msg?: string; clientDn?: string }];
-        } catch {
-          return [];
-        }
-      })
-      .filter((l) => l.msg === "store request")
-      .map((l) => String(l.clientDn));
+    result.objects = await objectsAgainstOrthanc(orthanc, s3, samples, ids);
+    await until(() => service.logRecords("store request").length > 0, "the app's log line").catch(() => undefined);
+    result.appClientDns = service.logRecords("store request").map((l) => String(l.clientDn));
     result.frontProtocols = [...new Set(front.accessLog().map((l) => String(l.protocol)))];
   } catch (e) {
     result.error = e instanceof Error ? e.message : String(e);

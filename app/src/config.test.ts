@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+import { configProblems } from "../test/support/config-problems.js";
+import { loadConfig } from "./config.js";
 
 describe("loadConfig", () => {
   it("has working defaults", () => {
@@ -62,16 +53,16 @@ describe("loadConfig", () => {
     ["MAX_REQUEST_BYTES", "0", /^MAX_REQUEST_BYTES: must be between 1/],
     ["MAX_INSTANCE_BYTES", "1e9", /^MAX_INSTANCE_BYTES: expected a whole number/],
   ])("rejects %s=%s naming the variable", (name, value, pattern) => {
-    const problems = problemsOf({ [name]: value });
+    const problems = configProblems({ [name]: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(pattern);
   });
 
   it("reports every problem at once", () => {
-    expect(problemsOf({ PORT: "x", LOGLEVEL: "loud", UPLOAD_PART_SIZE_MIB: "1" })).toHaveLength(3);
+    expect(configProblems({ PORT: "x", LOGLEVEL: "loud", UPLOAD_PART_SIZE_MIB: "1" })).toHaveLength(3);
   });
 
   it("refuses an instance size limit that cannot fit in 10,000 parts", () => {
-    expect(problemsOf({ UPLOAD_PART_SIZE_MIB: "5", MAX_INSTANCE_BYTES: String(5 * 1024 * 1024 * 10_001) })[0]).toMatch(/^MAX_INSTANCE_BYTES: .*10000 parts/);
+    expect(configProblems({ UPLOAD_PART_SIZE_MIB: "5", MAX_INSTANCE_BYTES: String(5 * 1024 * 1024 * 10_001) })[0]).toMatch(/^MAX_INSTANCE_BYTES: .*10000 parts/);
   });
 });

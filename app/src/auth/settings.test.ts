@@ -1,18 +1,9 @@
 // OIDC_* and METRICS_* through loadConfig: defaults, and every refusal naming its variable.
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_METRICS_PORT, loadConfig } from "../config.js";
+import { configProblems } from "../../test/support/config-problems.js";
+import { DEFAULT_METRICS_PORT, loadConfig } from "../config.js";
 
 const ON = { OIDC_ISSUER: "https://idp.hospital.test/realms/imaging", OIDC_AUDIENCE: "stowrs" };
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
 
 describe("OIDC settings", () => {
   it("are off without OIDC_ISSUER, and /metrics stays on the main port", () => {
@@ -93,20 +84,20 @@ describe("OIDC settings", () => {
     [{ METRICS_PORT: "8080" }, /^METRICS_PORT: 8080 is PORT too/],
     [{ METRICS_PORT: "x" }, /^METRICS_PORT: expected a whole number/],
   ])("refuse %o naming the variable", (env, pattern) => {
-    const problems = problemsOf({ ...ON, ...(env as Record<string, string>) });
+    const problems = configProblems({ ...ON, ...(env as Record<string, string>) });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(pattern);
   });
 
   it("refuse OIDC settings without OIDC_ISSUER (they would silently do nothing)", () => {
-    expect(problemsOf({ OIDC_AUDIENCE: "stowrs", OIDC_REQUIRED_SCOPE: "x" })).toEqual([
+    expect(configProblems({ OIDC_AUDIENCE: "stowrs", OIDC_REQUIRED_SCOPE: "x" })).toEqual([
       "OIDC_AUDIENCE: set, but OIDC_ISSUER is not: bearer tokens are checked only when OIDC_ISSUER is set",
       "OIDC_REQUIRED_SCOPE: set, but OIDC_ISSUER is not: bearer tokens are checked only when OIDC_ISSUER is set",
     ]);
-    expect(problemsOf({ METRICS_HOST: "0.0.0.0" })[0]).toMatch(/^METRICS_HOST: set, but \/metrics is on the main port/);
+    expect(configProblems({ METRICS_HOST: "0.0.0.0" })[0]).toMatch(/^METRICS_HOST: set, but \/metrics is on the main port/);
   });
 
   it("report every problem at once, with the others'", () => {
-    expect(problemsOf({ PORT: "x", OIDC_ISSUER: "ftp://idp", OIDC_ALGORITHMS: "HS512" })).toHaveLength(4);
+    expect(configProblems({ PORT: "x", OIDC_ISSUER: "ftp://idp", OIDC_ALGORITHMS: "HS512" })).toHaveLength(4);
   });
 });

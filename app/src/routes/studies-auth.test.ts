@@ -277,15 +277,7 @@ describe("POST /studies with bearer tokens required", () => {
   });
 });
 
-function logLines(): Array<Record<string, unknown>> {
-  return service.logs().flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
-}
+const logLines = () => service.logRecords();
 
 async function metricsValue(name: string, labels: Record<string, string>): Promise<number> {
   return metric(await (await fetch(`${service.metricsUrl}/metrics`)).text(), name, labels) ?? 0;

@@ -88,20 +88,8 @@ export async function runScenario(): Promise<ScenarioResult> {
     orthanc = await OrthancProcess.start(dir, "stowrs-to-s3-test", { DicomWeb: { Enable: true, Servers: { stow: [`${service.url}/`] } } });
     result.orthancVersion = ((await orthanc.request("GET", "/system")).json as { Version?: string }).Version ?? null;
 
-    const orthancIds = new Map<string, string>();
-    const studyIds = new Set<string>();
-    for (const sample of samples) {
-      const reply = await orthanc.request("POST", "/instances", sample.body);
-      const answer = reply.json as { ID?: string; ParentStudy?: string; Status?: string };
-      if (reply.status !== 200 || !answer.ID || !answer.ParentStudy) {
-        throw new Error(`Orthanc refused ${sample.label}: ${reply.status} ${reply.bytes.toString("utf8")}`);
-      }
-      orthancIds.set(sample.label, answer.ID);
-      studyIds.add(answer.ParentStudy);
-      result.uploaded++;
-    }
-    if (studyIds.size !== 1) throw new Error(`the samples should form one study in Orthanc, got ${studyIds.size}`);
-    const [studyId] = studyIds;
+    const { ids: orthancIds, studyId } = await orthanc.storeStudy(samples);
+    result.uploaded = orthancIds.size;
 
     result.synchronous = await push(orthanc, studyId, true);
     result.asynchronous = await push(orthanc, studyId, false);

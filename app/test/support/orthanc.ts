@@ -77,6 +77,24 @@ export class OrthancProcess {
     return { status: res.status, bytes, text, json };
   }
 
+  /**
+   * Uploads instances that form one study (POST /instances) and gives Orthanc's id of each (by
+   * label) and of the study; throws when Orthanc refuses one or they form more than one study.
+   */
+  async storeStudy(instances: Array<{ label: string; body: Buffer }>): Promise<{ ids: Map<string, string>; studyId: string }> {
+    const ids = new Map<string, string>();
+    const studies = new Set<string>();
+    for (const instance of instances) {
+      const reply = await this.request("POST", "/instances", instance.body);
+      const answer = reply.json as { ID?: string; ParentStudy?: string } | null;
+      if (reply.status !== 200 || !answer?.ID || !answer.ParentStudy) throw new Error(`Orthanc refused ${instance.label}: ${reply.status} ${reply.text}`);
+      ids.set(instance.label, answer.ID);
+      studies.add(answer.ParentStudy);
+    }
+    if (studies.size !== 1) throw new Error(`the instances should form one study in Orthanc, got ${studies.size}`);
+    return { ids, studyId: [...studies][0]! };
+  }
+
   async waitForJob(id: string): Promise<{ state: string; error: string | null }> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {

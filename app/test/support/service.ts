@@ -11,6 +11,8 @@ export interface ServiceHandle {
   pid: number;
   /** Every stdout line so far (JSON log lines). */
   logs(): string[];
+  /** The JSON log lines so far, parsed; only those whose `msg` is `msg` when given. */
+  logRecords(msg?: string): Array<Record<string, unknown>>;
   /** Everything written to stderr so far. */
   stderr(): string;
   /** Sends the signal (SIGTERM by default) and resolves with the exit code. */
@@ -56,6 +58,15 @@ export async function startServiceProcess(env: Record<string, string>, extraNode
     port: Number(new URL(url).port),
     pid: child.pid!,
     logs: () => [...lines],
+    logRecords: (msg?: string) =>
+      lines.flatMap((line) => {
+        try {
+          const record = JSON.parse(line) as Record<string, unknown>;
+          return msg === undefined || record.msg === msg ? [record] : [];
+        } catch {
+          return [];
+        }
+      }),
     stderr: () => stderr,
     exited,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
