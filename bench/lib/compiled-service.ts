@@ -1,4 +1,4 @@
-// The service as it runs in production (`node app/dist/main.js`, see app/Dockerfile): compiled with
+// The service as it runs in production (`node --expose-gc app/dist/main.js`, see app/Dockerfile): compiled with
 // tsc into a cache directory, so that a benchmark can measure it without the tsx loader's memory.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";

@@ -64,7 +64,7 @@ export interface StackOptions {
 
 /** How the service processes of a stack are started, for the report. */
 export function serviceCommand(compiled: boolean): string {
-  return compiled ? "node node_modules/.cache/stowrs-bench/app/main.js (app/src compiled with tsc)" : "node --import tsx app/src/main.ts";
+  return compiled ? "node --expose-gc node_modules/.cache/stowrs-bench/app/main.js (app/src compiled with tsc, started as the image's CMD starts it)" : "node --expose-gc --import tsx app/src/main.ts";
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {

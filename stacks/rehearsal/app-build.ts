@@ -1,5 +1,5 @@
 // The app as its image holds it: app/src compiled with tsc (app/tsconfig.build.json) into
-// <dir>/app/dist beside <dir>/app/package.json, run as `node app/dist/main.js` from <dir>,
+// <dir>/app/dist beside <dir>/app/package.json, run as the image's CMD (`node --expose-gc app/dist/main.js`) from <dir>,
 // like /srv in the image. The build is reused while the app's build context is unchanged.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";

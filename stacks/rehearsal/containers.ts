@@ -19,12 +19,14 @@ export function envOf(container: ContainerDefinition): Record<string, string> {
 
 export interface AppProcess {
   child: ChildProcess;
+  /** The command line, as the image's CMD gives it. */
+  command: string;
   output(): string;
   exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
-/** `node app/dist/main.js` (the image's CMD) from the build directory, with exactly `env` (and PATH). */
+/** The image's CMD (`node --expose-gc app/dist/main.js`) from the build directory, with exactly `env` (and PATH). */
 export function startApp(buildDir: string, env: Record<string, string>): AppProcess {
   const cmd = readDockerfile(path.join(REPO, "app/Dockerfile")).cmd;
   if (!cmd || cmd[0] !== "node") throw new ContainerFailure(`app/Dockerfile's CMD is ${JSON.stringify(cmd)}; the rehearsal runs node images only`);
@@ -39,6 +41,7 @@ export function startApp(buildDir: string, env: Record<string, string>): AppProc
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : null))));
   return {
     child,
+    command: cmd.join(" "),
     output: () => output,
     exited,
     async stop() {

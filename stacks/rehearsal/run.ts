@@ -166,7 +166,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     }
     const app = startApp(buildDir, appEnv);
     cleanup.push(() => app.stop());
-    log(`app: started node app/dist/main.js (image CMD), pid ${app.child.pid}`);
+    log(`app: started ${app.command} (image CMD), pid ${app.child.pid}`);
     await appHealthy(app, appDef, ports.app, appEnv, log);
 
     const waitsFor = nginxDef.dependsOn ?? [];

@@ -1,4 +1,4 @@
-// Test harness: the real service as a child process (`node --import tsx app/src/main.ts`) on 127.0.0.1.
+// Test harness: the real service as a child process (`node --expose-gc --import tsx app/src/main.ts`) on 127.0.0.1.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -24,7 +24,8 @@ export interface ServiceHandle {
 const mainEntry = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
 export function spawnService(env: Record<string, string>, extraNodeArgs: string[] = []) {
-  return spawn(process.execPath, [...extraNodeArgs, "--import", "tsx", mainEntry], {
+  // --expose-gc as in the image's CMD: large uploads ask for a scavenge after each part (storage/young-garbage.ts).
+  return spawn(process.execPath, ["--expose-gc", ...extraNodeArgs, "--import", "tsx", mainEntry], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", PORT: "0", LOGLEVEL: "INFO", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
