@@ -12,6 +12,7 @@ import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 import { failedItems, referencedUids } from "../../test/support/store-response.js";
 import { postStow } from "../../test/support/stow-client.js";
 import type { RunningService } from "../server.js";
+import { HEADS_BEFORE_LISTING } from "../storage/series-listing.js";
 
 /** The store the modes that honour If-None-Match share. */
 let s3: S3rverHandle;
@@ -54,6 +55,18 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
     const text = await (await fetch(`${service.url}/metrics`)).text();
     const count = (outcome: string) => metric(text, "stowrs_s3_request_duration_seconds_count", { operation: "HeadObject", outcome }) ?? 0;
     return count("ok") + count("error");
+  };
+  /** PUTs the store accepted (refused conditional ones are not writes). */
+  const puts = async (service: RunningService) =>
+    metric(await (await fetch(`${service.url}/metrics`)).text(), "stowrs_s3_request_duration_seconds_count", { operation: "PutObject", outcome: "ok" }) ?? 0;
+  /**
+   * Two copies of one instance behind enough other instances of its series that, in every mode,
+   * both copies are looked up in the series listing, and that listing was taken before the first
+   * copy was written.
+   */
+  const pastTheListing = (copies: Buffer[], series: { studyUid: string; seriesUid: string }) => {
+    const others = Array.from({ length: HEADS_BEFORE_LISTING.conditional }, () => ({ ...series, sopInstanceUid: newUid() }));
+    return { others, body: multipartBody([...others.map((i) => buildInstance({ ...i, pixels: 300 })), ...copies], B) };
   };
 
   it(headsForNew ? "checks a new instance with a HEAD before writing it" : "writes a new instance without a HEAD first", async () => {
@@ -143,6 +156,46 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
     const overwritten = await postStow(lenient.url, multipartBody([older, newer], B), B);
     expect(overwritten.status).toBe(200);
     expect((await read(expectedKey(other)))?.equals(newer)).toBe(true);
+  });
+
+  it("acknowledges an identical second copy in one request without writing it, after its series was listed", async () => {
+    const same = newInstanceUids();
+    const bytes = buildInstance({ ...same, pixels: 1000 });
+    const sent = pastTheListing([bytes, bytes], same);
+    const putsBefore = await puts(strict);
+    const twice = await postStow(strict.url, sent.body, B);
+    expect(twice.status).toBe(200);
+    expect(referencedUids(twice.json)).toEqual([...sent.others.map((i) => i.sopInstanceUid), same.sopInstanceUid, same.sopInstanceUid]);
+    expect((await read(expectedKey(same)))?.equals(bytes)).toBe(true);
+    expect((await puts(strict)) - putsBefore).toBe(sent.others.length + 1);
+  });
+
+  it("rejects a differing second copy in one request with 0x0111 after its series was listed, keeping the first", async () => {
+    const ids = newInstanceUids();
+    const first = buildInstance({ ...ids, pixels: 1000 });
+    const sent = pastTheListing([first, buildInstance({ ...ids, pixels: 1002 })], ids);
+    const rejected = await postStow(strict.url, sent.body, B);
+    expect(rejected.status).toBe(202);
+    expect(failedItems(rejected.json)).toEqual([{ uid: ids.sopInstanceUid, reason: 0x0111 }]);
+    expect(referencedUids(rejected.json)).toEqual([...sent.others.map((i) => i.sopInstanceUid), ids.sopInstanceUid]);
+    expect((await read(expectedKey(ids)))?.equals(first)).toBe(true);
+  });
+
+  it("overwrites with a differing second copy in one request by default, after its series was listed", async () => {
+    const ids = newInstanceUids();
+    const newer = buildInstance({ ...ids, pixels: 1002 });
+    const overwritten = await postStow(lenient.url, pastTheListing([buildInstance({ ...ids, pixels: 1000 }), newer], ids).body, B);
+    expect(overwritten.status).toBe(200);
+    expect((await read(expectedKey(ids)))?.equals(newer)).toBe(true);
+  });
+
+  it("rejects a differing second copy larger than one part after its series was listed (a multipart upload has no condition)", async () => {
+    const ids = newInstanceUids();
+    const first = buildInstance({ ...ids, pixels: 6 * 1024 * 1024 });
+    const rejected = await postStow(strict.url, pastTheListing([first, buildInstance({ ...ids, pixels: 6 * 1024 * 1024 + 2 })], ids).body, B);
+    expect(rejected.status).toBe(202);
+    expect(failedItems(rejected.json)).toEqual([{ uid: ids.sopInstanceUid, reason: 0x0111 }]);
+    expect((await read(expectedKey(ids)))?.equals(first)).toBe(true);
   });
 
   it("recognises an identical multipart-uploaded instance by its sha256 tag", async () => {

@@ -5,6 +5,14 @@
 // at all, so the listing only pays off for long series sent again (it spares re-uploading their
 // bytes to have the write refused); there the first HEADS_BEFORE_LISTING.conditional instances
 // go without it.
+//
+// A listing is a snapshot: it cannot show what this request writes after it was taken. An
+// instance sent twice in one request would find its key "absent" the second time and, without a
+// condition to stop the write (HEAD path, or a multipart upload), replace the first copy even
+// under DUPLICATE_POLICY=reject. So a key is claimed when it is first asked about, before anything
+// is written to it, and a listing never answers "absent" for a claimed key: it is checked with a
+// HEAD (or a conditional write) like any key the listing does not cover. The request uploads a
+// second copy only after the first has finished (store-instances.ts), so that check sees it.
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 
 /** Instances of a series in one request checked one by one before the series is listed. */
@@ -17,6 +25,8 @@ export type KeyPresence = "absent" | "present" | "ask";
 
 export class SeriesListing {
   private readonly instancesSeen = new Map<string, number>();
+  /** Keys an upload of this request has asked about: they may have been written since any listing. */
+  private readonly claimed = new Set<string>();
   private readonly listings = new Map<string, Promise<Set<string> | null>>();
 
   constructor(
@@ -27,6 +37,8 @@ export class SeriesListing {
 
   /** "ask" means: do a HEAD for this key. */
   async presence(key: string): Promise<KeyPresence> {
+    const askedBefore = this.claimed.has(key);
+    this.claimed.add(key);
     const seriesPrefix = key.slice(0, key.lastIndexOf("/") + 1);
     const seen = this.instancesSeen.get(seriesPrefix) ?? 0;
     this.instancesSeen.set(seriesPrefix, seen + 1);
@@ -38,7 +50,8 @@ export class SeriesListing {
     }
     const keys = await listing;
     if (!keys) return "ask";
-    return keys.has(key) ? "present" : "absent";
+    if (keys.has(key)) return "present";
+    return askedBefore ? "ask" : "absent";
   }
 
   private async list(prefix: string): Promise<Set<string> | null> {
