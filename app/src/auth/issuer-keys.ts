@@ -2,7 +2,7 @@
 // without an age limit and fetched again in the background), and a back-off after any failed
 // fetch. jose selects the key and does every cryptographic step; this file only decides when
 // the network may be used, and turns "could not ask the issuer" into IssuerUnavailable (503).
-import { createRemoteJWKSet, customFetch, errors, jwksCache, type ExportedJWKSCache, type FlattenedJWSInput, type JWSHeaderParameters, type RemoteJWKSet } from "jose";
+import { createRemoteJWKSet, customFetch, errors, type FlattenedJWSInput, type JWSHeaderParameters, type RemoteJWKSet } from "jose";
 import type { Logger } from "pino";
 import { isLoopbackHost } from "../config-limits.js";
 import type { OidcSettings } from "./settings.js";
@@ -67,11 +67,6 @@ export function createIssuerKeys(settings: OidcSettings, options: IssuerKeysOpti
     return res;
   };
 
-  // jose writes the key set it works with into this object at the moment it starts using it
-  // (its jwksCache option), so a new object here means a new key set.
-  const current: Partial<ExportedJWKSCache> = {};
-  const resolved = new ResolvedKeys(current);
-
   let remote: Promise<RemoteJWKSet> | undefined;
   const remoteKeySet = (): Promise<RemoteJWKSet> => {
     remote ??= discover().catch((err) => {
@@ -110,16 +105,13 @@ export function createIssuerKeys(settings: OidcSettings, options: IssuerKeysOpti
       cacheMaxAge: Number.POSITIVE_INFINITY,
       timeoutDuration: settings.fetchTimeoutMs,
       [customFetch]: guardedFetch,
-      [jwksCache]: current as ExportedJWKSCache,
     });
   };
 
   const getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): ReturnType<RemoteJWKSet> => {
-    const known = resolved.lookup(header);
-    if (known.key) return known.key;
     const keySet = await remoteKeySet();
     try {
-      return resolved.remember(header, await keySet(header, token), known.keySet);
+      return await keySet(header, token);
     } catch (err) {
       // "No such key" is the token's problem (401); anything else is the issuer's (503).
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys || err instanceof IssuerUnavailable) throw err;
@@ -150,39 +142,6 @@ export function createIssuerKeys(settings: OidcSettings, options: IssuerKeysOpti
       closing.abort();
     },
   };
-}
-
-type ResolvedKey = Awaited<ReturnType<RemoteJWKSet>>;
-
-/**
- * jose looks the key up in its key set on every call (a filter over every JWK, then its import
- * cache): about 0.03-0.04 ms per request, a fifth of what a verification costs. For one key set
- * the key for an `alg` and `kid` is always the same, so jose's answer is remembered until jose
- * takes up another key set (a fetch after an unknown kid, or the background refresh). Only keys
- * jose found are remembered, so forged kids do not fill it.
- */
-class ResolvedKeys {
-  private keys = new Map<string, ResolvedKey>();
-  private keySet: unknown;
-  constructor(private readonly current: Partial<ExportedJWKSCache>) {}
-
-  /** The remembered key, and the key set in use now (to hand back to remember()). */
-  lookup(header: JWSHeaderParameters): { key?: ResolvedKey; keySet: unknown } {
-    const keySet = this.current.jwks;
-    if (keySet !== this.keySet) {
-      this.keys.clear();
-      this.keySet = keySet;
-    }
-    return { key: this.keys.get(`${header.alg} ${header.kid}`), keySet };
-  }
-
-  /** Kept only when jose answered from the key set lookup() saw, and that set is still in use. */
-  remember(header: JWSHeaderParameters, key: ResolvedKey, keySet: unknown): ResolvedKey {
-    if (keySet !== undefined && keySet === this.current.jwks && keySet === this.keySet && typeof header.kid === "string") {
-      this.keys.set(`${header.alg} ${header.kid}`, key);
-    }
-    return key;
-  }
 }
 
 function describe(err: unknown): string {
