@@ -9,8 +9,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { GetObjectTaggingCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { loadSamples, objectKey } from "./rehearsal/samples";
-import { storeInstances, type ClientTls } from "./rehearsal/stow-client";
+import { loadSamples, objectKey } from "./smoke/samples";
+import { storeInstances, type ClientTls } from "./smoke/stow-client";
 
 const USAGE =
   "usage: npm run smoke -- <stack> [--outputs <outputs.json>] [--client-cert <pem> --client-key <pem>] [--token-file <file>] [--ca <pem>] [--server-name <host>]";

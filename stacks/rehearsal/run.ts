@@ -20,8 +20,8 @@ import { buildApp } from "./app-build";
 import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
 import { plannedTask, type PlannedTask } from "./planned-task";
 import { startStandInIssuer, type StandInIssuer } from "./issuer";
-import { loadSamples, objectKey, type Sample } from "./samples";
-import { storeInstances, type ClientTls } from "./stow-client";
+import { loadSamples, objectKey, type Sample } from "../smoke/samples";
+import { storeInstances, type ClientTls } from "../smoke/stow-client";
 
 const REPO = path.resolve(__dirname, "../..");
 export const PLACEHOLDER_CA_KEY = path.join(REPO, "stacks/examples/placeholder-client-ca.key");
