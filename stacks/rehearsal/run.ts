@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { expectedKey } from "../../app/test/support/key-layout";
 import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver";
 import type { FrontHandle } from "../../nginx/testing/front";
 import { certificateSummary, ConfigError, isPlaceholderCa, parseConfig, usesBearerTokens, usesClientCertificates, type StackConfig } from "../config";
@@ -20,7 +21,7 @@ import { buildApp } from "./app-build";
 import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
 import { plannedTask, type PlannedTask } from "./planned-task";
 import { startStandInIssuer, type StandInIssuer } from "./issuer";
-import { loadSamples, objectKey, type Sample } from "../smoke/samples";
+import { loadSamples, type Sample } from "../smoke/samples";
 import { storeInstances, type ClientTls } from "../smoke/stow-client";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -354,12 +355,13 @@ function issueClientCertificate(dir: string): { cert: string; key: string } {
 async function readBack(s3: S3rverHandle, bucket: string, prefix: string, samples: Sample[], acknowledged: string[]): Promise<number> {
   const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));
   const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => !/(^|\/)\.stowrs\//.test(k));
-  const expected = samples.map((s) => objectKey(prefix, s));
+  // The tests' statement of the layout, not the service's objectKey, which is what is checked.
+  const expected = samples.map((s) => expectedKey(s, prefix));
   const unexpected = keys.filter((k) => !expected.includes(k));
   if (unexpected.length > 0) throw new Broken(`objects outside the planned layout in ${bucket}: ${unexpected.join(", ")}`);
   let stored = 0;
   for (const s of samples) {
-    const key = objectKey(prefix, s);
+    const key = expectedKey(s, prefix);
     if (!acknowledged.includes(s.sopInstanceUid)) throw new Broken(`${path.basename(s.file)} (${s.sopInstanceUid}) was not acknowledged as stored`);
     if (!keys.includes(key)) throw new Broken(`${path.basename(s.file)} acknowledged but not at ${bucket}/${key}`);
     const got = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
