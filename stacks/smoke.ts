@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { GetObjectTaggingCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { objectKey } from "../app/src/storage/object-key";
+import { takeOption } from "./cli-options";
 import { loadSamples } from "./smoke/samples";
 import { storeInstances, type ClientTls } from "./smoke/stow-client";
 
@@ -144,12 +145,7 @@ function readOutputs(o: SmokeOptions): Record<string, unknown> {
 
 export function parseArgs(argv: string[]): SmokeOptions | undefined {
   const args = [...argv];
-  const take = (name: string) => {
-    const i = args.indexOf(name);
-    if (i < 0) return undefined;
-    const [, value] = args.splice(i, 2);
-    return value;
-  };
+  const take = (name: string) => takeOption(args, name);
   const options = {
     outputsFile: take("--outputs"),
     clientCert: take("--client-cert"),

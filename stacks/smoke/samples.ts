@@ -1,6 +1,7 @@
 // The dcm-samples as the smoke test (and the rehearsal) sends them: bytes, digest and UIDs,
-// read with the service's own header reader. Where each must land is not stated here: the
-// smoke asks the service's objectKey, the rehearsal the tests' key layout.
+// read with the service's own header reader (the tests' app/test/support/samples.ts asks
+// dcmtk's dcmdump instead, which an operator's machine need not have). Where each must land is
+// not stated here: the smoke asks the service's objectKey, the rehearsal the tests' key layout.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
