@@ -7,8 +7,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { expectedKey } from "../../app/test/support/key-layout";
+import { getObject, listKeys } from "../../app/test/support/s3-objects";
 import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver";
 import type { FrontHandle } from "../../nginx/testing/front";
 import { certificateSummary, ConfigError, isPlaceholderCa, parseConfig, usesBearerTokens, usesClientCertificates, type StackConfig } from "../config";
@@ -353,8 +354,7 @@ function issueClientCertificate(dir: string): { cert: string; key: string } {
 }
 
 async function readBack(s3: S3rverHandle, bucket: string, prefix: string, samples: Sample[], acknowledged: string[]): Promise<number> {
-  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));
-  const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => !/(^|\/)\.stowrs\//.test(k));
+  const keys = (await listKeys(s3.client, bucket)).filter((k) => !/(^|\/)\.stowrs\//.test(k));
   // The tests' statement of the layout, not the service's objectKey, which is what is checked.
   const expected = samples.map((s) => expectedKey(s, prefix));
   const unexpected = keys.filter((k) => !expected.includes(k));
@@ -364,9 +364,8 @@ async function readBack(s3: S3rverHandle, bucket: string, prefix: string, sample
     const key = expectedKey(s, prefix);
     if (!acknowledged.includes(s.sopInstanceUid)) throw new Broken(`${path.basename(s.file)} (${s.sopInstanceUid}) was not acknowledged as stored`);
     if (!keys.includes(key)) throw new Broken(`${path.basename(s.file)} acknowledged but not at ${bucket}/${key}`);
-    const got = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const bytes = Buffer.from(await got.Body!.transformToByteArray());
-    if (createHash("sha256").update(bytes).digest("hex") !== s.sha256) throw new Broken(`${bucket}/${key} differs from ${path.basename(s.file)}`);
+    const bytes = await getObject(s3.client, bucket, key);
+    if (!bytes || createHash("sha256").update(bytes).digest("hex") !== s.sha256) throw new Broken(`${bucket}/${key} differs from ${path.basename(s.file)}`);
     stored += 1;
   }
   return stored;
