@@ -1,20 +1,15 @@
 // npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert file --client-key file]
 // Plans the stack offline, runs its task on this machine as ECS would, sends the
 // dcm-samples through the front and reads them back. See stacks/README.md, "Rehearsal".
+import { takeOption } from "./cli-options";
 import { rehearse } from "./rehearsal/run";
 
 const USAGE = "usage: npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert <pem> --client-key <pem>]";
 
 export async function main(argv: string[], cwd: string): Promise<number> {
   const args = [...argv];
-  const flag = (name: string) => {
-    const i = args.indexOf(name);
-    if (i < 0) return undefined;
-    const [, value] = args.splice(i, 2);
-    return value;
-  };
-  const clientCert = flag("--client-cert");
-  const clientKey = flag("--client-key");
+  const clientCert = takeOption(args, "--client-cert");
+  const clientKey = takeOption(args, "--client-key");
   if (args.length !== 1 || args[0].startsWith("--") || (clientCert === undefined) !== (clientKey === undefined)) {
     process.stderr.write(`${USAGE}\n`);
     return 2;

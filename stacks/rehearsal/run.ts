@@ -7,7 +7,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { expectedKey } from "../../app/test/support/key-layout";
+import { getObject, listKeys } from "../../app/test/support/s3-objects";
 import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver";
 import type { FrontHandle } from "../../nginx/testing/front";
 import { certificateSummary, ConfigError, isPlaceholderCa, parseConfig, usesBearerTokens, usesClientCertificates, type StackConfig } from "../config";
@@ -20,8 +22,8 @@ import { buildApp } from "./app-build";
 import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
 import { plannedTask, type PlannedTask } from "./planned-task";
 import { startStandInIssuer, type StandInIssuer } from "./issuer";
-import { loadSamples, objectKey, type Sample } from "./samples";
-import { storeInstances, type ClientTls } from "./stow-client";
+import { loadSamples, type Sample } from "../smoke/samples";
+import { storeInstances, type ClientTls } from "../smoke/stow-client";
 
 const REPO = path.resolve(__dirname, "../..");
 export const PLACEHOLDER_CA_KEY = path.join(REPO, "stacks/examples/placeholder-client-ca.key");
@@ -352,19 +354,18 @@ function issueClientCertificate(dir: string): { cert: string; key: string } {
 }
 
 async function readBack(s3: S3rverHandle, bucket: string, prefix: string, samples: Sample[], acknowledged: string[]): Promise<number> {
-  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));
-  const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => !/(^|\/)\.stowrs\//.test(k));
-  const expected = samples.map((s) => objectKey(prefix, s));
+  const keys = (await listKeys(s3.client, bucket)).filter((k) => !/(^|\/)\.stowrs\//.test(k));
+  // The tests' statement of the layout, not the service's objectKey, which is what is checked.
+  const expected = samples.map((s) => expectedKey(s, prefix));
   const unexpected = keys.filter((k) => !expected.includes(k));
   if (unexpected.length > 0) throw new Broken(`objects outside the planned layout in ${bucket}: ${unexpected.join(", ")}`);
   let stored = 0;
   for (const s of samples) {
-    const key = objectKey(prefix, s);
+    const key = expectedKey(s, prefix);
     if (!acknowledged.includes(s.sopInstanceUid)) throw new Broken(`${path.basename(s.file)} (${s.sopInstanceUid}) was not acknowledged as stored`);
     if (!keys.includes(key)) throw new Broken(`${path.basename(s.file)} acknowledged but not at ${bucket}/${key}`);
-    const got = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const bytes = Buffer.from(await got.Body!.transformToByteArray());
-    if (createHash("sha256").update(bytes).digest("hex") !== s.sha256) throw new Broken(`${bucket}/${key} differs from ${path.basename(s.file)}`);
+    const bytes = await getObject(s3.client, bucket, key);
+    if (!bytes || createHash("sha256").update(bytes).digest("hex") !== s.sha256) throw new Broken(`${bucket}/${key} differs from ${path.basename(s.file)}`);
     stored += 1;
   }
   return stored;

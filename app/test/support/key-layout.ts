@@ -1,6 +1,7 @@
 // Where an instance must land: {PREFIX}/{StudyUID}/{SeriesUID}/{SOPInstanceUID}.dcm. Stated here
-// once for every test and benchmark, apart from the service's storage/object-key.ts, so that a
-// mistake in the service's key cannot also write the expectation it is checked against.
+// once for every test, benchmark and the stacks' rehearsal, apart from the service's
+// storage/object-key.ts, so that a mistake in the service's key cannot also write the
+// expectation it is checked against.
 
 export interface InstanceUids {
   studyUid: string;

@@ -2,7 +2,8 @@
 // node:http, the multipart (or single-part) body given whole, as the buffers it is made of (never
 // joined), or as a stream of known length, sent with Content-Length or chunked. An early answer
 // (503 at capacity, 413 before the body is read) is the answer: the rest of the body is not sent,
-// and a failure to send it does not matter.
+// and a failure to send it does not matter. The only other STOW-RS client in the repository is
+// the operator's `npm run smoke` (stacks/smoke/stow-client.ts, which says why it is apart).
 import { once } from "node:events";
 import { request, type Agent, type IncomingHttpHeaders } from "node:http";
 import { multipartContentType } from "./multipart.js";

@@ -1,4 +1,7 @@
-// The dcm-samples as a client sends them, with the key each must land at and its digest.
+// The dcm-samples as the smoke test (and the rehearsal) sends them: bytes, digest and UIDs,
+// read with the service's own header reader (the tests' app/test/support/samples.ts asks
+// dcmtk's dcmdump instead, which an operator's machine need not have). Where each must land is
+// not stated here: the smoke asks the service's objectKey, the rehearsal the tests' key layout.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -26,10 +29,4 @@ export function loadSamples(dir = SAMPLES_DIR): Sample[] {
     const { studyUid, seriesUid, sopInstanceUid } = parsed.header;
     return { file, bytes, sha256: createHash("sha256").update(bytes).digest("hex"), studyUid, seriesUid, sopInstanceUid };
   });
-}
-
-/** Where the service stores an instance: {PREFIX}/{Study}/{Series}/{SOP}.dcm. */
-export function objectKey(prefix: string, s: Sample): string {
-  const p = prefix.replace(/^\/+|\/+$/g, "");
-  return `${p === "" ? "" : `${p}/`}${s.studyUid}/${s.seriesUid}/${s.sopInstanceUid}.dcm`;
 }

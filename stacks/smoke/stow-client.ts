@@ -1,7 +1,14 @@
-// A STOW-RS client for the rehearsal and the smoke test: sends instances as one
+// The STOW-RS client of `npm run smoke`, an operator's tool: sends instances as one
 // multipart/related request over HTTPS, with a client certificate and a bearer token when
-// asked, and checks
-// the server's certificate against a pinned one (the stack's own) when one is known.
+// asked, and checks the server's certificate against a pinned one (the stack's own) when one
+// is known. The rehearsal sends through it too, because this client and its certificate check
+// are part of what it rehearses.
+//
+// Why the repository holds a second STOW client beside the tests' and benchmarks' one
+// (app/test/support/stow-client.ts): operators run this against deployed endpoints, so it
+// depends on no test-only code, and its concern is the deployment's TLS (pin, name check,
+// client certificate, token); the tests' client exercises the service's HTTP edges (streamed
+// and chunked bodies, answers before the body is sent) over plain HTTP. Neither needs the other's.
 import { X509Certificate, randomBytes } from "node:crypto";
 import { request } from "node:https";
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from "node:tls";
