@@ -12,7 +12,7 @@ export interface EmbeddedStoreOptions {
   bucket: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Honour `If-None-Match: *` on PutObject as Amazon S3 does (default true). */
+  /** Honour `If-None-Match: *` on PutObject and CompleteMultipartUpload, and answer AbortMultipartUpload, as Amazon S3 does (default true; see conditional-put.ts). */
   conditionalWrites?: boolean;
 }
 

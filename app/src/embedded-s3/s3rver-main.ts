@@ -24,7 +24,7 @@ const server = new S3rver({
 // As on S3, an object is seen whole or not at all, and its PUT acknowledged only then, with or
 // without conditional writes (see atomic-put.ts).
 makePutsAtomic((server as unknown as { store: FilesystemStore }).store);
-// S3RVER_CONDITIONAL_WRITES=0 leaves If-None-Match ignored, as s3rver does, for tests of the
+// S3RVER_CONDITIONAL_WRITES=0 leaves If-None-Match ignored (and aborts unanswered), as s3rver does, for tests of the
 // service against stores without conditional writes.
 if (process.env.S3RVER_CONDITIONAL_WRITES !== "0") {
   const koa = server as unknown as { middleware: unknown[]; store: Parameters<typeof conditionalPut>[0] };

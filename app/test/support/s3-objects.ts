@@ -1,4 +1,6 @@
 // What the S3 test server holds, read back with a plain S3 client.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 
 /** The object's bytes and Content-Type; undefined when nothing is at the key. */
@@ -26,4 +28,21 @@ export async function listKeys(client: S3Client, bucket: string): Promise<string
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return keys;
+}
+
+/**
+ * Multipart uploads an embedded store (s3rver) still holds for a key: neither completed nor
+ * aborted. s3rver keeps each in a directory of its bucket's uploads folder, beside a file naming its key.
+ */
+export async function openUploads(storeDir: string, bucket: string, key: string): Promise<string[]> {
+  const uploads = join(storeDir, bucket, "._S3rver_uploads");
+  let ids: string[];
+  try {
+    ids = await readdir(uploads);
+  } catch (err: any) {
+    if (err?.code === "ENOENT") return [];
+    throw err;
+  }
+  const held = await Promise.all(ids.map(async (id) => ((await readFile(join(uploads, id, "key"), "utf8").catch(() => "")) === key ? id : undefined)));
+  return held.filter((id): id is string => id !== undefined);
 }
