@@ -3,6 +3,7 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { openUploads } from "../../test/support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 import { ConditionalWrites, PROBE_KEY_NAME, PROBE_RETRY_MS, conditionRefusal } from "./conditional-writes.js";
 
@@ -31,13 +32,32 @@ describe("probing real stores", () => {
     expect(cw.usable()).toBe(false); // not known yet: uploads take the HEAD path meanwhile
     expect(await cw.probe()).toBe("supported");
     expect(cw.usable()).toBe(true);
+    expect(cw.completionsUsable()).toBe(true);
     expect(await keys(withConditions)).not.toContain(`site-a/${PROBE_KEY_NAME}`);
+    expect(await openUploads(withConditions.dir, withConditions.bucket, `site-a/${PROBE_KEY_NAME}`)).toEqual([]);
+  });
+
+  it("finds a store that honours the condition on PutObject but ignores it on CompleteMultipartUpload", async () => {
+    // The real store, behind a client that drops the header from completions only.
+    const send = withConditions.client.send.bind(withConditions.client);
+    const strip = {
+      send: (cmd: any) => {
+        if (cmd.constructor.name === "CompleteMultipartUploadCommand") delete cmd.input.IfNoneMatch;
+        return send(cmd);
+      },
+    };
+    const cw = new ConditionalWrites({ setting: "auto", onAws: false, client: strip as unknown as S3Client, bucket: withConditions.bucket, prefix: "site-b", log });
+    expect(await cw.probe()).toBe("supported");
+    expect(cw.usable()).toBe(true);
+    expect(cw.completionsUsable()).toBe(false);
+    expect(await keys(withConditions)).not.toContain(`site-b/${PROBE_KEY_NAME}`);
   });
 
   it("finds a store that ignores the condition, and never calls it supported", async () => {
     const cw = probeOf(plain);
     expect(await cw.probe()).toBe("unsupported");
     expect(cw.usable()).toBe(false);
+    expect(cw.completionsUsable()).toBe(false);
     expect(await keys(plain)).not.toContain(PROBE_KEY_NAME);
   });
 
@@ -77,6 +97,9 @@ describe("settings and failed probes", () => {
     expect(make("on", false).usable()).toBe(true);
     expect(make("off", true).usable()).toBe(false);
     expect(make("auto", true).usable()).toBe(true);
+    expect(make("auto", true).completionsUsable()).toBe(true);
+    expect(make("on", false).completionsUsable()).toBe(true);
+    expect(make("off", true).completionsUsable()).toBe(false);
     expect(await make("off", false).probe()).toBe("unsupported");
     expect(puts()).toBe(0);
   });

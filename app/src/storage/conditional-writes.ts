@@ -7,7 +7,22 @@
 // everywhere since August 2024, and probes any other endpoint: two conditional PUTs to one
 // fixed key, of which the second must be refused (and a refusal counts only if the object is
 // there), then the probe object is deleted again (best effort). Until a probe has answered, uploads take the HEAD path, which is correct on every store.
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+//
+// Honouring the condition on PutObject does not mean honouring it on CompleteMultipartUpload
+// (Amazon S3 does both, since November 2024). So a store that passed the PUT test is asked once
+// more: a one-part multipart upload to the probe key (which now exists), completed with the
+// condition, must be refused too. Until then, or if it is not, instances larger than one part are
+// completed without the condition, after a HEAD (the race that leaves open is in the README).
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import type { ConditionalWritesSetting } from "../config.js";
 import { describeS3Error, isNotFound } from "./s3-errors.js";
@@ -33,6 +48,8 @@ export interface ConditionalWritesOptions {
 
 export class ConditionalWrites {
   private verdict: Verdict;
+  /** Whether the store also honours the condition on CompleteMultipartUpload (meaningful once the verdict is "supported"). */
+  private completions: boolean;
   private probing?: Promise<Verdict>;
   private lastProbe = -Infinity;
 
@@ -40,12 +57,18 @@ export class ConditionalWrites {
     if (opts.setting === "on" || (opts.setting === "auto" && opts.onAws)) this.verdict = "supported";
     else if (opts.setting === "off") this.verdict = "unsupported";
     else this.verdict = "unknown";
+    this.completions = this.verdict === "supported";
   }
 
   /** Whether an upload may rely on the condition now. While unknown, starts a probe (at most every PROBE_RETRY_MS). */
   usable(): boolean {
     if (this.verdict === "unknown") void this.probe();
     return this.verdict === "supported";
+  }
+
+  /** Whether a multipart upload may be completed with the condition now. */
+  completionsUsable(): boolean {
+    return this.usable() && this.completions;
   }
 
   get state(): Verdict {
@@ -70,6 +93,7 @@ export class ConditionalWrites {
     const { client, bucket, prefix, log } = this.opts;
     const key = prefix === "" ? PROBE_KEY_NAME : `${prefix}/${PROBE_KEY_NAME}`;
     const verdict = await this.twoWrites(key);
+    if (verdict === "supported") this.completions = await this.conditionalCompletionRefused(key);
     // Whoever lists the bucket expects DICOM instances only. Without s3:DeleteObject the probe stays (one small object).
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch((err) => {
       // After a failed probe the failure is logged already, and the store is likely down.
@@ -111,6 +135,30 @@ export class ConditionalWrites {
     } catch (err) {
       return conditionRefusal(err) ?? { failed: err };
     }
+  }
+
+  /** Run while the probe object exists: a conditional completion of an upload to its key must be refused. */
+  private async conditionalCompletionRefused(key: string): Promise<boolean> {
+    const { client, bucket, log } = this.opts;
+    let uploadId: string | undefined;
+    let refused: boolean;
+    try {
+      uploadId = (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: "text/plain" }))).UploadId;
+      const part = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: PROBE_BODY }));
+      await client.send(
+        new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] }, IfNoneMatch: "*" }),
+      );
+      uploadId = undefined;
+      log.info({ key }, "S3 conditional writes: ignored by this store on CompleteMultipartUpload; instances larger than one part are checked with a HEAD first");
+      refused = false;
+    } catch (err) {
+      refused = conditionRefusal(err) !== undefined;
+      if (refused) log.info({ key }, "S3 conditional writes: honoured on CompleteMultipartUpload too");
+      else log.warn({ key, err: describeS3Error(err) }, "S3 conditional writes: CompleteMultipartUpload probe failed; instances larger than one part are checked with a HEAD first");
+    }
+    // After a refusal the upload may still be there (412): drop it (best effort; a lifecycle rule would too).
+    if (uploadId) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    return refused;
   }
 
   private async probeObjectExists(key: string): Promise<boolean | { failed: unknown }> {
