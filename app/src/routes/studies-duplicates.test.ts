@@ -7,7 +7,7 @@ import { startInProcessService } from "../../test/support/in-process.js";
 import { expectedKey } from "../../test/support/key-layout.js";
 import { metric } from "../../test/support/metrics.js";
 import { multipartBody } from "../../test/support/multipart.js";
-import { getObject } from "../../test/support/s3-objects.js";
+import { getObject, openUploads } from "../../test/support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 import { failedItems, referencedUids } from "../../test/support/store-response.js";
 import { postStow } from "../../test/support/stow-client.js";
@@ -205,5 +205,41 @@ describe.each(DUPLICATE_MODES)("duplicates, $mode", ({ plainStore, env, headsFor
     expect((await postStow(strict.url, multipartBody([big], B), B)).status).toBe(200);
     const different = await postStow(strict.url, multipartBody([buildInstance({ ...ids, pixels: 11 * 1024 * 1024 + 2 })], B), B);
     expect(failedItems(different.json)).toEqual([{ uid: ids.sopInstanceUid, reason: 0x0111 }]);
+  });
+});
+
+// Only a store that refuses a conditional completion can settle this race; without conditional
+// writes the last completion wins (README, duplicates).
+describe("duplicates larger than one part, racing (store honours If-None-Match on completion)", () => {
+  let strict: RunningService;
+  beforeAll(async () => {
+    strict = await startInProcessService(s3, { DUPLICATE_POLICY: "reject" });
+  });
+  afterAll(async () => {
+    await strict?.shutdown();
+  });
+
+  it("stores one of two different large copies sent at once in two requests and rejects the other with 0x0111", async () => {
+    const ids = newInstanceUids();
+    const copies = [buildInstance({ ...ids, pixels: 11 * 1024 * 1024 }), buildInstance({ ...ids, pixels: 11 * 1024 * 1024 + 2 })];
+    const answers = await Promise.all(copies.map((copy) => postStow(strict.url, multipartBody([copy], B), B)));
+    const stored = answers.findIndex((a) => a.status === 200);
+    expect(stored).toBeGreaterThanOrEqual(0);
+    const other = answers[1 - stored]!;
+    expect(other.status).toBe(409);
+    expect(failedItems(other.json)).toEqual([{ uid: ids.sopInstanceUid, reason: 0x0111 }]);
+    expect(referencedUids(answers[stored]!.json)).toEqual([ids.sopInstanceUid]);
+    expect((await getObject(s3.client, s3.bucket, expectedKey(ids)))?.equals(copies[stored]!)).toBe(true);
+    expect(await openUploads(s3.dir, s3.bucket, expectedKey(ids))).toEqual([]);
+  });
+
+  it("acknowledges both of two identical large copies sent at once in two requests, storing them once", async () => {
+    const ids = newInstanceUids();
+    const bytes = buildInstance({ ...ids, pixels: 11 * 1024 * 1024 });
+    const answers = await Promise.all([1, 2].map(() => postStow(strict.url, multipartBody([bytes], B), B)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    for (const a of answers) expect(referencedUids(a.json)).toEqual([ids.sopInstanceUid]);
+    expect((await getObject(s3.client, s3.bucket, expectedKey(ids)))?.equals(bytes)).toBe(true);
+    expect(await openUploads(s3.dir, s3.bucket, expectedKey(ids))).toEqual([]);
   });
 });

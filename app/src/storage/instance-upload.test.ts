@@ -65,7 +65,7 @@ describe("a single-PUT instance with S3 checksums on", () => {
     const whole = Buffer.concat(chunks);
     const upload = new InstanceUpload(
       {
-        storage: { client, bucket: "dicom", putter: new ObjectPutter(client, "dicom", transport), amazonS3: true, conditionalWrites: { usable: () => false } as ConditionalWrites },
+        storage: { client, bucket: "dicom", putter: new ObjectPutter(client, "dicom", transport), amazonS3: true, conditionalWrites: { usable: () => false, completionsUsable: () => false } as ConditionalWrites },
         config: { upload: { partSizeBytes: 5 * 1024 * 1024, partConcurrency: 1 }, duplicatePolicy: "overwrite" },
         metrics: createMetrics(),
       },

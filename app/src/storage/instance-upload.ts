@@ -91,7 +91,7 @@ export class InstanceUpload {
 
   /** The instance is larger than one part: stream it as a multipart upload. */
   private startMultipart(): void {
-    // A multipart upload is completed without a condition: decide about duplicates by HEAD.
+    // Parts cannot be written conditionally: decide about duplicates by HEAD before completing.
     void this.atKey.lookUp();
     this.multipart = new MultipartStream(this.settings, this.key, this.metadata, this.pending, this.context.log);
     this.pending = [];
@@ -145,19 +145,77 @@ export class InstanceUpload {
     return this.failed("write-conflict", "concurrent writes to the same key kept conflicting; send the instance again");
   }
 
-  /** The instance is streaming through a multipart upload: decide before it is completed. */
+  /**
+   * The instance is streaming through a multipart upload: decide by HEAD before it is completed.
+   * With nothing at the key, and a store that honours it, the completion carries If-None-Match
+   * too, so that another writer completing first is not silently replaced.
+   */
   private async finishMultipart(multipart: MultipartStream, sha256: string): Promise<UploadResult> {
     const decision = await this.decide(sha256, this.atKey.lookUp());
     if (typeof decision !== "string") {
       await this.abort();
       return decision;
     }
-    await multipart.end();
-    if (multipart.failure !== undefined) {
+    if (decision === "none" && this.settings.storage.conditionalWrites.completionsUsable()) return this.completeIfNew(multipart, sha256);
+    return this.complete(multipart, sha256, decision);
+  }
+
+  /** Completes without a condition (nothing can be refused). */
+  private async complete(multipart: MultipartStream, sha256: string, decision: Duplicate): Promise<UploadResult> {
+    return this.afterCompletion(multipart, await multipart.end(), sha256, decision) as Promise<UploadResult>;
+  }
+
+  /** Completes only if the key is still free; once refused, the duplicate rules decide, as for a single PUT. */
+  private async completeIfNew(multipart: MultipartStream, sha256: string): Promise<UploadResult> {
+    let refusal: "exists" | "conflict" | undefined;
+    for (let round = 0; round < MAX_CONDITIONAL_ROUNDS; round++) {
+      const last = round === MAX_CONDITIONAL_ROUNDS - 1;
+      // After a 409 S3 has dropped our upload (its documentation says to upload the parts again,
+      // which a stream cannot): only what the other write leaves at the key can still decide.
+      if (refusal !== "conflict") {
+        const outcome = await this.afterCompletion(multipart, await multipart.end(true), sha256, "none");
+        if (typeof outcome !== "string") return outcome;
+        refusal = outcome;
+      }
+      // Another conditional write to the key is under way: look once it had time to finish.
+      if (refusal === "conflict") await conflictBackoff(round);
+      const decision = await this.decide(sha256, this.lookAfterRefusal(sha256));
+      if (typeof decision !== "string") {
+        await this.abort();
+        return decision;
+      }
+      if (decision === "overwritten") {
+        // After a 412 the upload is still there on S3: replace what was written meanwhile, as if it
+        // had been there before. (Should a store have dropped it, that completion fails, and nothing is reported stored.)
+        if (refusal === "exists") return this.complete(multipart, sha256, decision);
+        break;
+      }
+      // Refused, but nothing at the key: the other write went away again.
+      if (refusal === "exists" && !last) await conflictBackoff(round);
+    }
+    await this.abort();
+    return this.failed("write-conflict", "concurrent writes to the same key kept conflicting; send the instance again");
+  }
+
+  /**
+   * What is at the key after a refused completion. A multipart object gets its hash tag only after
+   * its completion (ours, whose answer was lost, or another writer's just now), so one of our size
+   * without a hash is compared byte for byte rather than taken for different bytes.
+   */
+  private async lookAfterRefusal(sha256: string): Promise<ExistingObject | null> {
+    const found = await this.atKey.lookUp(true);
+    if (found && found.sha256 === undefined && found.size === this.bytes && (await this.atKey.holdsExactly(this.bytes, sha256))) return { ...found, sha256 };
+    return found;
+  }
+
+  /** What a completion came to: stored (and tagged), failed (parts dropped), or refused by its condition. */
+  private async afterCompletion(multipart: MultipartStream, outcome: Awaited<ReturnType<MultipartStream["end"]>>, sha256: string, decision: Duplicate): Promise<UploadResult | "exists" | "conflict"> {
+    if (outcome === "exists" || outcome === "conflict") return outcome;
+    if (outcome === "failed") {
       await multipart.dropParts();
       return this.afterFailedWrite(multipart.failure, sha256, decision);
     }
-    if (multipart.uploadId) await this.atKey.tagWithHash(sha256);
+    await this.atKey.tagWithHash(sha256);
     return this.stored(sha256, decision);
   }
 

@@ -73,7 +73,7 @@ function streamFor(partConcurrency: number) {
   const metrics = createMetrics();
   const settings = {
     // A multipart upload has no use for the single-PUT putter.
-    storage: { client, bucket: "b", amazonS3: false, conditionalWrites: { usable: () => false } as ConditionalWrites } as S3Target,
+    storage: { client, bucket: "b", amazonS3: false, conditionalWrites: { usable: () => false, completionsUsable: () => false } as ConditionalWrites } as S3Target,
     config: { upload: { partSizeBytes: PART, partConcurrency }, duplicatePolicy: "overwrite" as const },
     metrics,
   };

@@ -14,6 +14,7 @@ import {
   type CompletedPart,
 } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
+import { conditionRefusal } from "./conditional-writes.js";
 import { describeS3Error } from "./s3-errors.js";
 import type { UploadSettings } from "./upload-settings.js";
 import { collectYoungGarbage } from "./young-garbage.js";
@@ -32,6 +33,8 @@ export class MultipartStream {
   /** Wakes a writer waiting for a part buffer (a part was taken by S3, or the upload failed). */
   private wake?: () => void;
   private dropped = false;
+  /** The last part has been sent (end() was called). */
+  private ended = false;
   /** The id S3 gave the multipart upload, once it has been created. */
   uploadId?: string;
   /** Why the upload failed, once it has. */
@@ -73,18 +76,32 @@ export class MultipartStream {
     return this.failure === undefined;
   }
 
-  /** No more bytes: sends the last part, then completes the upload once every part is in; resolves when it has, or has failed. */
-  async end(): Promise<void> {
-    if (this.failure === undefined && this.filled > 0) this.sendPart();
+  /**
+   * No more bytes: sends the last part, then completes the upload once every part is in. With
+   * `ifNoneMatch`, only if no object is at the key (If-None-Match: *). Resolves "completed", or
+   * "failed" (see `failure`), or why the condition refused it: "exists" (412; the upload is still
+   * there and may be completed again or aborted) or "conflict" (409; on S3 the upload is gone).
+   */
+  async end(ifNoneMatch = false): Promise<"completed" | "failed" | "exists" | "conflict"> {
+    if (!this.ended) {
+      this.ended = true;
+      if (this.failure === undefined && this.filled > 0) this.sendPart();
+    }
     await this.settled();
     const uploadId = await this.created;
-    if (this.failure !== undefined || !uploadId) return;
+    if (this.failure !== undefined || !uploadId) return "failed";
     const { client, bucket } = this.settings.storage;
     const parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
     try {
-      await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: this.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+      await client.send(
+        new CompleteMultipartUploadCommand({ Bucket: bucket, Key: this.key, UploadId: uploadId, MultipartUpload: { Parts: parts }, ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}) }),
+      );
+      return "completed";
     } catch (err) {
+      const refusal = ifNoneMatch ? conditionRefusal(err) : undefined;
+      if (refusal) return refusal;
       this.fail(err);
+      return "failed";
     }
   }
 
