@@ -77,7 +77,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const s3 = embeddedStoreClient(store.endpoint, new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }));
+  const s3 = embeddedStoreClient(store.endpoint, { requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }) });
   const serviceEnv = embeddedStoreEnv(store.endpoint, BUCKET);
   const services = new Set<ServiceHandle>();
 

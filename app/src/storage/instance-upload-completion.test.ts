@@ -5,9 +5,9 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { embeddedStoreClient } from "../../test/support/s3rver.js";
 import type { DuplicatePolicy } from "../config.js";
 import { createMetrics } from "../metrics.js";
 import type { ConditionalWrites } from "./conditional-writes.js";
@@ -79,15 +79,8 @@ const instanceBytes = () => Buffer.alloc(2 * PART + PART / 2, 7);
 async function upload(script: { completions: Answer[]; heads: Answer[]; policy?: DuplicatePolicy; completionsUsable?: boolean }) {
   completions = [...script.completions];
   heads = [...script.heads];
-  const client = new S3Client({
-    endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "a", secretAccessKey: "b" },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    maxAttempts: 1,
-  });
+  // One attempt: every completion and HEAD the test scripts is asked once.
+  const client = embeddedStoreClient(endpoint, { maxAttempts: 1 });
   const usable = script.completionsUsable ?? true;
   const instance = instanceBytes();
   const sha256 = createHash("sha256").update(instance).digest("hex");

@@ -5,9 +5,9 @@
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { embeddedStoreClient } from "../../test/support/s3rver.js";
 import { createMetrics } from "../metrics.js";
 import type { ConditionalWrites } from "./conditional-writes.js";
 import { MultipartStream } from "./multipart-stream.js";
@@ -62,14 +62,7 @@ afterEach(() => {
 });
 
 function streamFor(partConcurrency: number) {
-  const client = new S3Client({
-    endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "a", secretAccessKey: "b" },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = embeddedStoreClient(endpoint);
   const metrics = createMetrics();
   const settings = {
     // A multipart upload has no use for the single-PUT putter.

@@ -18,8 +18,11 @@ export interface S3rverHandle {
   restart(): Promise<void>;
 }
 
-/** An S3 client for an embedded store: path style, its fixed credentials, checksums only when required. */
-export function embeddedStoreClient(endpoint: string, requestHandler?: S3ClientConfig["requestHandler"]): S3Client {
+/**
+ * An S3 client for an embedded store, or for a test's own S3 stand-in on loopback: path style,
+ * the embedded store's fixed credentials, checksums only when required.
+ */
+export function embeddedStoreClient(endpoint: string, options: Pick<S3ClientConfig, "requestHandler" | "maxAttempts"> = {}): S3Client {
   return new S3Client({
     endpoint,
     region: "us-east-1",
@@ -27,7 +30,7 @@ export function embeddedStoreClient(endpoint: string, requestHandler?: S3ClientC
     credentials: { accessKeyId: EMBEDDED_ACCESS_KEY, secretAccessKey: EMBEDDED_SECRET_KEY },
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
-    requestHandler,
+    ...options,
   });
 }
 
