@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { makePki } from "../nginx/testing/pki";
 import { MAX_INSTANCES_IN_FLIGHT, UPLOAD_INSTANCE_CONCURRENCY, UPLOAD_PART_CONCURRENCY, UPLOAD_PART_SIZE_MIB } from "../app/src/config-limits";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, DEFAULTS, parseConfig, type ParseOptions, type StackConfig } from "./config";
+import { ConfigError, DEFAULTS, OPAQUE_SECRET, parseConfig, type ParseOptions, type StackConfig } from "./config";
 import { appMemoryMiB, worstCaseMiB } from "./memory-budget";
 import { BASE, configMap } from "./testing/harness";
 
@@ -79,16 +79,30 @@ describe("parseConfig defaults", () => {
     const project = parseYaml(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8"));
     const declared = project.config as Record<string, { type: string; description: string; default: unknown }>;
     const c = parsed({});
-    const scalars = ["appName", "vpcCidr", "bucketEncryption", "protectData", "nlbDeletionProtection", "logRetentionDays", "accessLogRetentionDays"];
+    // appName is not declared: its default follows the stack name, which Pulumi.yaml cannot say.
+    const scalars = ["vpcCidr", "bucketEncryption", "protectData", "nlbDeletionProtection", "logRetentionDays", "accessLogRetentionDays"];
     expect(Object.keys(declared).sort()).toEqual([...scalars].sort());
     for (const key of scalars) {
       const d = declared[key];
       expect(d.description.length, key).toBeGreaterThan(20);
       expect(d.type, key).toBe({ string: "string", boolean: "boolean", number: "integer" }[typeof d.default as string]);
-      // appName is set by BASE; its code default is DEFAULTS.appName.
-      const value = key === "appName" ? DEFAULTS.appName : (c as any)[key];
-      expect(d.default, key).toEqual(value);
+      expect(d.default, key).toEqual((c as any)[key]);
+      expect((DEFAULTS as Record<string, unknown>)[key], key).toEqual(d.default);
     }
+  });
+
+  it("names a stack's resources after the stack unless appName says otherwise", () => {
+    const withoutName = { appName: undefined };
+    expect(parseConfig(configMap(withoutName), {}, { ...opts, stack: "staging" })).toMatchObject({
+      appName: "stowrs-staging",
+      dicomBucket: "stowrs-staging-dicom",
+      certificate: { bucket: "stowrs-staging-certs" },
+    });
+    expect(parseConfig(configMap({ appName: "radiology" }), {}, { ...opts, stack: "staging" }).appName).toBe("radiology");
+    expect(problemsOf(withoutName, BASE, {}, { ...opts, stack: "hospital-north-production" })).toEqual([
+      'stowrs-to-s3:appName: unset, and its default "stowrs-<stack>" gives "stowrs-hospital-north-production", which is longer than 20 characters: set stowrs-to-s3:appName',
+    ]);
+    expect(problemsOf(withoutName, BASE, {}, { ...opts, stack: "QA_1" })[0]).toMatch(/^stowrs-to-s3:appName: unset, .*"stowrs-QA_1", which may contain only/);
   });
 
   it("reads the truststore from PEM text or from a file relative to the project", () => {
@@ -104,6 +118,45 @@ describe("parseConfig defaults", () => {
       { secretKeys: ["stowrs-to-s3:certificate"] },
     ).certificate;
     expect(c).toMatchObject({ server: { certificate: { pem: pki.server.certPem }, key: pki.server.keyPem } });
+  });
+});
+
+describe("parseConfig: values stored encrypted", () => {
+  // As the offline tools hand them over: OPAQUE_SECRET in place of each secure: leaf, and its path.
+  const serverKeySecret = { secretKeys: ["stowrs-to-s3:certificate"], secretPaths: ["stowrs-to-s3:certificate.serverKey"] };
+  const fromConfig = { mode: "FROMS3", serverCertificate: "" as string, serverKey: OPAQUE_SECRET };
+
+  it("takes serverKey as a secret it never sees, checking the certificate alone", () => {
+    const c = parsed({ certificate: { ...fromConfig, serverCertificate: pki.server.certPem } }, serverKeySecret).certificate;
+    expect(c).toMatchObject({ server: { certificate: { pem: pki.server.certPem }, key: OPAQUE_SECRET } });
+    // Without the paths (a caller that knows only the stand-in), the stand-in itself says "secret".
+    expect(parsed({ certificate: { ...fromConfig, serverCertificate: pki.server.certPem } }).certificate).toMatchObject({ server: { key: OPAQUE_SECRET } });
+    expect(problemsOf({ certificate: { ...fromConfig, serverCertificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----" } }, BASE, {}, { ...opts, ...serverKeySecret })).toEqual([
+      expect.stringMatching(/^stowrs-to-s3:certificate: serverCertificate \(serverCertificate in config\) is not a PEM certificate/),
+    ]);
+  });
+
+  it("refuses a plain-text serverKey with one message, even when another field of certificate is the secret", () => {
+    const plain = { mode: "FROMS3", serverCertificate: pki.server.certPem, serverKey: pki.server.keyPem };
+    const expected = [
+      'stowrs-to-s3:certificate: serverKey must be stored encrypted: pulumi config set --secret --path stowrs-to-s3:certificate.serverKey -- "$(cat server.key)"',
+    ];
+    expect(problemsOf({ certificate: plain }, BASE, {}, { ...opts, secretKeys: [], secretPaths: [] })).toEqual(expected);
+    expect(problemsOf({ certificate: plain }, BASE, {}, { ...opts, secretKeys: ["stowrs-to-s3:certificate"], secretPaths: ["stowrs-to-s3:certificate.truststore"] })).toEqual(expected);
+    // The engine names only top-level keys; decrypted, the key is checked against the certificate.
+    expect(parsed({ certificate: plain }, { secretKeys: ["stowrs-to-s3:certificate"] }).certificate).toMatchObject({ server: { key: pki.server.keyPem } });
+  });
+
+  it.each([
+    ["a top-level key", { appName: OPAQUE_SECRET }, ["stowrs-to-s3:appName"], "stowrs-to-s3:appName: is stored as a secret (secure:), but the stack needs it in plain text"],
+    ["a required top-level key", { allowedPeers: OPAQUE_SECRET }, ["stowrs-to-s3:allowedPeers"], "stowrs-to-s3:allowedPeers: is stored as a secret"],
+    ["a field", { certificate: { mode: "FROMS3", authMode: "clientauth", truststore: OPAQUE_SECRET } }, ["stowrs-to-s3:certificate.truststore"], "stowrs-to-s3:certificate: truststore is stored as a secret"],
+    ["a field others depend on", { certificate: { mode: "FROMS3", serverCertificate: OPAQUE_SECRET, serverKey: OPAQUE_SECRET } }, ["stowrs-to-s3:certificate.serverCertificate", "stowrs-to-s3:certificate.serverKey"], "stowrs-to-s3:certificate: serverCertificate is stored as a secret"],
+    ["an oidc field", { certificate: { authMode: "oidc" }, oidc: { issuer: OPAQUE_SECRET, audience: "stowrs" } }, ["stowrs-to-s3:oidc.issuer"], "stowrs-to-s3:oidc: issuer is stored as a secret"],
+  ])("refuses a secret where plain text is needed (%s) with one message naming the command", (_label, overrides, paths, expected) => {
+    const problems = problemsOf(overrides, BASE, {}, { ...opts, secretKeys: [...new Set(paths.map((p) => p.split(".")[0]))], secretPaths: paths });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${expected.replace(/[()]/g, "\\$&")}.*: set it without --secret: pulumi config set (--path )?stowrs-to-s3:\\S+ <value>$`));
   });
 });
 

@@ -48,16 +48,21 @@ export function checkTruststore(r: Reader, key: string, source: PemSource): void
   }
 }
 
-export function checkServerPair(r: Reader, key: string, certificate: PemSource, keyPem: string): boolean {
+/** The first certificate of serverCertificate (the server's own, before its chain), or undefined after a report. */
+export function serverLeaf(r: Reader, key: string, certificate: PemSource): X509Certificate | undefined {
   const first = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(certificate.pem)?.[0];
-  let leaf: X509Certificate;
   try {
     if (!first) throw new Error("no PEM certificate");
-    leaf = new X509Certificate(first);
+    return new X509Certificate(first);
   } catch (err) {
     r.report(key, `serverCertificate ${certificate.origin} is not a PEM certificate (${(err as Error).message})`);
-    return false;
+    return undefined;
   }
+}
+
+export function checkServerPair(r: Reader, key: string, certificate: PemSource, keyPem: string): boolean {
+  const leaf = serverLeaf(r, key, certificate);
+  if (!leaf) return false;
   try {
     if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) {
       r.report(key, "serverKey does not belong to the first certificate in serverCertificate");

@@ -3,7 +3,8 @@
 import { NAMESPACE } from "./reader";
 import { defineBlock } from "./block";
 import { AUTH_MODES, usesBearerTokens, usesClientCertificates, type AuthMode } from "./auth-mode";
-import { checkServerPair, checkTruststore, isPlaceholderCa, readPem, type PemSource } from "./certificate-files";
+import { checkServerPair, checkTruststore, isPlaceholderCa, readPem, serverLeaf, type PemSource } from "./certificate-files";
+import { OPAQUE_SECRET } from "./secrets";
 
 export type CertificateMode = "ACM" | "FROMS3";
 
@@ -17,7 +18,10 @@ export type CertificateConfig =
       bucket: string;
       /** CA certificates client certificates must chain to; required with clientauth. */
       truststore?: PemSource;
-      /** Server certificate (chain) and key from config; absent: the stack generates one for the NLB's name. */
+      /**
+       * Server certificate (chain) and key from config; absent: the stack generates one for the
+       * NLB's name. The key is OPAQUE_SECRET when the offline tools read the stack file.
+       */
       server?: { certificate: PemSource; key: string };
     }
   | {
@@ -62,7 +66,7 @@ export const certificateBlock = defineBlock({
     const key = "certificate";
     const fallbackBucket = `${earlier.appName}-certs`;
     const fallback: CertificateConfig = { ...defaults.certificate, source: "stack", bucket: fallbackBucket };
-    const fields = r.object(key, r.raw(key), `{ mode: FROMS3, authMode: anonymous }`);
+    const fields = r.object(key, r.raw(key), `{ mode: FROMS3, authMode: anonymous }`, ["serverKey"]);
     if (fields === undefined) return { certificate: fallback };
     r.unknownFields(key, fields, ["mode", "authMode", "arn", "bucket", "source", "truststore", "serverCertificate", "serverKey"]);
     const modeText = r.text(key, "mode", fields.mode, "FROMS3");
@@ -130,12 +134,17 @@ export const certificateBlock = defineBlock({
       r.report(key, "serverCertificate and serverKey go together: set both (the key with --secret), or neither to have the stack generate a certificate");
     } else if (fields.serverCertificate !== undefined) {
       const certificate = readPem(r, key, "serverCertificate", fields.serverCertificate);
-      const keyText = r.text(key, "serverKey", fields.serverKey, "");
-      const keyPem = keyText === "" || keyText.endsWith("\n") ? keyText : `${keyText}\n`;
-      if (!r.opts.secretKeys.includes(`${NAMESPACE}:${key}`)) {
+      if (!r.storedEncrypted(key, "serverKey", fields.serverKey)) {
         r.report(key, "serverKey must be stored encrypted: pulumi config set --secret --path stowrs-to-s3:certificate.serverKey -- \"$(cat server.key)\"");
       }
-      if (certificate && keyPem !== "" && checkServerPair(r, key, certificate, keyPem)) server = { certificate, key: keyPem };
+      if (fields.serverKey === OPAQUE_SECRET) {
+        // Offline the key stays encrypted: the certificate is checked alone, the key goes through unseen.
+        if (certificate && serverLeaf(r, key, certificate)) server = { certificate, key: OPAQUE_SECRET };
+      } else {
+        const keyText = r.text(key, "serverKey", fields.serverKey, "");
+        const keyPem = keyText === "" || keyText.endsWith("\n") ? keyText : `${keyText}\n`;
+        if (certificate && keyPem !== "" && checkServerPair(r, key, certificate, keyPem)) server = { certificate, key: keyPem };
+      }
     }
     return { certificate: { mode, authMode, source, bucket, ...(truststore ? { truststore } : {}), ...(server ? { server } : {}) } };
   },

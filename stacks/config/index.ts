@@ -33,6 +33,8 @@ export type { FargateConfig } from "./fargate";
 export type { AppSettings, LogLevel } from "./app";
 export type { UploadSettings } from "./upload";
 export { LOG_RETENTION_DAYS } from "./logs";
+export { defaultAppName } from "./app-name";
+export { OPAQUE_SECRET } from "./secrets";
 
 /** The blocks in reading order: a block's `earlier` comes from the blocks before it, problems come out in this order. */
 const BLOCKS = [

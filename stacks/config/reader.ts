@@ -2,6 +2,7 @@
 // lists every problem at once, and the Reader that turns raw values into typed ones while
 // collecting problems (it never throws, so one pass finds them all).
 import * as pulumi from "@pulumi/pulumi";
+import { OPAQUE_SECRET } from "./secrets";
 
 export const NAMESPACE = "stowrs-to-s3";
 
@@ -12,6 +13,11 @@ export interface ParseOptions {
   projectDir: string;
   /** Config keys the engine holds encrypted (`pulumi config set --secret`). */
   secretKeys: string[];
+  /**
+   * Exactly which values the stack file holds encrypted (`stowrs-to-s3:certificate.serverKey`),
+   * when the offline tools read it; the engine names only the top-level keys (secretKeys).
+   */
+  secretPaths?: string[];
 }
 
 export class ConfigError extends pulumi.RunError {
@@ -32,6 +38,9 @@ const AWS_BUCKET_PREFIX_MAX = 37; // the provider appends a 26-character unique 
  * through it; every message starts with the key it is about.
  */
 export class Reader {
+  /** Keys (and key.field paths) whose problem was a secret where plain text is needed: said once, not again. */
+  private readonly secretReported = new Set<string>();
+
   constructor(
     private readonly problems: string[],
     readonly opts: ParseOptions,
@@ -42,14 +51,49 @@ export class Reader {
     readonly env: Readonly<Record<string, string | undefined>>,
   ) {}
 
-  /** The raw value of one of this namespace's keys, undefined when the stack file leaves it out. */
+  /**
+   * The raw value of one of this namespace's keys, undefined when the stack file leaves it out.
+   * A whole key stored encrypted reads as left out, after one message saying so.
+   */
   raw(key: string): string | undefined {
-    return this.own[key];
+    const value = this.own[key];
+    if (value === OPAQUE_SECRET) {
+      this.secretWherePlainNeeded(key);
+      return undefined;
+    }
+    return value;
   }
 
   /** A problem with one of this namespace's keys. */
   report(key: string, problem: string): void {
+    // After "this is a secret", a consequence such as "required" or "go together" would only contradict it.
+    if (this.secretReported.has(key)) return;
+    for (const path of this.secretReported) {
+      const [k, field] = path.split(".");
+      if (k === key && field && new RegExp(`\\b${field}\\b`).test(problem)) return;
+    }
     this.problems.push(`${NAMESPACE}:${key}: ${problem}`);
+  }
+
+  /**
+   * Whether key (or key.field) is stored encrypted: offline, by the exact path in the stack file
+   * (or the stand-in the offline tools put there); under the engine, by its top-level key.
+   */
+  storedEncrypted(key: string, field?: string, raw?: unknown): boolean {
+    if (raw === OPAQUE_SECRET) return true;
+    const top = `${NAMESPACE}:${key}`;
+    if (this.opts.secretPaths) return this.opts.secretPaths.includes(field ? `${top}.${field}` : top);
+    return this.opts.secretKeys.includes(top);
+  }
+
+  private secretWherePlainNeeded(key: string, field?: string): void {
+    const where = field ? `${key}.${field}` : key;
+    this.problems.push(
+      `${NAMESPACE}:${key}: ${field ? `${field} is` : "is"} stored as a secret (secure:), but the stack needs it in plain text ` +
+        `(the plan, the snapshots and the policy run never decrypt; it is no credential): ` +
+        `set it without --secret: pulumi config set ${field ? "--path " : ""}${NAMESPACE}:${where} <value>`,
+    );
+    this.secretReported.add(field ? `${key}.${field}` : key);
   }
 
   /** A problem already naming its own key (another namespace's, like aws:region). */
@@ -57,8 +101,12 @@ export class Reader {
     this.problems.push(text);
   }
 
-  /** Object-valued keys arrive as JSON text; anything else is reported, not guessed at. */
-  object(key: string, raw: string | undefined, example: string): Fields | undefined {
+  /**
+   * Object-valued keys arrive as JSON text; anything else is reported, not guessed at. A field
+   * stored encrypted is reported and left out unless it is one of `secretFields` (which the
+   * block then reads, as the OPAQUE_SECRET stand-in offline).
+   */
+  object(key: string, raw: string | undefined, example: string, secretFields: readonly string[] = []): Fields | undefined {
     if (raw === undefined) return undefined;
     let parsed: unknown;
     try {
@@ -70,7 +118,14 @@ export class Reader {
       this.report(key, `expected an object like ${example}, got ${JSON.stringify(raw)}`);
       return undefined;
     }
-    return parsed as Fields;
+    const fields = parsed as Fields;
+    for (const [field, value] of Object.entries(fields)) {
+      if (value === OPAQUE_SECRET && !secretFields.includes(field)) {
+        this.secretWherePlainNeeded(key, field);
+        delete fields[field];
+      }
+    }
+    return fields;
   }
 
   unknownFields(key: string, fields: Fields, known: readonly string[]): void {
