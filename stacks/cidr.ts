@@ -40,3 +40,10 @@ export function subnetOf(cidr: Cidr, extraBits: number, index: number): string {
   }
   return `${formatAddress(cidr.network + index * 2 ** (32 - prefixLength))}/${prefixLength}`;
 }
+
+/** Whether two ranges share an address (one contains the other's network). */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  const shorter = Math.min(a.prefixLength, b.prefixLength);
+  const block = 2 ** (32 - shorter);
+  return Math.floor(a.network / block) === Math.floor(b.network / block);
+}

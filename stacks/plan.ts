@@ -3,10 +3,12 @@
 //
 //   npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--policies] [--write-snapshot]
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { ConfigError } from "./config";
-import { recordStack, type RecordedStack } from "./offline/record";
+import { recordStackFile, type RecordedStack } from "./offline/record";
 import { readStackFile, StackFileError } from "./offline/stack-file";
-import { formatSnapshot, redactSecrets, snapshotPath, toSnapshot } from "./offline/snapshot";
+import { checkStackSet } from "./offline/stack-set";
+import { formatSnapshot, redactSecrets, SNAPSHOT_DIR, snapshotPath, toSnapshot } from "./offline/snapshot";
 import { shortType, summarize } from "./offline/summary";
 import { evaluatePolicies, policyConfigFor } from "./policy/evaluate";
 import { policies } from "./policy/rules";
@@ -22,35 +24,47 @@ export async function main(argv: string[], cwd: string): Promise<{ code: number;
     return { code: 2, stdout: "", stderr: `${unknown.map((f) => `unknown option ${f}\n`).join("")}${USAGE}\n` };
   }
 
-  let recorded: RecordedStack;
+  let recorded: RecordedStack | undefined;
   let file: string;
   const warnings: string[] = [];
   try {
     const stackFile = readStackFile(targets[0], cwd);
     file = stackFile.file;
-    // A plan is a preview: placeholders are warned about here and refused by `pulumi up`.
-    recorded = await recordStack(stackFile.stack, stackFile.config, undefined, { projectDir: stackFile.projectDir, warnings });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      return { code: 1, stdout: "", stderr: `${err.problems.join("\n")}\n` };
+    // Secrets stay encrypted: the plan shows them as [secret] and never needs their values.
+    const set = checkStackSet(stackFile);
+    let problems = set.problems;
+    try {
+      // A plan is a preview: placeholders are warned about here and refused by `pulumi up`.
+      recorded = await recordStackFile(stackFile, { warnings });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems = [...err.problems, ...problems];
     }
+    if (problems.length > 0 || !recorded) return { code: 1, stdout: "", stderr: `${problems.join("\n")}\n` };
+    warnings.push(...set.warnings);
+  } catch (err) {
     if (err instanceof StackFileError) return { code: 1, stdout: "", stderr: `${err.message}\n` };
     return { code: 1, stdout: "", stderr: `the program failed: ${(err as Error)?.stack ?? String(err)}\n` };
   }
 
+  const plan: RecordedStack = recorded;
   if (flags.has("--write-snapshot")) {
-    const target = snapshotPath(recorded.stack);
-    fs.writeFileSync(target, formatSnapshot(toSnapshot(recorded)));
+    const projectDir = path.resolve(SNAPSHOT_DIR, "..", "..");
+    if (path.dirname(file) !== projectDir) {
+      return { code: 1, stdout: "", stderr: `${file}: snapshots are kept for the stack files beside ${path.join(projectDir, "Pulumi.yaml")} only\n` };
+    }
+    const target = snapshotPath(plan.stack);
+    fs.writeFileSync(target, formatSnapshot(toSnapshot(plan)));
     return { code: 0, stdout: `wrote ${target}\n`, stderr: "" };
   }
   if (flags.has("--json")) {
-    const list = recorded.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: redactSecrets(r) }));
+    const list = plan.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: redactSecrets(r) }));
     return { code: 0, stdout: `${JSON.stringify(list, null, 2)}\n`, stderr: warnings.map((w) => `warning: ${w}\n`).join("") };
   }
-  let table = formatTable(recorded, file, warnings);
+  let table = formatTable(plan, file, warnings);
   if (flags.has("--policies")) {
     // Same rules and per-stack pack configuration as `pulumi preview --policy-pack stacks/policy` in CI.
-    const violations = await evaluatePolicies(recorded.resources, policies, policyConfigFor(recorded.stack));
+    const violations = await evaluatePolicies(plan.resources, policies, policyConfigFor(plan.stack));
     table += `\nPolicies (stacks/policy): ${violations.length === 0 ? "no violations" : `${violations.length} violation(s)`}\n`;
     table += violations.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.resource ? `${v.resource}: ` : ""}${v.message}\n`).join("");
     if (violations.some((v) => v.enforcementLevel === "mandatory")) return { code: 1, stdout: table, stderr: "" };

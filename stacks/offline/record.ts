@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../config";
 import { createStack, type StackOutputs } from "../stack";
 import { OfflineAwsMocks, unwrapSecrets } from "./mocks";
+import type { StackFile } from "./stack-file";
 
 export const PROJECT = "stowrs-to-s3";
 
@@ -46,6 +47,8 @@ export interface RecordOptions {
   projectDir?: string;
   /** Config keys to treat as set with --secret. */
   secretKeys?: string[];
+  /** The exact paths of the values the stack file holds encrypted (offline reading; see ParseOptions). */
+  secretPaths?: string[];
   /** Collects the program's warnings (pulumi.log.warn). */
   warnings?: string[];
 }
@@ -62,7 +65,15 @@ export async function recordStack(
 ): Promise<RecordedStack> {
   const dryRun = options.dryRun ?? true;
   const run: Program =
-    program ?? (() => createStack(loadConfig({ projectDir: options.projectDir ?? process.cwd(), secretKeys: options.secretKeys ?? [] })));
+    program ??
+    (() =>
+      createStack(
+        loadConfig({
+          projectDir: options.projectDir ?? process.cwd(),
+          secretKeys: options.secretKeys ?? [],
+          ...(options.secretPaths ? { secretPaths: options.secretPaths } : {}),
+        }),
+      ));
   // Same fallback as loadConfig, so mocked ARNs and zones match the configured region.
   const region = config["aws:region"] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
   const captured = new Map<string, { options: RecordedResource["options"]; custom: boolean; secretInputs: string[]; dependencies: string[] }>();
@@ -177,6 +188,22 @@ export async function recordStack(
   }
   recorded.sort((a, b) => (a.name === b.name ? a.type.localeCompare(b.type) : a.name.localeCompare(b.name)));
   return { stack, resources: recorded, outputs };
+}
+
+/**
+ * Records the program for a stack file as the offline tools read it: its project directory
+ * for relative paths, its secrets left encrypted (or `config`, when the rehearsal decrypted them).
+ */
+export function recordStackFile(
+  file: Pick<StackFile, "stack" | "config" | "projectDir" | "secretKeys" | "secretPaths">,
+  options: Omit<RecordOptions, "projectDir" | "secretKeys" | "secretPaths"> = {},
+): Promise<RecordedStack> {
+  return recordStack(file.stack, file.config, undefined, {
+    ...options,
+    projectDir: file.projectDir,
+    secretKeys: file.secretKeys,
+    secretPaths: file.secretPaths,
+  });
 }
 
 interface RegisterRequest {

@@ -1,6 +1,8 @@
 // The committed form of a recorded stack: stable, and readable in a pull request diff.
+import * as fs from "node:fs";
 import * as path from "node:path";
-import type { RecordedResource, RecordedStack } from "./record";
+import { recordStackFile, type RecordedResource, type RecordedStack } from "./record";
+import type { StackFile } from "./stack-file";
 
 export const SNAPSHOT_DIR = path.resolve(__dirname, "..", "snapshots");
 
@@ -56,4 +58,32 @@ function expandJsonText(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandJsonText(v)]));
   }
   return value;
+}
+
+/** The one command that (re)writes a stack's snapshot. */
+export function snapshotCommand(stack: string): string {
+  return `npm run plan -- ${stack} --write-snapshot`;
+}
+
+export interface SnapshotComparison {
+  target: string;
+  /** The snapshot the stack file records to now. */
+  actual: string;
+  /** The committed one; undefined when there is none. */
+  committed?: string;
+  /** What is wrong, naming the command that fixes it; undefined when they match. */
+  problem?: string;
+}
+
+/** Records a stack file (secrets left encrypted) and compares it with its committed snapshot. */
+export async function compareSnapshot(file: StackFile): Promise<SnapshotComparison> {
+  const target = snapshotPath(file.stack);
+  const actual = formatSnapshot(toSnapshot(await recordStackFile(file, { warnings: [] })));
+  const shown = path.relative(path.resolve(SNAPSHOT_DIR, "..", ".."), target);
+  if (!fs.existsSync(target)) {
+    return { target, actual, problem: `no snapshot ${shown} for ${path.basename(file.file)}; write it with: ${snapshotCommand(file.stack)}` };
+  }
+  const committed = fs.readFileSync(target, "utf8");
+  if (committed === actual) return { target, actual, committed };
+  return { target, actual, committed, problem: `${shown} differs from what ${path.basename(file.file)} plans; after a deliberate change, rewrite it with: ${snapshotCommand(file.stack)}` };
 }
