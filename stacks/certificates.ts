@@ -4,11 +4,12 @@
 // the stack writes those objects itself, from config or from a certificate it generates
 // for the load balancer's name, so the first `pulumi up` leaves a working endpoint; with
 // source "external" they live in a bucket the operator manages and names.
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
 import { usesClientCertificates, type CertificateConfig } from "./config";
+import { warnBeforeRenewal } from "./certificate-renewal";
 import { createPrivateBucket, type EncryptionSpec } from "./storage";
 
 export const CERTIFICATE_OBJECT = "certificate.crt";
@@ -26,6 +27,8 @@ export interface CertificatesArgs {
   accessLogsBucket: pulumi.Input<string>;
   /** The name clients use (the NLB's DNS name): a generated certificate is made for it. */
   serverName: pulumi.Input<string>;
+  /** The time renewal warnings are judged at (tests); default: now. */
+  now?: () => Date;
 }
 
 export interface Certificates {
@@ -81,6 +84,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
   if (cert.server) {
     certificatePem = pulumi.output(cert.server.certificate.pem);
     keyPem = pulumi.secret(cert.server.key);
+    warnBeforeRenewal("configured", new X509Certificate(cert.server.certificate.pem).validTo, GENERATED_RENEWAL_HOURS, args.now);
   } else {
     // tls resources make no cloud calls; they take the default provider of their own package.
     const key = new tls.PrivateKey(`${args.appName}-server`, { algorithm: "RSA", rsaBits: 2048 });
@@ -94,6 +98,8 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     });
     certificatePem = generated.certPem;
     keyPem = pulumi.secret(key.privateKeyPem);
+    // Unknown in a preview of a new stack; known from the state on every later one.
+    warnBeforeRenewal("generated", generated.validityEndTime, GENERATED_RENEWAL_HOURS, args.now);
   }
 
   const contents: [string, pulumi.Output<string>][] = [
