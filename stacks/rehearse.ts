@@ -1,20 +1,47 @@
 // npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert file --client-key file]
 // Plans the stack offline, runs its task on this machine as ECS would, sends the
 // dcm-samples through the front and reads them back. See stacks/README.md, "Rehearsal".
+// The client certificate may also come as PEM text in REHEARSE_CLIENT_CERT/REHEARSE_CLIENT_KEY
+// (a CI secret); passphrase-provider secrets are decrypted with PULUMI_CONFIG_PASSPHRASE(_FILE).
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { takeOption } from "./cli-options";
-import { rehearse } from "./rehearsal/run";
+import { rehearse, type RehearseOptions } from "./rehearsal/run";
 
-const USAGE = "usage: npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert <pem> --client-key <pem>]";
+const USAGE =
+  "usage: npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert <pem file> --client-key <pem file>]\n" +
+  "  (or the PEM text in REHEARSE_CLIENT_CERT and REHEARSE_CLIENT_KEY)";
 
-export async function main(argv: string[], cwd: string): Promise<number> {
+/** The client certificate from the flags, else from the environment; a string is a usage problem. */
+export function clientFrom(certFile: string | undefined, keyFile: string | undefined, env: Record<string, string | undefined>, cwd: string): RehearseOptions["client"] | string {
+  if ((certFile === undefined) !== (keyFile === undefined)) return "--client-cert and --client-key go together";
+  if (certFile !== undefined && keyFile !== undefined) {
+    try {
+      return { cert: fs.readFileSync(path.resolve(cwd, certFile), "utf8"), key: fs.readFileSync(path.resolve(cwd, keyFile), "utf8"), origin: certFile };
+    } catch (err) {
+      return `cannot read the client certificate or key (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    }
+  }
+  const cert = env.REHEARSE_CLIENT_CERT || undefined;
+  const key = env.REHEARSE_CLIENT_KEY || undefined;
+  if ((cert === undefined) !== (key === undefined)) return "REHEARSE_CLIENT_CERT and REHEARSE_CLIENT_KEY go together";
+  if (cert === undefined || key === undefined) return undefined;
+  if (!cert.includes("-----BEGIN CERTIFICATE-----") || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+    return "REHEARSE_CLIENT_CERT and REHEARSE_CLIENT_KEY must hold PEM text (a certificate, and its unencrypted private key)";
+  }
+  return { cert, key, origin: "from REHEARSE_CLIENT_CERT (key: REHEARSE_CLIENT_KEY)" };
+}
+
+export async function main(argv: string[], cwd: string, env: Record<string, string | undefined> = process.env): Promise<number> {
   const args = [...argv];
-  const clientCert = takeOption(args, "--client-cert");
-  const clientKey = takeOption(args, "--client-key");
-  if (args.length !== 1 || args[0].startsWith("--") || (clientCert === undefined) !== (clientKey === undefined)) {
-    process.stderr.write(`${USAGE}\n`);
+  const certFile = takeOption(args, "--client-cert");
+  const keyFile = takeOption(args, "--client-key");
+  const client = clientFrom(certFile, keyFile, env, cwd);
+  if (args.length !== 1 || args[0].startsWith("--") || typeof client === "string") {
+    process.stderr.write(`${typeof client === "string" ? `${client}\n` : ""}${USAGE}\n`);
     return 2;
   }
-  const result = await rehearse({ target: args[0], cwd, clientCert, clientKey, log: (line) => process.stdout.write(`${line}\n`) });
+  const result = await rehearse({ target: args[0], cwd, client, env, log: (line) => process.stdout.write(`${line}\n`) });
   return result.code;
 }
 

@@ -1,24 +1,34 @@
-// The deployment rehearsal end to end: the committed stack files pass; a stack whose
-// first `pulumi up` would leave a dead endpoint fails, naming why.
+// The deployment rehearsal end to end: every stack file of the repository passes, whatever it
+// holds; so do an operator's real setup (own CA, certificate from config, key as a secret of
+// either provider) and a new stack copied from an existing one; a stack whose first
+// `pulumi up` would leave a dead endpoint fails, naming why.
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
+import { makePki } from "../../nginx/testing/pki";
 import { listStacks } from "../offline/stack-file";
+import { ANONYMOUS, certificateSha256, CLIENTAUTH, variant, withOwnCertificates, type StackDoc } from "../testing/fixtures";
 import { rehearse } from "./run";
 
 const REPO = path.resolve(__dirname, "../..");
 const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-test-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const pki = makePki(fs.mkdtempSync(path.join(tmp, "pki-")));
+
+/** The environment without a passphrase or client certificate the developer's shell may hold. */
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  const { PULUMI_CONFIG_PASSPHRASE: _p, PULUMI_CONFIG_PASSPHRASE_FILE: _f, REHEARSE_CLIENT_CERT: _c, REHEARSE_CLIENT_KEY: _k, ...env } = process.env;
+  return { ...env, ...extra };
+}
 
 /** `npm run rehearse -- <target>` as a user types it. */
-async function cli(target: string) {
+async function cli(target: string, env: Record<string, string | undefined> = cleanEnv()) {
   try {
-    const { stdout } = await run("npm", ["run", "--silent", "rehearse", "--", target], { cwd: REPO, maxBuffer: 16 << 20 });
+    const { stdout } = await run("npm", ["run", "--silent", "rehearse", "--", target], { cwd: REPO, env, maxBuffer: 16 << 20 });
     return { code: 0, stdout };
   } catch (err: any) {
     return { code: err.code as number, stdout: String(err.stdout) };
@@ -29,42 +39,86 @@ function lastLine(text: string): string {
   return text.trimEnd().split("\n").at(-1) ?? "";
 }
 
-/** Pulumi.prod.yaml (or another committed stack file) with `edit` applied, written as Pulumi.<stack>.yaml in a temp dir. */
-function prodVariant(stack: string, edit: (config: Record<string, any>) => void, from = "prod"): string {
-  const doc = parse(fs.readFileSync(path.join(REPO, `Pulumi.${from}.yaml`), "utf8"));
-  edit(doc.config);
-  const file = path.join(tmp, `Pulumi.${stack}.yaml`);
-  fs.writeFileSync(file, stringify(doc));
-  return file;
-}
+const SUMMARY = (stack: string) =>
+  new RegExp(`^rehearsal ${stack}: 3/3 instances stored through https://127\\.0\\.0\\.1:\\d+ \\((anonymous|clientauth|oidc|clientauth\\+oidc), (FROMS3 generated certificate|FROMS3 certificate from config|ACM)\\)$`);
 
 describe("npm run rehearse", () => {
-  it.each(listStacks(REPO))("passes for the committed stack file %s, ending with the one-line summary", async (stack) => {
+  it.each(listStacks(REPO))("passes for the repository's stack file %s, ending with the one-line summary", async (stack) => {
     const { code, stdout } = await cli(stack);
-    expect(lastLine(stdout)).toMatch(
-      new RegExp(`^rehearsal ${stack}: 3/3 instances stored through https://127\\.0\\.0\\.1:\\d+ \\((anonymous|clientauth), FROMS3 generated certificate\\)$`),
-    );
+    expect(lastLine(stdout)).toMatch(SUMMARY(stack));
     expect(code, stdout).toBe(0);
     // What it rehearsed, said out loud.
     expect(stdout).toContain("ports: moved to free loopback ports");
     expect(stdout).toMatch(/client: allowedPeers .* treated as including 127\.0\.0\.1/);
     expect(stdout).toContain("nginx: dependsOn app HEALTHY: met");
     expect(stdout).toMatch(/nlb: target healthy: GET \/ready on port 8081/);
-    expect(stdout).toMatch(/objects written by the stack: \S+\/certificate\.crt, \S+\/certificate\.key/);
-    if (stack === "prod") expect(stdout).toMatch(/without a client certificate: refused \(HTTP 400/);
+    if (/\(clientauth/.test(lastLine(stdout))) expect(stdout).toMatch(/without a client certificate: refused \(HTTP 400/);
+    if (!/, ACM\)$/.test(lastLine(stdout))) {
+      expect(stdout).toMatch(/objects written by the stack: \S+\/certificate\.crt, \S+\/certificate\.key/);
+      expect(stdout).toMatch(/\nclient: server certificate sha256 [0-9a-f]{64}\n/);
+    }
   });
 
-  it("passes dev switched to bearer tokens: a stand-in issuer on loopback, 401 without a token, the samples stored with one", async () => {
-    const file = prodVariant(
-      "dev-oidc",
-      (c) => {
-        c["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "oidc" };
-        c["stowrs-to-s3:oidc"] = { issuer: "https://keycloak.hospital.test/realms/imaging", audience: "stowrs-dev", algorithms: ["ES256"] };
-      },
-      "dev",
-    );
+  it("passes a new stack copied from one of the repository's with only appName and vpcCidr changed", async () => {
+    const stacks = listStacks(REPO);
+    const source = stacks.includes("dev") ? "dev" : stacks[0];
+    const file = variant(tmp, path.join(REPO, `Pulumi.${source}.yaml`), "staging", (doc) => {
+      doc.config["stowrs-to-s3:appName"] = "stowrs-staging";
+      doc.config["stowrs-to-s3:vpcCidr"] = "10.199.0.0/16";
+    });
     const { code, stdout } = await cli(file);
-    expect(lastLine(stdout)).toMatch(/^rehearsal dev-oidc: 3\/3 instances stored through https:\/\/127\.0\.0\.1:\d+ \(oidc, FROMS3 generated certificate\)$/);
+    expect(lastLine(stdout)).toMatch(SUMMARY("staging"));
+    expect(code, stdout).toBe(0);
+  });
+
+  it("passes an operator's prod: own CA, serverCertificate in plain text, serverKey a passphrase secret, decrypted with PULUMI_CONFIG_PASSPHRASE", async () => {
+    const file = variant(tmp, CLIENTAUTH, "prod", (doc) => withOwnCertificates(doc, pki, { passphrase: "hospital passphrase" }));
+    const result = await rehearse({ target: file, cwd: REPO, env: cleanEnv({ PULUMI_CONFIG_PASSPHRASE: "hospital passphrase" }) });
+    expect(result.summary).toMatch(/^rehearsal prod: 3\/3 instances stored through https:\/\/127\.0\.0\.1:\d+ \(clientauth, FROMS3 certificate from config\)$/);
+    expect(result.code, result.lines.join("\n")).toBe(0);
+    expect(result.lines).toContain("secrets: decrypted stowrs-to-s3:certificate.serverKey with PULUMI_CONFIG_PASSPHRASE (passphrase provider)");
+    // CI has no client certificate of the sites' CA: a throwaway CA joins the rehearsal's truststore copy only.
+    expect(result.lines).toContainEqual(expect.stringMatching(/^client: no client certificate given .*: a throwaway CA is added to the rehearsal's copy of truststore\.crt only/));
+    expect(result.lines).toContainEqual(expect.stringMatching(/^client: without a client certificate: refused \(HTTP 400/));
+    expect(result.lines).toContain(`client: server certificate sha256 ${certificateSha256(pki.server.certPem)}`);
+    // The test PKI's certificates live two days: the renewal notice for a configured certificate.
+    expect(result.lines).toContainEqual(expect.stringMatching(/^plan: warning: certificate: serverCertificate \(valid until .*\) expires in [01] days?: renew it/));
+    expect(result.lines.join("\n")).not.toContain("PRIVATE KEY");
+  });
+
+  it("passes with a Pulumi Cloud secret it cannot decrypt, naming the stand-ins, and a client certificate from REHEARSE_CLIENT_CERT", async () => {
+    const file = variant(tmp, CLIENTAUTH, "prod", (doc) => withOwnCertificates(doc, pki, "pulumi-cloud"));
+    const env = cleanEnv({ REHEARSE_CLIENT_CERT: pki.client.certPem, REHEARSE_CLIENT_KEY: pki.client.keyPem, PULUMI_CONFIG_PASSPHRASE: "not used: no encryptionsalt" });
+    const { code, stdout } = await cli(file, env);
+    expect(lastLine(stdout)).toMatch(/^rehearsal prod: 3\/3 instances stored through .* \(clientauth, FROMS3 certificate from config\)$/);
+    expect(code, stdout).toBe(0);
+    expect(stdout).toContain(
+      "secrets: throwaway stand-ins for stowrs-to-s3:certificate.serverKey (a throwaway key, with a throwaway certificate for IP:127.0.0.1, DNS:localhost in place of serverCertificate): " +
+        "Pulumi.prod.yaml has no encryptionsalt: its secrets are Pulumi Cloud's, which only the Pulumi service decrypts",
+    );
+    expect(stdout).toContain("client: client certificate from REHEARSE_CLIENT_CERT (key: REHEARSE_CLIENT_KEY)");
+    const sha = /\nclient: server certificate sha256 ([0-9a-f]{64})\n/.exec(stdout)?.[1];
+    expect(sha).toBeDefined();
+    expect(sha).not.toBe(certificateSha256(pki.server.certPem));
+  });
+
+  it("stops at once when the passphrase is not the stack's, naming the variable", async () => {
+    const file = variant(tmp, CLIENTAUTH, "prod", (doc) => withOwnCertificates(doc, pki, { passphrase: "the right one" }));
+    const passphraseFile = path.join(tmp, "passphrase.txt");
+    fs.writeFileSync(passphraseFile, "the wrong one\n");
+    const wrong = await rehearse({ target: file, cwd: REPO, env: cleanEnv({ PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile }) });
+    expect(wrong.code).toBe(1);
+    expect(wrong.summary).toBe(`rehearsal prod: FAILED: secrets: PULUMI_CONFIG_PASSPHRASE_FILE (${passphraseFile}) is not the passphrase of Pulumi.prod.yaml (its encryptionsalt does not unlock with it)`);
+    expect(wrong.lines).toHaveLength(1);
+  });
+
+  it("passes anonymous switched to bearer tokens: a stand-in issuer on loopback, 401 without a token, the samples stored with one", async () => {
+    const file = variant(tmp, ANONYMOUS, "with-oidc", (doc) => {
+      doc.config["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "oidc" };
+      doc.config["stowrs-to-s3:oidc"] = { issuer: "https://keycloak.hospital.test/realms/imaging", audience: "stowrs-dev", algorithms: ["ES256"] };
+    });
+    const { code, stdout } = await cli(file);
+    expect(lastLine(stdout)).toMatch(/^rehearsal with-oidc: 3\/3 instances stored through https:\/\/127\.0\.0\.1:\d+ \(oidc, FROMS3 generated certificate\)$/);
     expect(code, stdout).toBe(0);
     expect(stdout).toMatch(/oidc: issuer moved: https:\/\/keycloak\.hospital\.test\/realms\/imaging -> http:\/\/127\.0\.0\.1:\d+ \(a stand-in oidc-provider on loopback, issuing ES256 access tokens for audience stowrs-dev with scope dicomweb\.write/);
     expect(stdout).toMatch(/ports: moved .*, app metrics 9464 -> \d+/);
@@ -72,24 +126,24 @@ describe("npm run rehearse", () => {
     expect(stdout).toContain("client: access token from the stand-in issuer (client credentials");
   });
 
-  it("fails prod as it was before certificates were stack config (clientauth, nothing for the truststore), naming the key", async () => {
-    const file = prodVariant("prod", (c) => (c["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "clientauth" }));
+  it("fails clientauth with nothing for the truststore, naming the key", async () => {
+    const file = variant(tmp, CLIENTAUTH, "prod", (doc: StackDoc) => (doc.config["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "clientauth" }));
     const { code, stdout } = await cli(file);
     expect(code).toBe(1);
     expect(lastLine(stdout)).toMatch(/^rehearsal prod: FAILED: the plan fails: stowrs-to-s3:certificate: clientauth needs a truststore source/);
   });
 
   it("fails when nginx cannot start: clientauth with the files kept in an external bucket that holds none", async () => {
-    const file = prodVariant("prod-external", (c) => (c["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "prod-site-tls" }));
-    const result = await rehearse({ target: file, cwd: REPO });
+    const file = variant(tmp, CLIENTAUTH, "prod-external", (doc) => (doc.config["stowrs-to-s3:certificate"] = { mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "prod-site-tls" }));
+    const result = await rehearse({ target: file, cwd: REPO, env: cleanEnv() });
     expect(result.code).toBe(1);
     expect(result.summary).toMatch(/^rehearsal prod-external: FAILED: nginx did not start: .*s3:\/\/prod-site-tls\/truststore\.crt does not exist/);
     expect(result.lines).toContainEqual(expect.stringMatching(/buckets .*prod-site-tls.*; objects written by the stack: none$/));
   });
 
   it("fails when the app exits (a fault injected into its environment), with the app's own reason", async () => {
-    const result = await rehearse({ target: "dev", cwd: REPO, faults: { app: { UPLOAD_PART_SIZE_MIB: "4" } } });
+    const result = await rehearse({ target: ANONYMOUS, cwd: REPO, env: cleanEnv(), faults: { app: { UPLOAD_PART_SIZE_MIB: "4" } } });
     expect(result.code).toBe(1);
-    expect(result.summary).toMatch(/^rehearsal dev: FAILED: the app exited with code 2: .*UPLOAD_PART_SIZE_MIB: must be between 5 and 5120, got 4/);
+    expect(result.summary).toMatch(/^rehearsal fixture-anonymous: FAILED: the app exited with code 2: .*UPLOAD_PART_SIZE_MIB: must be between 5 and 5120, got 4/);
   });
 });

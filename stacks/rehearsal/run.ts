@@ -2,7 +2,6 @@
 // machine. The stack is planned offline (as `npm run plan`), then its task runs as ECS
 // would run it, behind a stand-in for S3 that holds exactly what the stack writes, and a
 // client inside the allowed peers sends the dcm-samples through the front.
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -16,8 +15,11 @@ import { certificateSummary, ConfigError, isPlaceholderCa, parseConfig, usesBear
 import { DEFAULT_METRICS_PORT } from "../../app/src/config";
 import { PORTS } from "../containers";
 import { readDockerfile } from "../dockerfile";
-import { recordStack } from "../offline/record";
-import { readStackFile, StackFileError } from "../offline/stack-file";
+import { recordStackFile } from "../offline/record";
+import { readStackFile, StackFileError, type StackFile } from "../offline/stack-file";
+import { checkStackSet } from "../offline/stack-set";
+import { issueClientCertificate, PLACEHOLDER_CA, throwawayCa } from "./client-identity";
+import { revealSecrets, SecretsProblem } from "./secrets";
 import { buildApp } from "./app-build";
 import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
 import { plannedTask, type PlannedTask } from "./planned-task";
@@ -26,16 +28,16 @@ import { loadSamples, type Sample } from "../smoke/samples";
 import { storeInstances, type ClientTls } from "../smoke/stow-client";
 
 const REPO = path.resolve(__dirname, "../..");
-export const PLACEHOLDER_CA_KEY = path.join(REPO, "stacks/examples/placeholder-client-ca.key");
 /** The rehearsal polls at this pace instead of the planned intervals (10-15 s), and says so. */
 const POLL_MS = 500;
 
 export interface RehearseOptions {
   target: string;
   cwd: string;
-  /** A client certificate (and key) that chains to the stack's truststore; PEM files. */
-  clientCert?: string;
-  clientKey?: string;
+  /** A client certificate and its key (PEM text) that chain to the stack's truststore; `origin` says where they came from. */
+  client?: { cert: string; key: string; origin: string };
+  /** Where PULUMI_CONFIG_PASSPHRASE(_FILE) and AWS_REGION are read; default process.env. */
+  env?: Record<string, string | undefined>;
   log?: (line: string) => void;
   /**
    * Changes to a container's environment after planning. Only the tests use this, to
@@ -64,18 +66,44 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-"));
   cleanup.push(async () => fs.rmSync(tmp, { recursive: true, force: true }));
   try {
-    // 1. Plan, as `npm run plan` does.
+    // 1. Plan, as `npm run plan` does (secrets still encrypted), then with the secrets decrypted or stood in for.
+    const env = options.env ?? process.env;
     let config: StackConfig;
     let task: PlannedTask;
     try {
       const file = readStackFile(options.target, options.cwd);
       stackName = file.stack;
-      config = parseConfig(file.config, process.env, { stack: file.stack, projectDir: file.projectDir });
+      const parseOptions = (f: StackFile) => ({ stack: f.stack, projectDir: f.projectDir, secretKeys: f.secretKeys, secretPaths: f.secretPaths });
+      const set = checkStackSet(file);
+      let problems = set.problems;
+      try {
+        parseConfig(file.config, env, parseOptions(file));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems = [...err.problems, ...problems];
+      }
+      if (problems.length > 0) throw new Broken(`the plan fails: ${problems.join("; ")}`);
+
+      let revealed;
+      try {
+        revealed = revealSecrets(file, env, tmp);
+      } catch (err) {
+        if (err instanceof SecretsProblem) throw new Broken(err.message);
+        throw err;
+      }
+      for (const line of revealed.lines) log(line);
+      const real: StackFile = { ...file, config: revealed.config };
+      try {
+        config = parseConfig(real.config, env, parseOptions(real));
+      } catch (err) {
+        if (err instanceof ConfigError) throw new Broken(`with its secrets decrypted, the configuration fails: ${err.problems.join("; ")}`);
+        throw err;
+      }
       const warnings: string[] = [];
-      const recorded = await recordStack(file.stack, file.config, undefined, { projectDir: file.projectDir, warnings });
+      const recorded = await recordStackFile(real, { warnings });
       task = plannedTask(recorded);
       log(`plan: ${path.relative(options.cwd, file.file) || file.file}: ${recorded.resources.length} resources, planned offline`);
-      for (const w of warnings) log(`plan: warning: ${w}`);
+      for (const w of [...warnings, ...set.warnings]) log(`plan: warning: ${w}`);
     } catch (err) {
       if (err instanceof ConfigError) throw new Broken(`the plan fails: ${err.problems.join("; ")}`);
       if (err instanceof StackFileError) throw new Broken(err.message);
@@ -91,6 +119,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     const outputs = task.outputs;
     const dicomBucket = String(outputs.dicomBucketName);
     const prefix = String(outputs.dicomPrefix ?? "");
+    // Decided before the stand-in bucket is filled: a throwaway CA goes into its truststore copy.
+    const identity = clientIdentity(config, task, options, tmp, log);
 
     // 2. The stand-in for S3: the stack's buckets, holding exactly the objects it writes.
     let s3: S3rverHandle;
@@ -190,7 +220,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     log(`client: allowedPeers ${config.allowedPeers.join(", ")} treated as including 127.0.0.1, where the rehearsal's client connects from`);
     const samples = loadSamples();
     const url = `https://127.0.0.1:${ports.tls}`;
-    const tls = await clientTls(config, task, options, tmp, log);
+    const tls = clientTls(config, task, identity, log);
     if (issuer) {
       const refused = await storeInstances(url, samples, tls).then(
         (a) => (a.status === 401 ? `HTTP 401, WWW-Authenticate: ${a.wwwAuthenticate ?? "(none)"}` : undefined),
@@ -227,6 +257,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     }
     if (answer.status !== 200) throw new Broken(`STOW-RS answered HTTP ${answer.status}: ${answer.body.slice(0, 300)}`);
     log(`client: POST ${url}/studies: HTTP 200, ${answer.stored.length} referenced, ${answer.failed.length} failed`);
+    if (answer.serverCertificate?.verified) log(`client: server certificate sha256 ${answer.serverCertificate.sha256}`);
 
     // 7. Read back what landed in the stand-in DICOM bucket at the planned prefix.
     const stored = await readBack(s3, dicomBucket, prefix, samples, answer.stored);
@@ -312,7 +343,7 @@ async function targetHealthy(task: PlannedTask, front: FrontHandle, app: AppProc
   log(`nlb: target healthy: GET ${hc.path} on port ${hc.port} (moved) answered ${hc.matcher} ${hc.healthyThreshold} times in a row (every ${POLL_MS / 1000} s instead of ${hc.intervalSeconds} s)`);
 }
 
-async function clientTls(config: StackConfig, task: PlannedTask, options: RehearseOptions, tmp: string, log: (l: string) => void): Promise<ClientTls> {
+function clientTls(config: StackConfig, task: PlannedTask, identity: { cert: string; key: string } | undefined, log: (l: string) => void): ClientTls {
   const tls: ClientTls = { serverName: String(task.outputs.nlbDnsName) };
   const cert = config.certificate;
   const planned = task.objects.find((o) => o.key === "certificate.crt")?.content;
@@ -328,29 +359,42 @@ async function clientTls(config: StackConfig, task: PlannedTask, options: Rehear
     tls.insecure = true;
   }
   if (!usesClientCertificates(cert.authMode)) return tls;
-  if (options.clientCert && options.clientKey) {
-    tls.cert = fs.readFileSync(options.clientCert, "utf8");
-    tls.key = fs.readFileSync(options.clientKey, "utf8");
-    log(`client: client certificate ${options.clientCert}`);
-    return tls;
+  if (!identity) {
+    throw new Broken(
+      `${cert.authMode}: give --client-cert and --client-key (or REHEARSE_CLIENT_CERT and REHEARSE_CLIENT_KEY), a client certificate that chains to the truststore in your bucket`,
+    );
   }
-  const truststore = task.objects.find((o) => o.key === "truststore.crt")?.content;
-  if (truststore && isPlaceholderCa(truststore)) {
-    const issued = issueClientCertificate(tmp);
-    tls.cert = issued.cert;
-    tls.key = issued.key;
-    log("client: client certificate issued now by the placeholder CA (stacks/examples), the truststore this stack writes");
-    return tls;
-  }
-  throw new Broken(`${cert.authMode}: give --client-cert and --client-key, a client certificate that chains to the stack's truststore`);
+  tls.cert = identity.cert;
+  tls.key = identity.key;
+  return tls;
 }
 
-function issueClientCertificate(dir: string): { cert: string; key: string } {
-  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/O=stowrs-to-s3 rehearsal/CN=rehearsal-client"]);
-  fs.writeFileSync(path.join(dir, "client.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
-  run(["x509", "-req", "-in", "client.csr", "-CA", path.join(REPO, "stacks/examples/placeholder-client-ca.crt"), "-CAkey", PLACEHOLDER_CA_KEY, "-CAcreateserial", "-CAserial", path.join(dir, "ca.srl"), "-days", "1", "-extfile", "client.ext", "-out", "client.crt"]);
-  return { cert: fs.readFileSync(path.join(dir, "client.crt"), "utf8"), key: fs.readFileSync(path.join(dir, "client.key"), "utf8") };
+/** The client certificate for clientauth (undefined without client authentication), said out loud. */
+function clientIdentity(config: StackConfig, task: PlannedTask, options: RehearseOptions, tmp: string, log: (l: string) => void): { cert: string; key: string } | undefined {
+  const cert = config.certificate;
+  if (!usesClientCertificates(cert.authMode)) return undefined;
+  if (options.client) {
+    log(`client: client certificate ${options.client.origin}`);
+    return { cert: options.client.cert, key: options.client.key };
+  }
+  const truststore = task.objects.find((o) => o.key === "truststore.crt");
+  if (truststore && isPlaceholderCa(truststore.content)) {
+    log("client: client certificate issued now by the placeholder CA (stacks/examples), the truststore this stack writes");
+    return issueClientCertificate(fs.mkdtempSync(path.join(tmp, "client-")), PLACEHOLDER_CA);
+  }
+  if (truststore) {
+    const dir = fs.mkdtempSync(path.join(tmp, "client-"));
+    const ca = throwawayCa(dir);
+    // The stand-in bucket's copy only: the plan, and what `pulumi up` writes, trust your CA alone.
+    truststore.content = `${truststore.content.trimEnd()}\n${ca.pem}`;
+    log(
+      "client: no client certificate given (--client-cert/--client-key, or REHEARSE_CLIENT_CERT/REHEARSE_CLIENT_KEY): a throwaway CA is " +
+        "added to the rehearsal's copy of truststore.crt only (the stack writes your CA alone), and the client certificate is issued by it",
+    );
+    return issueClientCertificate(dir, ca);
+  }
+  // An external bucket's truststore is not the stack's to change: only the operator's certificate will do (clientTls says so).
+  return undefined;
 }
 
 async function readBack(s3: S3rverHandle, bucket: string, prefix: string, samples: Sample[], acknowledged: string[]): Promise<number> {

@@ -9,7 +9,7 @@
 // depends on no test-only code, and its concern is the deployment's TLS (pin, name check,
 // client certificate, token); the tests' client exercises the service's HTTP edges (streamed
 // and chunked bodies, answers before the body is sent) over plain HTTP. Neither needs the other's.
-import { X509Certificate, randomBytes } from "node:crypto";
+import { X509Certificate, createHash, randomBytes } from "node:crypto";
 import { request } from "node:https";
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from "node:tls";
 import type { Sample } from "./samples";
@@ -41,6 +41,11 @@ export interface StowAnswer {
   nameWarning?: string;
   /** The answer's WWW-Authenticate header, if any. */
   wwwAuthenticate?: string;
+  /**
+   * The server's certificate: SHA-256 over its DER bytes (lowercase hex, as
+   * `openssl x509 -outform der | sha256sum` prints it), and whether it was checked (pinned or by a CA).
+   */
+  serverCertificate?: { sha256: string; verified: boolean };
 }
 
 export class TlsRefused extends Error {}
@@ -62,6 +67,7 @@ export function storeInstances(baseUrl: string, samples: Sample[], tls: ClientTl
   const pinned = tls.pinnedCertificate ? new X509Certificate(firstCertificate(tls.pinnedCertificate)) : undefined;
   const serverName = tls.serverName ?? url.hostname;
   let nameWarning: string | undefined;
+  let serverCertificate: StowAnswer["serverCertificate"];
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -88,14 +94,16 @@ export function storeInstances(baseUrl: string, samples: Sample[], tls: ClientTl
         res.setEncoding("utf8");
         res.on("data", (d) => (text += d));
         const wwwAuthenticate = typeof res.headers["www-authenticate"] === "string" ? res.headers["www-authenticate"] : undefined;
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, ...parseAnswer(text), nameWarning, wwwAuthenticate }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, ...parseAnswer(text), nameWarning, wwwAuthenticate, serverCertificate }));
         res.on("error", reject);
       },
     );
     req.on("socket", (socket) => {
-      if (!pinned) return;
       socket.once("secureConnect", () => {
         const peer = (socket as TLSSocket).getPeerCertificate();
+        // Without a pin, a connection that got this far was verified by a CA unless told to accept anything.
+        serverCertificate = { sha256: createHash("sha256").update(peer.raw).digest("hex"), verified: pinned !== undefined || !tls.insecure };
+        if (!pinned) return;
         if (peer.fingerprint256 !== pinned.fingerprint256) {
           req.destroy(new TlsRefused(`the server presented "${peer.subject?.CN ?? "?"}" (${peer.fingerprint256}), not the stack's certificate (${pinned.fingerprint256})`));
           return;
