@@ -5,7 +5,10 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { makePki } from "../nginx/testing/pki";
+import { listStacks } from "./offline/stack-file";
 import { main } from "./plan";
+import { ANONYMOUS, CLIENTAUTH, FIXTURES_DIR, variant, withOwnCertificates, type StackDoc } from "./testing/fixtures";
 
 const REPO = path.resolve(__dirname, "..");
 const run = promisify(execFile);
@@ -24,13 +27,9 @@ async function cli(args: string[], opts: { npm?: boolean; env?: Record<string, s
   }
 }
 
-/** Writes Pulumi.<stack>.yaml into the temp dir: the dev file with `edit` applied to its config. */
+/** The anonymous fixture with `edit` applied to its config, as Pulumi.<stack>.yaml alone in a temp dir. */
 function stackFile(stack: string, edit: (config: Record<string, any>) => void): string {
-  const doc = parse(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8"));
-  edit(doc.config);
-  const file = path.join(tmp, `Pulumi.${stack}.yaml`);
-  fs.writeFileSync(file, stringify(doc));
-  return file;
+  return variant(tmp, ANONYMOUS, stack, (doc) => edit(doc.config));
 }
 
 function row(table: string, type: string, name: string): string {
@@ -40,57 +39,57 @@ function row(table: string, type: string, name: string): string {
 }
 
 describe("npm run plan", () => {
-  it("prints the dev topology as a table", async () => {
-    const { code, stdout, stderr } = await cli(["dev"], { npm: true });
+  it("prints a stack's topology as a table", async () => {
+    const { code, stdout, stderr } = await cli([path.relative(REPO, ANONYMOUS)], { npm: true });
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^Stack dev \(.*Pulumi\.dev\.yaml\): \d+ resources/);
+    expect(stdout).toMatch(/^Stack fixture-anonymous \(.*Pulumi\.fixture-anonymous\.yaml\): \d+ resources/);
     expect(stdout).toContain("TYPE");
-    expect(row(stdout, "aws:lb:Listener", "stowrs-dev-tls")).toContain("TCP/443");
-    expect(row(stdout, "aws:lb:TargetGroup", "stowrs-dev-tg")).toContain("health=HTTP:8081/ready");
-    expect(row(stdout, "aws:ecs:Service", "stowrs-dev")).toContain("desired=1");
-    expect(row(stdout, "aws:s3:Bucket", "stowrs-dev-dicom")).toContain("retained on destroy");
+    expect(row(stdout, "aws:lb:Listener", "fixture-anon-tls")).toContain("TCP/443");
+    expect(row(stdout, "aws:lb:TargetGroup", "fixture-anon-tg")).toContain("health=HTTP:8081/ready");
+    expect(row(stdout, "aws:ecs:Service", "fixture-anon")).toContain("desired=1");
+    expect(row(stdout, "aws:s3:Bucket", "fixture-anon-dicom")).toContain("retained on destroy");
     expect(stdout).toMatch(/\n {2}serviceUrl: https:\/\//);
-    // The template's documentation ranges are warned about, naming the key.
+    // The fixture's documentation ranges are warned about, naming the key.
     expect(stdout).toMatch(/\nWarnings \(1\):\n {2}stowrs-to-s3:allowedPeers: placeholder \(pulumi up refuses it\): 192\.0\.2\.0\/24, 198\.51\.100\.0\/24 are documentation ranges/);
   });
 
-  it("prints the prod topology: two tasks, autoscaling, client authentication", async () => {
-    const { code, stdout } = await cli(["prod"]);
+  it("prints a topology with two tasks, autoscaling, client authentication", async () => {
+    const { code, stdout } = await cli([CLIENTAUTH]);
     expect(code).toBe(0);
-    expect(row(stdout, "aws:ecs:Service", "stowrs-prod")).toContain("desired=2");
-    expect(row(stdout, "aws:appautoscaling:Target", "stowrs-prod-tasks")).toContain("tasks 2..6");
-    expect(row(stdout, "aws:ecs:TaskDefinition", "stowrs-prod")).toContain("AUTH_MODE=clientauth");
+    expect(row(stdout, "aws:ecs:Service", "fixture-mtls")).toContain("desired=2");
+    expect(row(stdout, "aws:appautoscaling:Target", "fixture-mtls-tasks")).toContain("tasks 2..6");
+    expect(row(stdout, "aws:ecs:TaskDefinition", "fixture-mtls")).toContain("AUTH_MODE=clientauth");
     expect(stdout.match(/aws:ec2:NatGateway/g)).toHaveLength(2);
   });
 
-  it("shows in prod's plan the steady-state wait, the NLB's deletion protection, the certificate objects and every placeholder", async () => {
-    const { code, stdout } = await cli(["prod"]);
+  it("shows the steady-state wait, the NLB's deletion protection, the certificate objects and every placeholder", async () => {
+    const { code, stdout } = await cli([CLIENTAUTH]);
     expect(code).toBe(0);
-    expect(row(stdout, "aws:ecs:Service", "stowrs-prod")).toContain("waitForSteadyState=true (timeout 20m)");
-    expect(row(stdout, "aws:lb:LoadBalancer", "stowrs-prod-nlb")).toContain("deletionProtection=true");
-    expect(row(stdout, "aws:s3:Bucket", "stowrs-prod-dicom")).toContain("protected");
-    expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-certificate-crt")).toMatch(/certificate\.crt {2}content=1 PEM certificate/);
-    expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-certificate-key")).toContain("content=[secret]");
-    expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-truststore-crt")).toContain("PLACEHOLDER client CA");
+    expect(row(stdout, "aws:ecs:Service", "fixture-mtls")).toContain("waitForSteadyState=true (timeout 20m)");
+    expect(row(stdout, "aws:lb:LoadBalancer", "fixture-mtls-nlb")).toContain("deletionProtection=true");
+    expect(row(stdout, "aws:s3:Bucket", "fixture-mtls-dicom")).toContain("protected");
+    expect(row(stdout, "aws:s3:BucketObjectv2", "fixture-mtls-certificate-crt")).toMatch(/certificate\.crt {2}content=1 PEM certificate/);
+    expect(row(stdout, "aws:s3:BucketObjectv2", "fixture-mtls-certificate-key")).toContain("content=[secret]");
+    expect(row(stdout, "aws:s3:BucketObjectv2", "fixture-mtls-truststore-crt")).toContain("PLACEHOLDER client CA");
     const warnings = stdout.slice(stdout.indexOf("\nWarnings (3):"));
     for (const key of ["allowedPeers", "app", "certificate"]) expect(warnings).toContain(`stowrs-to-s3:${key}: placeholder`);
     expect(stdout).not.toContain("BEGIN PRIVATE KEY");
-    const json = await cli(["prod", "--json"]);
+    const json = await cli([CLIENTAUTH, "--json"]);
     expect(json.stdout).not.toContain("PRIVATE KEY");
     expect(json.stdout).toContain('"content": "[secret]"');
   });
 
   it("--json prints one {type, name, provider, inputs} object per resource", async () => {
-    const { code, stdout } = await cli(["prod", "--json"]);
+    const { code, stdout } = await cli([CLIENTAUTH, "--json"]);
     expect(code).toBe(0);
     const list = JSON.parse(stdout);
     expect(Array.isArray(list)).toBe(true);
     expect(list.length).toBeGreaterThan(50);
     for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "inputs"]);
     const listener = list.find((r: any) => r.type === "aws:lb/listener:Listener");
-    expect(listener).toMatchObject({ name: "stowrs-prod-tls", inputs: { protocol: "TCP", port: 443 } });
-    expect(listener.provider).toMatch(/::pulumi:providers:aws::stowrs-prod-aws::/);
+    expect(listener).toMatchObject({ name: "fixture-mtls-tls", inputs: { protocol: "TCP", port: 443 } });
+    expect(listener.provider).toMatch(/::pulumi:providers:aws::fixture-mtls-aws::/);
   });
 
   it("fails naming each invalid key, all at once, with a non-zero exit", async () => {
@@ -110,12 +109,21 @@ describe("npm run plan", () => {
   });
 
   it("explains an unknown stack and a bad command line", async () => {
-    const missing = await cli(["staging"]);
+    const missing = await cli(["no-such-stack-0x5f"]);
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/no stack file Pulumi\.staging\.yaml .*stacks there: .*dev.*prod/);
-    const usage = await cli(["dev", "--jsn"]);
+    const known = listStacks(REPO);
+    expect(missing.stderr).toContain(`no stack file Pulumi.no-such-stack-0x5f.yaml in ${REPO}`);
+    if (known.length > 0) expect(missing.stderr).toContain(`(stacks there: ${known.join(", ")})`);
+    const usage = await cli([ANONYMOUS, "--jsn"]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("unknown option --jsn");
+  });
+
+  it("plans every stack file of the repository (whatever it holds)", async () => {
+    for (const stack of listStacks(REPO)) {
+      const { code, stderr } = await main([stack], REPO);
+      expect(code, `${stack}: ${stderr}`).toBe(0);
+    }
   });
 });
 
@@ -132,21 +140,19 @@ describe("plan of an edited stack file", () => {
     const { code, stdout, stderr } = await main([file], REPO);
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    expect(row(stdout, "aws:vpc:SecurityGroupIngressRule", "stowrs-dev-peer-203-0-113-99-32")).toContain("from 203.0.113.99/32");
+    expect(row(stdout, "aws:vpc:SecurityGroupIngressRule", "fixture-anon-peer-203-0-113-99-32")).toContain("from 203.0.113.99/32");
     expect(stdout).not.toContain("198-51-100-0-24");
-    expect(row(stdout, "aws:lb:Listener", "stowrs-dev-tls")).toContain(`TLS/443  ELBSecurityPolicy-TLS13-1-2-2021-06  cert=${arn}`);
-    expect(stdout).not.toContain("stowrs-dev-certificates");
-    expect(row(stdout, "aws:ecs:TaskDefinition", "stowrs-dev")).toContain("UPLOAD_PART_CONCURRENCY=11");
+    expect(row(stdout, "aws:lb:Listener", "fixture-anon-tls")).toContain(`TLS/443  ELBSecurityPolicy-TLS13-1-2-2021-06  cert=${arn}`);
+    expect(stdout).not.toContain("fixture-anon-certificates");
+    expect(row(stdout, "aws:ecs:TaskDefinition", "fixture-anon")).toContain("UPLOAD_PART_CONCURRENCY=11");
     // (1024 - 256 - 160) / (8 x 13) = 5
-    expect(row(stdout, "aws:ecs:TaskDefinition", "stowrs-dev")).toContain("MAX_INSTANCES_IN_FLIGHT=5");
+    expect(row(stdout, "aws:ecs:TaskDefinition", "fixture-anon")).toContain("MAX_INSTANCES_IN_FLIGHT=5");
   });
 
   it("finds Pulumi.<stack>.yaml by name beside the nearest Pulumi.yaml, as the Pulumi CLI does", async () => {
     const project = fs.mkdtempSync(path.join(tmp, "project-"));
     fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
-    const doc = parse(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8"));
-    doc.config["stowrs-to-s3:appName"] = "stowrs-qa";
-    fs.writeFileSync(path.join(project, "Pulumi.qa.yaml"), stringify(doc));
+    variant(tmp, ANONYMOUS, "qa", (doc) => (doc.config["stowrs-to-s3:appName"] = "stowrs-qa"), project);
     const nested = path.join(project, "sub", "dir");
     fs.mkdirSync(nested, { recursive: true });
 
@@ -169,24 +175,117 @@ describe("plan of an edited stack file", () => {
     expect(stderr).toContain(key);
   });
 
-  it("--policies checks the plan against the policy pack with the stack's pack configuration", async () => {
-    const dir = fs.mkdtempSync(path.join(tmp, "policies-"));
-    const doc = parse(fs.readFileSync(path.join(REPO, "Pulumi.prod.yaml"), "utf8"));
-    doc.config["stowrs-to-s3:allowedPeers"] = ["0.0.0.0/0"];
-    const file = path.join(dir, "Pulumi.prod.yaml");
-    fs.writeFileSync(file, stringify(doc));
-    const open = await main([file, "--policies"], REPO);
-    expect(open.code).toBe(1);
-    expect(open.stdout).toContain("[mandatory] no-world-ingress: stowrs-prod-peer-0-0-0-0-0: ingress rule admits 0.0.0.0/0 on port 443");
-    const committed = await main(["prod", "--policies"], REPO);
-    expect(committed.code).toBe(0);
-    expect(committed.stdout).toContain("Policies (stacks/policy): no violations");
+  it("--policies checks the plan against the policy pack with the stack's pack configuration, or the defaults", async () => {
+    // Named prod: stacks/policy/config/prod.json makes no-world-ingress mandatory.
+    const open = await main([variant(tmp, CLIENTAUTH, "prod", (doc) => (doc.config["stowrs-to-s3:allowedPeers"] = ["0.0.0.0/0"]))], REPO);
+    expect(open.code).toBe(0);
+    const prod = await main([variant(tmp, CLIENTAUTH, "prod", (doc) => (doc.config["stowrs-to-s3:allowedPeers"] = ["0.0.0.0/0"])), "--policies"], REPO);
+    expect(prod.code).toBe(1);
+    expect(prod.stdout).toContain("[mandatory] no-world-ingress: fixture-mtls-peer-0-0-0-0-0: ingress rule admits 0.0.0.0/0 on port 443");
+    // A stack without a pack configuration of its own gets the pack's defaults (advisory there).
+    const other = await main([variant(tmp, CLIENTAUTH, "no-pack-config-0x5f", (doc) => (doc.config["stowrs-to-s3:allowedPeers"] = ["0.0.0.0/0"])), "--policies"], REPO);
+    expect(other.code).toBe(0);
+    expect(other.stdout).toContain("[advisory] no-world-ingress: fixture-mtls-peer-0-0-0-0-0");
+    const fixture = await main([CLIENTAUTH, "--policies"], REPO);
+    expect(fixture.code).toBe(0);
+    expect(fixture.stdout).toContain("Policies (stacks/policy): no violations");
+  });
+});
+
+describe("plan of a stack file with secrets", () => {
+  const pki = makePki(fs.mkdtempSync(path.join(tmp, "pki-")));
+
+  it.each([
+    ["the passphrase provider", { passphrase: "plan never asks for it" }],
+    ["Pulumi Cloud", "pulumi-cloud" as const],
+  ])("takes serverKey encrypted by %s as opaque: --json and the table show [secret] and never the key", async (_label, secrets) => {
+    const file = variant(tmp, CLIENTAUTH, "prod", (doc) => withOwnCertificates(doc, pki, secrets));
+    expect(fs.readFileSync(file, "utf8")).toMatch(/serverKey:\n\s+secure: /);
+    const json = await cli([file, "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stdout).not.toContain("PRIVATE KEY");
+    const key = JSON.parse(json.stdout).find((r: any) => r.name === "fixture-mtls-certificate-key");
+    expect(key.inputs.content).toBe("[secret]");
+    const crt = JSON.parse(json.stdout).find((r: any) => r.name === "fixture-mtls-certificate-crt");
+    expect(crt.inputs.content).toBe(pki.server.certPem);
+    const table = await main([file], REPO);
+    expect(table.code).toBe(0);
+    expect(table.stdout).not.toContain("PRIVATE KEY");
+    expect(table.stdout).toContain("certificateSource: FROMS3 certificate from config");
+    expect(row(table.stdout, "aws:s3:BucketObjectv2", "fixture-mtls-certificate-key")).toContain("content=[secret]");
   });
 
-  it("refuses encrypted values it cannot read offline, naming the key", async () => {
-    const file = stackFile("secret", (c) => (c["stowrs-to-s3:appName"] = { secure: "v1:abc" }));
-    const { code, stderr } = await main([file], REPO);
-    expect(code).toBe(1);
-    expect(stderr).toContain("stowrs-to-s3:appName: is a secret");
+  it("refuses a plain-text serverKey with one message, and a secret where plain text is needed with one message", async () => {
+    const plain = variant(tmp, CLIENTAUTH, "plain-key", (doc) => {
+      withOwnCertificates(doc, pki, "pulumi-cloud");
+      doc.config["stowrs-to-s3:certificate"].serverKey = pki.server.keyPem;
+    });
+    const refused = await main([plain], REPO);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('stowrs-to-s3:certificate: serverKey must be stored encrypted: pulumi config set --secret --path stowrs-to-s3:certificate.serverKey -- "$(cat server.key)"\n');
+    const secretName = await main([stackFile("secret-name", (c) => (c["stowrs-to-s3:appName"] = { secure: "v1:abc" }))], REPO);
+    expect(secretName.code).toBe(1);
+    expect(secretName.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^stowrs-to-s3:appName: is stored as a secret \(secure:\), but the stack needs it in plain text/)]);
+  });
+});
+
+describe("the stack files of one directory", () => {
+  function pair(a: (doc: StackDoc) => void, b: (doc: StackDoc) => void): { dir: string; first: string; second: string } {
+    const dir = fs.mkdtempSync(path.join(tmp, "set-"));
+    return { dir, first: variant(tmp, ANONYMOUS, "first", a, dir), second: variant(tmp, ANONYMOUS, "second", b, dir) };
+  }
+
+  it("fail the plan when two share an appName, naming both files", async () => {
+    const { first, second } = pair(() => {}, () => {});
+    for (const [target, other] of [[first, second], [second, first]]) {
+      const { code, stdout, stderr } = await main([target], REPO);
+      expect(code).toBe(1);
+      expect(stdout).toBe("");
+      expect(stderr).toContain(`stowrs-to-s3:appName: "fixture-anon" is the appName of both ${target} and ${other}: their resources`);
+    }
+  });
+
+  it("left without appName, are named after their stacks and do not collide; overlapping vpcCidrs are a warning", async () => {
+    const unnamed = (doc: StackDoc) => {
+      delete doc.config["stowrs-to-s3:appName"];
+      delete doc.config["stowrs-to-s3:dicomBucket"];
+    };
+    const { first, second } = pair(unnamed, unnamed);
+    const { code, stdout } = await main([first], REPO);
+    expect(code).toBe(0);
+    expect(row(stdout, "aws:ecs:Service", "stowrs-first")).toContain("desired=1");
+    expect(stdout).toContain(`stowrs-to-s3:vpcCidr: 10.40.0.0/16 overlaps 10.40.0.0/16 of ${second}: the two VPCs could never be peered`);
+    const json = await cli([second, "--json"]);
+    expect(json.code).toBe(0);
+    expect(json.stderr).toContain(`warning: stowrs-to-s3:vpcCidr: 10.40.0.0/16 overlaps 10.40.0.0/16 of ${first}`);
+  });
+
+  it("a copy of a stack file with only appName and vpcCidr changed plans beside it, without warnings of its own", async () => {
+    for (const source of [...listStacks(REPO).map((s) => path.join(REPO, `Pulumi.${s}.yaml`)), ANONYMOUS]) {
+      const dir = fs.mkdtempSync(path.join(tmp, "copy-"));
+      const doc = parse(fs.readFileSync(source, "utf8")) as StackDoc;
+      const original = path.join(dir, path.basename(source));
+      fs.writeFileSync(original, stringify(doc));
+      doc.config["stowrs-to-s3:appName"] = "stowrs-staging";
+      doc.config["stowrs-to-s3:vpcCidr"] = String(doc.config["stowrs-to-s3:vpcCidr"]).startsWith("10.199.") ? "10.198.0.0/16" : "10.199.0.0/16";
+      const staging = path.join(dir, "Pulumi.staging.yaml");
+      fs.writeFileSync(staging, stringify(doc));
+      const before = await main([original], REPO);
+      const { code, stdout, stderr } = await main([staging], REPO);
+      expect(code, `${source}: ${stderr}`).toBe(0);
+      expect(stdout).toMatch(/^Stack staging \(/);
+      expect(row(stdout, "aws:ecs:Cluster", "stowrs-staging")).toBeDefined();
+      // The copy's warnings are the original's (placeholders), nothing about the two of them.
+      const warnings = (out: string) => out.slice(out.indexOf("\nWarnings")).split("\n").filter((l) => l.startsWith("  stowrs-to-s3:")).map((l) => l.split(":")[1]);
+      expect(warnings(stdout)).toEqual(warnings(before.stdout));
+    }
+  });
+});
+
+describe("fixtures", () => {
+  it("are not named like a stack an operator would add", () => {
+    const names = listStacks(FIXTURES_DIR);
+    expect(names.length).toBeGreaterThan(1);
+    for (const n of names) expect(n).toMatch(/^fixture-/);
   });
 });

@@ -4,8 +4,9 @@ import { describe, expect, it } from "vitest";
 import { readSettings } from "./testing/nginx-settings";
 import { ConfigError } from "./config";
 import { listenerIdleTimeoutSeconds } from "./load-balancer";
-import { recordStack, type RecordedStack } from "./offline/record";
+import { recordStack, recordStackFile, type RecordedStack } from "./offline/record";
 import { readStackFile } from "./offline/stack-file";
+import { ANONYMOUS, CLIENTAUTH } from "./testing/fixtures";
 import { configMap, containerEnv, inputs, isTaggable, json, ofType, one, recordWith } from "./testing/harness";
 
 const ACM_ARN = "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab";
@@ -13,9 +14,8 @@ const REPO = path.resolve(__dirname, "..");
 
 const CA = "stacks/examples/placeholder-client-ca.crt";
 
-function recordStackFile(stack: string): Promise<RecordedStack> {
-  const file = readStackFile(stack, REPO);
-  return recordStack(file.stack, file.config, undefined, { projectDir: file.projectDir, warnings: [] });
+function recordFixture(fixture: string): Promise<RecordedStack> {
+  return recordStackFile(readStackFile(fixture, REPO), { warnings: [] });
 }
 
 describe("createStack topology per certificate mode", () => {
@@ -216,19 +216,19 @@ describe("prod safety", () => {
   });
 });
 
-describe("the committed stack files", () => {
-  it("prod's plan waits for a steady state, protects the NLB and its data, and writes the certificate objects", async () => {
-    const { resources } = await recordStackFile("prod");
+describe("the stack file fixtures (what the dev and prod templates held)", () => {
+  it("the clientauth one waits for a steady state, protects the NLB and its data, and writes the certificate objects", async () => {
+    const { resources } = await recordFixture(CLIENTAUTH);
     const service = one(resources, "aws:ecs/service:Service");
     expect(inputs(service).waitForSteadyState).toBe(true);
     expect(inputs(one(resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(true);
-    expect(resources.filter((r) => r.options.protect).map((r) => r.name).sort()).toEqual(["stowrs-prod-access-logs", "stowrs-prod-dicom", "stowrs-prod-dicom"]);
+    expect(resources.filter((r) => r.options.protect).map((r) => r.name).sort()).toEqual(["fixture-mtls-access-logs", "fixture-mtls-dicom", "fixture-mtls-dicom"]);
     const objects = ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((o) => inputs(o).key).sort();
     expect(objects).toEqual(["certificate.crt", "certificate.key", "truststore.crt"]);
   });
 
-  it("dev is cheap and needs no domain: FROMS3, anonymous, one task, one NAT gateway, no autoscaling", async () => {
-    const { resources } = await recordStackFile("dev");
+  it("the anonymous one is cheap and needs no domain: FROMS3, anonymous, one task, one NAT gateway, no autoscaling", async () => {
+    const { resources } = await recordFixture(ANONYMOUS);
     expect(inputs(one(resources, "aws:lb/listener:Listener")).protocol).toBe("TCP");
     expect(containerEnv(resources, "nginx")).toMatchObject({ CERT_MODE: "FROMS3", AUTH_MODE: "anonymous" });
     expect(inputs(one(resources, "aws:ecs/service:Service")).desiredCount).toBe(1);
@@ -236,8 +236,8 @@ describe("the committed stack files", () => {
     expect(resources.filter((r) => r.type.startsWith("aws:appautoscaling"))).toEqual([]);
   });
 
-  it("prod runs at least two tasks across zones with autoscaling, restricted peers and client authentication", async () => {
-    const { resources } = await recordStackFile("prod");
+  it("the clientauth one runs at least two tasks across zones with autoscaling, restricted peers and client authentication", async () => {
+    const { resources } = await recordFixture(CLIENTAUTH);
     const service = inputs(one(resources, "aws:ecs/service:Service"));
     expect(service.desiredCount).toBeGreaterThanOrEqual(2);
     expect(inputs(one(resources, "aws:appautoscaling/target:Target")).minCapacity).toBeGreaterThanOrEqual(2);

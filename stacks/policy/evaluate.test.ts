@@ -1,18 +1,40 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
-import { recordStack } from "../offline/record";
+import { afterAll, describe, expect, it } from "vitest";
+import { makePki } from "../../nginx/testing/pki";
+import { recordStack, recordStackFile } from "../offline/record";
 import { listStacks, readStackFile } from "../offline/stack-file";
+import { CLIENTAUTH, variant, withOwnCertificates } from "../testing/fixtures";
 import { configMap } from "../testing/harness";
-import { evaluatePolicies, policyConfigFor } from "./evaluate";
+import { evaluatePolicies, POLICY_CONFIG_DIR, policyConfigFor } from "./evaluate";
 import { policies } from "./rules";
 
 const REPO = path.resolve(__dirname, "..", "..");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "policy-evaluate-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe("policies over the recorded graph of every stack file", () => {
   it.each(listStacks(REPO))("%s passes every policy with its pack configuration", async (stack) => {
     const file = readStackFile(stack, REPO);
-    const { resources } = await recordStack(file.stack, file.config);
+    const { resources } = await recordStackFile(file);
     expect(await evaluatePolicies(resources, policies, policyConfigFor(stack))).toEqual([]);
+  });
+
+  it("a stack file with its server key stored encrypted passes too, the key opaque to every rule", async () => {
+    const pki = makePki(fs.mkdtempSync(path.join(tmp, "pki-")));
+    const file = readStackFile(variant(tmp, CLIENTAUTH, "prod", (doc) => withOwnCertificates(doc, pki, { passphrase: "p" })), REPO);
+    const { resources } = await recordStackFile(file);
+    const key = resources.find((r) => r.name === "fixture-mtls-certificate-key");
+    expect(key?.inputs.content).toBe("[secret]");
+    expect(await evaluatePolicies(resources, policies, policyConfigFor("prod"))).toEqual([]);
+  });
+
+  it("uses a stack's pack configuration when stacks/policy/config/<stack>.json exists, the defaults otherwise", () => {
+    for (const f of fs.readdirSync(POLICY_CONFIG_DIR).filter((n) => n.endsWith(".json"))) {
+      expect(policyConfigFor(f.slice(0, -".json".length))).toEqual(JSON.parse(fs.readFileSync(path.join(POLICY_CONFIG_DIR, f), "utf8")));
+    }
+    expect(policyConfigFor("no-such-stack-0x5f")).toEqual({});
   });
 });
 
