@@ -26,7 +26,7 @@ export interface Pki {
   strangerClient: KeyPair;
   /** client cert + key in one PEM file (some clients want that). */
   clientBundle: string;
-  /** Another valid client certificate of `ca`, with a subject of its own. */
+  /** Another valid client certificate of `ca`, with a subject of its own, full of characters RFC 2253 escapes. */
   secondClient: KeyPair & { dn: string };
   /** A client certificate of `ca` that `crl` revokes. */
   revokedClient: KeyPair & { dn: string };
@@ -88,7 +88,8 @@ export function makePki(dir: string): Pki {
   const strangerClient = issue(dir, "other-ca", "stranger", "/C=BE/O=Front Test Hospital/CN=modality-1", clientExt);
   const clientBundle = join(dir, "client-bundle.pem");
   writeFileSync(clientBundle, client.certPem + client.keyPem);
-  const secondClient = issue(dir, "ca", "second", "/C=BE/O=Front Test Hospital/CN=modality-2", clientExt);
+  // A subject with every character RFC 2253 escapes, and a few that regular expressions and nginx's quoting care about.
+  const secondClient = issue(dir, "ca", "second", '/C=BE/O=Front Test Hospital/CN=modality-2 (room 1.2), "east" $x\\+y\\/z;w', clientExt);
   const revokedClient = issue(dir, "ca", "revoked", "/C=BE/O=Front Test Hospital/CN=stolen-laptop", clientExt);
   const crl = makeCrls(dir, "revoked.crt");
   // nginx reports the subject in RFC 2253 order: most specific first.
@@ -100,7 +101,7 @@ export function makePki(dir: string): Pki {
     client: { ...client, dn: "CN=modality-1,O=Front Test Hospital,C=BE" },
     strangerClient,
     clientBundle,
-    secondClient: { ...secondClient, dn: "CN=modality-2,O=Front Test Hospital,C=BE" },
+    secondClient: { ...secondClient, dn: 'CN=modality-2 (room 1.2)\\, \\"east\\" $x\\+y/z\\;w,O=Front Test Hospital,C=BE' },
     revokedClient: { ...revokedClient, dn: "CN=stolen-laptop,O=Front Test Hospital,C=BE" },
     crl,
   };
