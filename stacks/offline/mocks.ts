@@ -91,6 +91,8 @@ export class OfflineAwsMocks implements pulumi.runtime.Mocks {
         return { name: generatedName, arn: `arn:aws:sqs:${region}:${account}:${generatedName}`, url: `https://sqs.${region}.amazonaws.com/${account}/${generatedName}` };
       case "aws:cloudwatch/eventRule:EventRule":
         return { name: generatedName, arn: `arn:aws:events:${region}:${account}:rule/${generatedName}` };
+      case "aws:cloudtrail/trail:Trail":
+        return { name: generatedName, arn: `arn:aws:cloudtrail:${region}:${account}:trail/${generatedName}` };
       case "aws:sns/topic:Topic":
         return { name: generatedName, arn: `arn:aws:sns:${region}:${account}:${generatedName}` };
       case "aws:ecs/taskDefinition:TaskDefinition":
