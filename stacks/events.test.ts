@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { PROBE_KEY_NAME } from "../app/src/storage/conditional-writes";
 import { createDicomEvents, DEAD_LETTER_RETENTION_SECONDS, instanceStoredPattern, type EventsArgs } from "./events";
 import { matchesPattern } from "./testing/event-pattern";
 import { inputs, json, ofType, one, recordComponent } from "./testing/harness";
@@ -57,6 +58,8 @@ describe("instanceStoredPattern (checked with stacks/testing/event-pattern.ts: e
     expect(matchesPattern(pattern, s3Event("Object Created", DICOM_BUCKET, "dicom/1.2.3/1.2.3.4/metadata.json"))).toBe(false);
     expect(matchesPattern(pattern, s3Event("Object Created", DICOM_BUCKET, "dicom/1.2.3/1.2.3.4/5.dcm.json"))).toBe(false);
     expect(matchesPattern(pattern, s3Event("Object Created", DICOM_BUCKET, "dicom/1.2.3.dcm/readme"))).toBe(false);
+    // The app's conditional-writes probe (app/src/storage/conditional-writes.ts) is no instance.
+    expect(matchesPattern(pattern, s3Event("Object Created", DICOM_BUCKET, `dicom/${PROBE_KEY_NAME}`))).toBe(false);
   });
 
   it("does not match other S3 events of the instance (a delete is no new instance)", () => {
