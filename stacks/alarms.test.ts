@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createAlarms, elbDimension, type AlarmsArgs, type AlarmSettings } from "./alarms";
+import { createAlarms, elbDimension, type AlarmsArgs } from "./alarms";
+import type { AlarmSettings } from "./config";
 import { notAfterSeconds, PUBLISH_RATE } from "./certificate-expiry";
 import { LOG_METRICS } from "./log-metrics";
 import { mockPrivateKey, mockSelfSignedCert } from "./offline/mock-tls";

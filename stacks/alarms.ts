@@ -3,31 +3,9 @@
 // again when it clears. What each means and what to do is in stacks/README.md ("Alarms").
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import type { AlarmSettings } from "./config";
 import { createCertificateExpiryCheck, type ServerCertificateSource } from "./certificate-expiry";
 import { createLogMetrics, LOG_METRICS, type LogMetricName } from "./log-metrics";
-
-export interface AlarmSettings {
-  /** Alarms, their topic and the metric filters exist. @default true */
-  enabled: boolean;
-  /** An address subscribed to the stack's topic (it must confirm the subscription). @default none */
-  email?: string;
-  /** An existing SNS topic (same region) to notify instead of one the stack makes. @default none */
-  topicArn?: string;
-  /** Minutes a condition must last (per-minute alarms) or the window rates are averaged over (log alarms). @default 5 */
-  evaluationMinutes: number;
-  /** The service's average CPU, percent of the tasks' CPU. @default 85 */
-  cpuPercent: number;
-  /** The busiest task's memory, percent of the app container's hard limit. @default 90 */
-  memoryPercent: number;
-  /** Refused instances per minute, averaged over evaluationMinutes. @default 5 */
-  refusedInstancesPerMinute: number;
-  /** Capacity 503s per minute, averaged over evaluationMinutes. @default 10 */
-  capacityRejectionsPerMinute: number;
-  /** Requests that met an unavailable S3 per minute, averaged over evaluationMinutes (0: any). @default 0 */
-  s3UnavailablePerMinute: number;
-  /** Days before the server certificate expires. @default 30 */
-  certificateDaysLeft: number;
-}
 
 export interface AlarmsArgs {
   appName: string;

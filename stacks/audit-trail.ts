@@ -3,14 +3,8 @@
 // its own that outlives the stack. Management events are left to the account's own trail.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import type { AuditTrailSettings } from "./config";
 import { createPrivateBucket } from "./storage";
-
-export interface AuditTrailSettings {
-  /** Record the DICOM bucket's object-level reads and writes with CloudTrail. @default true */
-  enabled: boolean;
-  /** Days the trail's files are kept. @default 2192 (six years, as long as HIPAA keeps its documentation) */
-  retentionDays: number;
-}
 
 export interface AuditTrailArgs {
   appName: string;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { dicomLifecycleRules, type LifecycleSettings } from "./data-lifecycle";
+import type { LifecycleSettings } from "./config";
+import { dicomLifecycleRules } from "./data-lifecycle";
 import { createStorage, type StorageArgs } from "./storage";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 

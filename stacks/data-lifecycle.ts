@@ -5,36 +5,8 @@
 // resource of its own beside the bucket.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import type { LifecycleSettings, ObjectLockSettings } from "./config";
 import type { PrivateBucket } from "./storage";
-
-/**
- * Where objects move after `transitionDays`. Only classes a reader gets bytes from at once:
- * an archive class (GLACIER, DEEP_ARCHIVE) would need a restore before any WADO-RS read.
- * STANDARD: objects stay where they are (no transition rule).
- */
-export const TRANSITION_STORAGE_CLASSES = ["INTELLIGENT_TIERING", "STANDARD_IA", "GLACIER_IR", "STANDARD"] as const;
-export type TransitionStorageClass = (typeof TRANSITION_STORAGE_CLASSES)[number];
-
-/** S3 refuses a transition to these classes earlier than 30 days after creation. */
-export const MIN_DAYS_BEFORE_TRANSITION: Partial<Record<TransitionStorageClass, number>> = { STANDARD_IA: 30 };
-
-export interface LifecycleSettings {
-  /** Days after an instance is stored before it moves to `storageClass`. @default 30 */
-  transitionDays: number;
-  /** @default "INTELLIGENT_TIERING" (same price as Standard while read, cheaper tiers when not; no retrieval fee) */
-  storageClass: TransitionStorageClass;
-  /** Days an overwritten or deleted version is kept before S3 removes it; 0 keeps them forever. @default 90 */
-  noncurrentVersionExpirationDays: number;
-  /** Days before an unfinished multipart upload is aborted and its parts dropped. @default 7 */
-  abortIncompleteUploadDays: number;
-}
-
-export interface ObjectLockSettings {
-  /** Object Lock in governance mode on the DICOM bucket. @default false */
-  enabled: boolean;
-  /** Default retention of every new object version, in days. @default 90 (as long as old versions are kept) */
-  retentionDays: number;
-}
 
 type Rule = aws.types.input.s3.BucketLifecycleConfigurationRule;
 

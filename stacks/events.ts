@@ -4,15 +4,7 @@
 // rule lets through is a pure function (instanceStoredPattern), tested against S3's events.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-
-export interface EventSettings {
-  /** The bucket sends its events to EventBridge and the queue exists. @default true */
-  enabled: boolean;
-  /** How long the queue keeps a message nobody deleted (SQS: 60 s to 14 days). @default 345600 (4 days) */
-  retentionSeconds: number;
-  /** Receives before a message moves to the dead-letter queue. @default 5 */
-  maxReceiveCount: number;
-}
+import type { EventSettings } from "./config";
 
 /** SQS's longest retention: what the consumer never managed to handle waits this long to be looked at. */
 export const DEAD_LETTER_RETENTION_SECONDS = 1_209_600;

@@ -5,7 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BucketEncryption } from "./config";
-import { createObjectLock, dicomLifecycleRules, type LifecycleSettings, type ObjectLockSettings } from "./data-lifecycle";
+import type { LifecycleSettings, ObjectLockSettings } from "./config";
+import { createObjectLock, dicomLifecycleRules } from "./data-lifecycle";
 
 export type EncryptionSpec = { kind: "SSE-KMS"; keyArn: pulumi.Input<string> } | { kind: "SSE-S3" };
 
