@@ -64,9 +64,9 @@ export function createLogMetrics(args: LogMetricsArgs, opts: pulumi.CustomResour
     Object.entries(LOG_METRICS).map(([key, m]) => [
       key,
       new aws.cloudwatch.LogMetricFilter(
-        `${args.appName}-${m.metricName}`,
+        `${args.appName}-${kebab(m.metricName)}`,
         {
-          name: `${args.appName}-${m.metricName}`,
+          name: `${args.appName}-${kebab(m.metricName)}`,
           logGroupName: args.appLogGroupName,
           pattern: m.pattern,
           metricTransformation: { namespace, name: m.metricName, value: m.value, unit: "Count" },
@@ -76,4 +76,9 @@ export function createLogMetrics(args: LogMetricsArgs, opts: pulumi.CustomResour
     ]),
   ) as Record<LogMetricName, aws.cloudwatch.LogMetricFilter>;
   return { namespace, filters };
+}
+
+/** RefusedInstances -> refused-instances, as the stack's other resource names. */
+function kebab(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 }
