@@ -1,6 +1,7 @@
-// npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert file --client-key file]
+// npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert file --client-key file] [--drain]
 // Plans the stack offline, runs its task on this machine as ECS would, sends the
-// dcm-samples through the front and reads them back. See stacks/README.md, "Rehearsal".
+// dcm-samples through the front and reads them back; with --drain, then stops the task as a
+// rollout does with an upload in flight (rehearsal/drain.ts). See stacks/README.md, "Rehearsal".
 // The client certificate may also come as PEM text in REHEARSE_CLIENT_CERT/REHEARSE_CLIENT_KEY
 // (a CI secret); passphrase-provider secrets are decrypted with PULUMI_CONFIG_PASSPHRASE(_FILE).
 import * as fs from "node:fs";
@@ -9,7 +10,7 @@ import { takeOption } from "./cli-options";
 import { rehearse, type RehearseOptions } from "./rehearsal/run";
 
 const USAGE =
-  "usage: npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert <pem file> --client-key <pem file>]\n" +
+  "usage: npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert <pem file> --client-key <pem file>] [--drain]\n" +
   "  (or the PEM text in REHEARSE_CLIENT_CERT and REHEARSE_CLIENT_KEY)";
 
 /** The client certificate from the flags, else from the environment; a string is a usage problem. */
@@ -36,12 +37,14 @@ export async function main(argv: string[], cwd: string, env: Record<string, stri
   const args = [...argv];
   const certFile = takeOption(args, "--client-cert");
   const keyFile = takeOption(args, "--client-key");
+  const drain = args.includes("--drain");
+  if (drain) args.splice(args.indexOf("--drain"), 1);
   const client = clientFrom(certFile, keyFile, env, cwd);
   if (args.length !== 1 || args[0].startsWith("--") || typeof client === "string") {
     process.stderr.write(`${typeof client === "string" ? `${client}\n` : ""}${USAGE}\n`);
     return 2;
   }
-  const result = await rehearse({ target: args[0], cwd, client, env, log: (line) => process.stdout.write(`${line}\n`) });
+  const result = await rehearse({ target: args[0], cwd, client, env, drain, log: (line) => process.stdout.write(`${line}\n`) });
   return result.code;
 }
 
