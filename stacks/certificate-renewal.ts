@@ -1,7 +1,10 @@
 // When the server certificate nginx presents is about to change or lapse. A generated
 // certificate is replaced by the first `pulumi up` in its last GENERATED_RENEWAL_HOURS; clients
 // that pin it (the dev setup, `npm run smoke`) then refuse the new one until they take it. The
-// plan, `pulumi preview` and the rehearsal say so this many days ahead.
+// plan, `pulumi preview` and the rehearsal say so this many days ahead. Offline, a generated
+// certificate's dates come from the deployed stack's outputs (`--outputs`), the only place they are.
+import { X509Certificate } from "node:crypto";
+import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 
 export const RENEWAL_NOTICE_DAYS = 30;
@@ -39,4 +42,25 @@ export function warnBeforeRenewal(origin: CertificateOrigin, notAfter: pulumi.In
     const notice = end ? renewalNotice(origin, new Date(end), now(), renewalHours) : undefined;
     if (notice) pulumi.log.warn(notice);
   });
+}
+
+/**
+ * The notice for the certificate a deployed stack holds, from its outputs (`pulumi stack output
+ * --json`): offline the plan and the rehearsal only know a generated certificate's dates from there.
+ */
+export function deployedCertificateNotice(outputs: Record<string, unknown>, now: Date, renewalHours: number): string | undefined {
+  const pem = outputs.serverCertificate;
+  if (outputs.certificateSource !== "FROMS3 generated certificate" || typeof pem !== "string" || !pem.includes("-----BEGIN CERTIFICATE-----")) return undefined;
+  return renewalNotice("generated", new Date(new X509Certificate(pem).validTo), now, renewalHours);
+}
+
+/** Reads an outputs file for the options above; a string is what is wrong with it. */
+export function readOutputsFile(file: string): Record<string, unknown> | string {
+  try {
+    const parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return `${file}: not the JSON object pulumi stack output --json prints`;
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    return `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
 }

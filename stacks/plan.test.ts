@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -189,6 +189,30 @@ describe("plan of an edited stack file", () => {
     const fixture = await main([CLIENTAUTH, "--policies"], REPO);
     expect(fixture.code).toBe(0);
     expect(fixture.stdout).toContain("Policies (stacks/policy): no violations");
+  });
+});
+
+describe("plan with the deployed stack's outputs", () => {
+  it("--outputs: warns when the generated certificate in the deployed stack is within 30 days of renewal", async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "outputs-"));
+    // Valid 45 days: the first pulumi up in its last 30 is 15 days away.
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "45", "-subj", "/CN=generated"], { cwd: dir, stdio: "ignore" });
+    const outputs = (source: string) => {
+      const file = path.join(dir, `${source.replace(/ /g, "-")}.json`);
+      fs.writeFileSync(file, JSON.stringify({ certificateSource: source, serverCertificate: fs.readFileSync(path.join(dir, "c.pem"), "utf8") }));
+      return file;
+    };
+    const due = await main([ANONYMOUS, "--outputs", outputs("FROMS3 generated certificate")], REPO);
+    expect(due.code).toBe(0);
+    expect(due.stdout).toMatch(/\n {2}certificate: the generated server certificate \(valid until \S+\) is replaced by the first pulumi up from \d{4}-\d\d-\d\d on; clients that pin it must then take the new one/);
+    // Not yet due 100 days earlier; and a certificate from config is the stack file's own business.
+    const early = await main([ANONYMOUS, "--outputs", outputs("FROMS3 generated certificate")], REPO, new Date(Date.now() - 100 * 24 * 3600 * 1000));
+    expect(early.stdout).not.toContain("certificate: the generated");
+    const configured = await main([ANONYMOUS, "--outputs", outputs("FROMS3 certificate from config")], REPO);
+    expect(configured.stdout).not.toContain("certificate: the generated");
+    const missing = await main([ANONYMOUS, "--outputs", path.join(dir, "none.json")], REPO);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^--outputs .*none\.json: ENOENT/);
   });
 });
 

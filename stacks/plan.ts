@@ -1,9 +1,12 @@
 // Offline plan: runs the program for one stack file under Pulumi's runtime mocks (no
 // cloud account, no Pulumi CLI) and prints what it would create.
 //
-//   npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--policies] [--write-snapshot]
+//   npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--policies] [--write-snapshot] [--outputs file]
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { deployedCertificateNotice, readOutputsFile } from "./certificate-renewal";
+import { GENERATED_RENEWAL_HOURS } from "./certificates";
+import { takeOption } from "./cli-options";
 import { ConfigError } from "./config";
 import { recordStackFile, type RecordedStack } from "./offline/record";
 import { readStackFile, StackFileError } from "./offline/stack-file";
@@ -13,9 +16,12 @@ import { shortType, summarize } from "./offline/summary";
 import { evaluatePolicies, policyConfigFor } from "./policy/evaluate";
 import { policies } from "./policy/rules";
 
-const USAGE = "usage: npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--policies] [--write-snapshot]";
+const USAGE = "usage: npm run plan -- <stack | path/to/Pulumi.<stack>.yaml> [--json] [--policies] [--write-snapshot] [--outputs <pulumi stack output --json file>]";
 
-export async function main(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function main(argv: string[], cwd: string, now = new Date()): Promise<{ code: number; stdout: string; stderr: string }> {
+  argv = [...argv];
+  // The deployed stack's outputs: the generated certificate's dates are known only there.
+  const outputsFile = takeOption(argv, "--outputs");
   const flags = new Set(argv.filter((a) => a.startsWith("--")));
   const targets = argv.filter((a) => !a.startsWith("--"));
   const unknown = [...flags].filter((f) => !["--json", "--policies", "--write-snapshot", "--help"].includes(f));
@@ -42,6 +48,12 @@ export async function main(argv: string[], cwd: string): Promise<{ code: number;
     }
     if (problems.length > 0 || !recorded) return { code: 1, stdout: "", stderr: `${problems.join("\n")}\n` };
     warnings.push(...set.warnings);
+    if (outputsFile !== undefined) {
+      const outputs = readOutputsFile(path.resolve(cwd, outputsFile));
+      if (typeof outputs === "string") return { code: 2, stdout: "", stderr: `--outputs ${outputs}\n${USAGE}\n` };
+      const notice = deployedCertificateNotice(outputs, now, GENERATED_RENEWAL_HOURS);
+      if (notice) warnings.push(notice);
+    }
   } catch (err) {
     if (err instanceof StackFileError) return { code: 1, stdout: "", stderr: `${err.message}\n` };
     return { code: 1, stdout: "", stderr: `the program failed: ${(err as Error)?.stack ?? String(err)}\n` };

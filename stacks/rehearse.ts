@@ -1,4 +1,4 @@
-// npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert file --client-key file] [--drain]
+// npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert file --client-key file] [--drain] [--outputs file]
 // Plans the stack offline, runs its task on this machine as ECS would, sends the
 // dcm-samples through the front and reads them back; with --drain, then stops the task as a
 // rollout does with an upload in flight (rehearsal/drain.ts). See stacks/README.md, "Rehearsal".
@@ -6,11 +6,12 @@
 // (a CI secret); passphrase-provider secrets are decrypted with PULUMI_CONFIG_PASSPHRASE(_FILE).
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readOutputsFile } from "./certificate-renewal";
 import { takeOption } from "./cli-options";
 import { rehearse, type RehearseOptions } from "./rehearsal/run";
 
 const USAGE =
-  "usage: npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert <pem file> --client-key <pem file>] [--drain]\n" +
+  "usage: npm run rehearse -- <stack | path/to/Pulumi.<stack>.yaml> [--client-cert <pem file> --client-key <pem file>] [--drain] [--outputs <file>]\n" +
   "  (or the PEM text in REHEARSE_CLIENT_CERT and REHEARSE_CLIENT_KEY)";
 
 /** The client certificate from the flags, else from the environment; a string is a usage problem. */
@@ -37,14 +38,25 @@ export async function main(argv: string[], cwd: string, env: Record<string, stri
   const args = [...argv];
   const certFile = takeOption(args, "--client-cert");
   const keyFile = takeOption(args, "--client-key");
+  const outputsFile = takeOption(args, "--outputs");
   const drain = args.includes("--drain");
   if (drain) args.splice(args.indexOf("--drain"), 1);
   const client = clientFrom(certFile, keyFile, env, cwd);
-  if (args.length !== 1 || args[0].startsWith("--") || typeof client === "string") {
-    process.stderr.write(`${typeof client === "string" ? `${client}\n` : ""}${USAGE}\n`);
+  const deployedOutputs = outputsFile === undefined ? undefined : readOutputsFile(path.resolve(cwd, outputsFile));
+  const problem = typeof client === "string" ? client : typeof deployedOutputs === "string" ? `--outputs ${deployedOutputs}` : undefined;
+  if (args.length !== 1 || args[0].startsWith("--") || problem !== undefined) {
+    process.stderr.write(`${problem !== undefined ? `${problem}\n` : ""}${USAGE}\n`);
     return 2;
   }
-  const result = await rehearse({ target: args[0], cwd, client, env, drain, log: (line) => process.stdout.write(`${line}\n`) });
+  const result = await rehearse({
+    target: args[0],
+    cwd,
+    client: client as RehearseOptions["client"],
+    env,
+    drain,
+    deployedOutputs: deployedOutputs as Record<string, unknown> | undefined,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
   return result.code;
 }
 

@@ -142,7 +142,10 @@ describe("npm run rehearse", () => {
   });
 
   it("fails when the app exits (a fault injected into its environment), with the app's own reason", async () => {
-    const result = await rehearse({ target: ANONYMOUS, cwd: REPO, env: cleanEnv(), faults: { app: { UPLOAD_PART_SIZE_MIB: "4" } } });
+    // With the deployed stack's outputs, the plan step also judges the generated certificate there (here: already due).
+    const deployedOutputs = { certificateSource: "FROMS3 generated certificate", serverCertificate: pki.server.certPem };
+    const result = await rehearse({ target: ANONYMOUS, cwd: REPO, env: cleanEnv(), deployedOutputs, faults: { app: { UPLOAD_PART_SIZE_MIB: "4" } } });
+    expect(result.lines).toContainEqual(expect.stringMatching(/^plan: warning: certificate: the generated server certificate \(valid until .*\) is due for renewal: the next pulumi up replaces it/));
     expect(result.code).toBe(1);
     expect(result.summary).toMatch(/^rehearsal fixture-anonymous: FAILED: the app exited with code 2: .*UPLOAD_PART_SIZE_MIB: must be between 5 and 5120, got 4/);
   });

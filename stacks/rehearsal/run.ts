@@ -13,6 +13,8 @@ import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver";
 import type { FrontHandle } from "../../nginx/testing/front";
 import { certificateSummary, ConfigError, isPlaceholderCa, parseConfig, usesBearerTokens, usesClientCertificates, type StackConfig } from "../config";
 import { DEFAULT_METRICS_PORT } from "../../app/src/config";
+import { deployedCertificateNotice } from "../certificate-renewal";
+import { GENERATED_RENEWAL_HOURS } from "../certificates";
 import { PORTS } from "../containers";
 import { readDockerfile } from "../dockerfile";
 import { recordStackFile } from "../offline/record";
@@ -39,6 +41,8 @@ export interface RehearseOptions {
   client?: { cert: string; key: string; origin: string };
   /** Where PULUMI_CONFIG_PASSPHRASE(_FILE) and AWS_REGION are read; default process.env. */
   env?: Record<string, string | undefined>;
+  /** The deployed stack's outputs (`pulumi stack output --json`), for the generated certificate's renewal notice. */
+  deployedOutputs?: Record<string, unknown>;
   log?: (line: string) => void;
   /**
    * Changes to a container's environment after planning. Only the tests use this, to
@@ -108,7 +112,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
       const recorded = await recordStackFile(real, { warnings });
       task = plannedTask(recorded);
       log(`plan: ${path.relative(options.cwd, file.file) || file.file}: ${recorded.resources.length} resources, planned offline`);
-      for (const w of [...warnings, ...set.warnings]) log(`plan: warning: ${w}`);
+      const deployed = options.deployedOutputs ? deployedCertificateNotice(options.deployedOutputs, new Date(), GENERATED_RENEWAL_HOURS) : undefined;
+      for (const w of [...warnings, ...set.warnings, ...(deployed ? [deployed] : [])]) log(`plan: warning: ${w}`);
     } catch (err) {
       if (err instanceof ConfigError) throw new Broken(`the plan fails: ${err.problems.join("; ")}`);
       if (err instanceof StackFileError) throw new Broken(err.message);
