@@ -27,6 +27,7 @@ function copyCheckout(target: string): void {
     if (!fs.existsSync(from)) continue; // deleted in the work tree
     fs.mkdirSync(path.dirname(path.join(target, f)), { recursive: true });
     fs.copyFileSync(from, path.join(target, f));
+    fs.chmodSync(path.join(target, f), fs.statSync(from).mode); // entrypoint.sh and friends stay executable
   }
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(target, "node_modules"));
 }
@@ -52,6 +53,8 @@ function main(argv: string[]): number {
   const keep = argv.includes("--keep");
   const extra = argv.includes("--") ? argv.slice(argv.indexOf("--") + 1) : [];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "operator-edits-"));
+  // nginx runs the copy's entrypoint as its own unprivileged user, which must reach it.
+  fs.chmodSync(tmp, 0o755);
   const root = path.join(tmp, "repo");
   try {
     copyCheckout(root);
