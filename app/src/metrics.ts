@@ -24,6 +24,11 @@ export function createMetrics() {
     }),
     uploadsInFlight: new Gauge({ name: "stowrs_uploads_in_flight", help: "Instance uploads in progress", registers: [registry] }),
     uploadAborts: new Counter({ name: "stowrs_upload_aborts_total", help: "Multipart uploads aborted", registers: [registry] }),
+    overwrites: new Counter({
+      name: "stowrs_overwrites_total",
+      help: "Instances stored over an object with different bytes at their key (DUPLICATE_POLICY=overwrite); each is logged at WARN with the sender",
+      registers: [registry],
+    }),
     overloadRejections: new Counter({ name: "stowrs_overload_rejections_total", help: "Requests answered 503 because the service was at capacity", registers: [registry] }),
     authRefusals: new Counter({
       name: "stowrs_auth_refusals_total",

@@ -196,14 +196,13 @@ describe("POST /studies with bearer tokens required", () => {
     sentTokens.push(token);
     // A sender with a valid token takes the only slot (MAX_INSTANCES_IN_FLIGHT=1) and pauses mid-body.
     const held = newInstanceUids();
-    const body = multipartBody([buildInstance(held)], B);
+    const body = multipartBody([buildInstance({ ...held, pixels: 200_000 })], B);
     const head =
       `POST /studies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${multipartContentType(B)}\r\nContent-Length: ${body.length}\r\n` +
       `Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`;
-    const received = await metricsValue("stowrs_bytes_received_total", {});
-    const holder = rawExchange(service.port, head, { pieces: [body.subarray(0, 100), 3000, body.subarray(100)], timeoutMs: 10_000 });
-    // Its body is read only once it holds the slot.
-    await expect.poll(() => metricsValue("stowrs_bytes_received_total", {}), { interval: 50 }).toBeGreaterThan(received);
+    const holder = rawExchange(service.port, head, { pieces: [body.subarray(0, 40_000), 3000, body.subarray(40_000)], timeoutMs: 10_000 });
+    // It holds the slot once its instance's header has arrived and its upload has started.
+    await expect.poll(() => metricsValue("stowrs_uploads_in_flight", {}), { interval: 50 }).toBe(1);
     const small = () => multipartBody([buildInstance(newInstanceUids())], B);
     expect((await withToken(token, small())).status, "the slot is taken").toBe(503);
     const ids = newInstanceUids();
