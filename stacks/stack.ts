@@ -11,6 +11,11 @@ import { createImages } from "./images";
 import { createLoadBalancer, UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { createService } from "./service";
 import { PORTS, READY_PATH } from "./containers";
+import { createAuditTrail } from "./audit-trail";
+import { createDicomEvents } from "./events";
+import { createAlarms } from "./alarms";
+import type { ServerCertificateSource } from "./certificate-expiry";
+import { appMemoryMiB } from "./memory-budget";
 
 export const AVAILABILITY_ZONES = 2;
 
@@ -73,6 +78,8 @@ export function createStack(config: StackConfig) {
       encryption: config.bucketEncryption,
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
+      lifecycle: config.lifecycle,
+      objectLock: config.objectLock,
     },
     opts,
   );
@@ -129,6 +136,37 @@ export function createStack(config: StackConfig) {
     opts,
   );
 
+  const auditTrail = createAuditTrail(
+    {
+      appName,
+      region: config.region,
+      accountId,
+      dicomBucketArn: storage.dicom.arn,
+      settings: config.auditTrail,
+      protectData: config.protectData,
+    },
+    opts,
+  );
+
+  const events = createDicomEvents({ appName, dicomBucket: storage.dicom, prefix: config.app.prefix, settings: config.events }, opts);
+
+  const alarms = createAlarms(
+    {
+      appName,
+      accountId,
+      settings: config.alarms,
+      loadBalancerArn: loadBalancer.arn,
+      targetGroupArn: loadBalancer.targetGroupArn,
+      clusterName: service.clusterName,
+      serviceName: service.serviceName,
+      appLogGroupName: service.logGroupNames.app,
+      appMemoryShare: appMemoryMiB(config.fargate.memory) / config.fargate.memory,
+      certificate: serverCertificateSource(config.certificate, certificates.serverCertificatePem),
+      deadLetterQueueName: events?.deadLetterQueueName,
+    },
+    opts,
+  );
+
   return {
     serviceUrl: pulumi.interpolate`https://${loadBalancer.dnsName}`,
     nlbDnsName: loadBalancer.dnsName,
@@ -147,7 +185,18 @@ export function createStack(config: StackConfig) {
     },
     clusterName: service.clusterName,
     serviceName: service.serviceName,
+    auditTrailBucketName: auditTrail?.bucketName ?? pulumi.output("(audit trail off)"),
+    alarmTopicArn: alarms?.topicArn ?? pulumi.output("(alarms off)"),
+    eventQueueUrl: events?.queueUrl ?? pulumi.output("(events off)"),
+    eventQueueArn: events?.queueArn ?? pulumi.output("(events off)"),
   };
+}
+
+/** What the certificate expiry alarm can watch: ACM's certificate, the one the stack wrote, or nothing it can see. */
+function serverCertificateSource(certificate: StackConfig["certificate"], writtenPem: pulumi.Output<string> | undefined): ServerCertificateSource {
+  if (certificate.mode === "ACM") return { kind: "acm", arn: certificate.arn };
+  if (certificate.source === "stack" && writtenPem) return { kind: "pem", pem: writtenPem };
+  return { kind: "external" };
 }
 
 export type StackOutputs = ReturnType<typeof createStack>;

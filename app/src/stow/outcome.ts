@@ -31,6 +31,8 @@ export interface StoreResult {
   requestError?: { status: 400 | 408 | 413 | 503; message: string };
   parts: number;
   bytes: number;
+  /** S3 was unavailable for an instance of this request (logged: the stack's S3-unavailable alarm counts it). */
+  s3Unavailable?: boolean;
 }
 
 /**
