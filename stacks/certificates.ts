@@ -26,6 +26,11 @@ export interface CertificatesArgs {
   accessLogsBucket: pulumi.Input<string>;
   /** The name clients use (the NLB's DNS name): a generated certificate is made for it. */
   serverName: pulumi.Input<string>;
+  /**
+   * Provider for the certificate objects: one whose default tags fit S3's 10 per object
+   * (see object-tags.ts). Defaults to the provider in opts.
+   */
+  objectProvider?: pulumi.ProviderResource;
 }
 
 export interface Certificates {
@@ -43,6 +48,17 @@ export interface Certificates {
   contentSha256?: pulumi.Output<string>;
   /** The server certificate (PEM, public) when the stack knows it, for clients to pin. */
   serverCertificatePem?: pulumi.Output<string>;
+}
+
+/**
+ * The encryption named on each object, as the bucket's default would apply it: stated, so
+ * the object is encrypted as intended even if it were written before the default, and the
+ * plan shows it.
+ */
+export function objectEncryption(encryption: EncryptionSpec): Pick<aws.s3.BucketObjectv2Args, "serverSideEncryption" | "kmsKeyId" | "bucketKeyEnabled"> {
+  return encryption.kind === "SSE-KMS"
+    ? { serverSideEncryption: "aws:kms", kmsKeyId: encryption.keyArn, bucketKeyEnabled: true }
+    : { serverSideEncryption: "AES256" };
 }
 
 export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomResourceOptions): Certificates {
@@ -105,8 +121,14 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     ([key, content]) =>
       new aws.s3.BucketObjectv2(
         `${args.appName}-${key.replace(".", "-")}`,
-        { bucket: bucket.name, key, content, contentType: "application/x-pem-file" },
-        opts,
+        { bucket: bucket.name, key, content, contentType: "application/x-pem-file", ...objectEncryption(args.encryption) },
+        {
+          ...opts,
+          provider: args.objectProvider ?? opts.provider,
+          // The inputs need only the bucket's name, which exists before its default
+          // encryption, policy and public access block do; the private key must not.
+          dependsOn: bucket.posture,
+        },
       ),
   );
 

@@ -27,6 +27,13 @@ export interface PrivateBucket {
   /** Bucket name (the provider's id). */
   name: pulumi.Output<string>;
   arn: pulumi.Output<string>;
+  /**
+   * The settings that must apply before anything is written into the bucket: ownership,
+   * public access block, default encryption, versioning and the bucket policy. Each is its
+   * own resource that needs only the bucket's name, so without waiting for them an object
+   * could land before its default encryption or policy exists.
+   */
+  posture: pulumi.Resource[];
 }
 
 export function createPrivateBucket(
@@ -59,7 +66,7 @@ export function createPrivateBucket(
     },
     keep,
   );
-  new aws.s3.BucketServerSideEncryptionConfiguration(
+  const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
     `${name}-encryption`,
     {
       bucket: bucket.id,
@@ -75,7 +82,7 @@ export function createPrivateBucket(
     },
     keep,
   );
-  new aws.s3.BucketVersioning(
+  const versioning = new aws.s3.BucketVersioning(
     `${name}-versioning`,
     { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
     keep,
@@ -114,7 +121,7 @@ export function createPrivateBucket(
     );
   }
   const extra = args.policyStatements?.(bucket.arn) ?? [];
-  new aws.s3.BucketPolicy(
+  const policy = new aws.s3.BucketPolicy(
     `${name}-policy`,
     {
       bucket: bucket.id,
@@ -136,7 +143,7 @@ export function createPrivateBucket(
     // A policy put before the public access block could briefly be evaluated without it.
     { ...keep, dependsOn: [publicAccess, ownership] },
   );
-  return { bucket, name: bucket.id, arn: bucket.arn };
+  return { bucket, name: bucket.id, arn: bucket.arn, posture: [ownership, publicAccess, encryption, versioning, policy] };
 }
 
 export interface StorageArgs {
