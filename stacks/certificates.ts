@@ -40,6 +40,8 @@ export interface Certificates {
   acmCertificateArn?: string;
   /** FROMS3 mode: the bucket nginx reads from. */
   bucketName?: pulumi.Output<string>;
+  /** An external bucket's own KMS key (certificate.kmsKeyArn): the task role needs kms:Decrypt on it to read the files. */
+  kmsKeyArn?: string;
   /** Exactly the objects nginx needs; the task role may read these and nothing else there. */
   objectArns: pulumi.Output<string>[];
   /** The objects the stack wrote (source stack); the service waits for them. */
@@ -75,6 +77,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
       mode: cert.mode,
       authMode: cert.authMode,
       bucketName: pulumi.output(cert.bucket),
+      ...(cert.kmsKeyArn ? { kmsKeyArn: cert.kmsKeyArn } : {}),
       objectArns: names.map((key) => pulumi.interpolate`arn:${partition}:s3:::${cert.bucket}/${key}`),
       objects: [],
     };

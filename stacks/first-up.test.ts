@@ -69,6 +69,20 @@ describe("a first pulumi up cannot race", () => {
   });
 });
 
+describe("an external certificate bucket with its own KMS key", () => {
+  it("lets the task role decrypt the files with certificate.kmsKeyArn", async () => {
+    const siteKey = "arn:aws:kms:eu-central-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const certificate = { mode: "FROMS3", authMode: "anonymous", source: "external", bucket: "site-tls", kmsKeyArn: siteKey };
+    const { resources } = await recordWith({ appName: "fu", certificate });
+    const statements = json(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "fu-task")).policy).Statement;
+    expect(statements.find((s: any) => s.Sid === "DecryptTlsMaterial")).toMatchObject({ Action: ["kms:Decrypt"], Resource: siteKey });
+    const plain = await recordWith({ appName: "fu", certificate: { ...certificate, kmsKeyArn: undefined } });
+    const plainStatements = json(inputs(one(plain.resources, "aws:iam/rolePolicy:RolePolicy", "fu-task")).policy).Statement;
+    expect(plainStatements.map((s: any) => s.Sid)).not.toContain("DecryptTlsMaterial");
+    expect(JSON.stringify(plainStatements)).not.toContain(siteKey);
+  });
+});
+
 describe("tags on S3 objects", () => {
   const many = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`tag-${String(i).padStart(2, "0")}`, `v${i}`]));
 

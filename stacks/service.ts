@@ -33,6 +33,8 @@ export interface ServiceArgs {
     mode: CertificateConfig["mode"];
     authMode: CertificateConfig["authMode"];
     bucketName?: pulumi.Input<string>;
+    /** An external certificate bucket's own KMS key; the task role may decrypt with it. */
+    kmsKeyArn?: string;
     objectArns: pulumi.Input<string>[];
     /** Objects the stack writes; tasks must not start before they exist. */
     objects: pulumi.Resource[];
@@ -81,6 +83,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
       prefix: args.app.prefix,
       kmsKeyArn: args.kmsKeyArn,
       certificateObjectArns: args.certificate.objectArns,
+      certificateKmsKeyArn: args.certificate.kmsKeyArn,
       logGroupArns: [appLogs.arn, nginxLogs.arn],
       ecrRepositoryArns: args.images.ecrRepositoryArns,
     },
