@@ -217,13 +217,13 @@ describe("deployment on main", () => {
     expect([deploy.jobs.prod.needs].flat()).toContain("dev");
   });
 
-  it("runs the smoke test against each deployed stack after its `pulumi up`, with a client certificate for prod", () => {
+  it("runs the smoke test against each deployed stack after its `pulumi up` (letting the runner in for it), with a client certificate for prod", () => {
     for (const stack of ["dev", "prod"]) {
       const job = deploy.jobs[stack];
-      const smoke = job.steps.findIndex((s) => new RegExp(`npm run smoke -- "\\$\\{\\{ vars\\.PULUMI_ORG \\}\\}/${stack}"`).test(s.run ?? ""));
+      const smoke = job.steps.findIndex((s) => new RegExp(`npm run deploy-smoke -- "\\$\\{\\{ vars\\.PULUMI_ORG \\}\\}/${stack}"`).test(s.run ?? ""));
       expect(smoke, `${stack}: smoke step`).toBeGreaterThan(job.steps.indexOf(pulumiSteps(job)[0]));
     }
-    const prodSmoke = deploy.jobs.prod.steps.find((s) => (s.run ?? "").includes("npm run smoke"))!;
+    const prodSmoke = deploy.jobs.prod.steps.find((s) => (s.run ?? "").includes("npm run deploy-smoke"))!;
     expect(prodSmoke.run).toMatch(/--client-cert \S+ --client-key \S+/);
     expect(prodSmoke.env).toMatchObject({ SMOKE_CLIENT_CERT: "${{ secrets.SMOKE_CLIENT_CERT }}", SMOKE_CLIENT_KEY: "${{ secrets.SMOKE_CLIENT_KEY }}" });
   });

@@ -4,7 +4,7 @@
 // the stack writes those objects itself, from config or from a certificate it generates
 // for the load balancer's name, so the first `pulumi up` leaves a working endpoint; with
 // source "external" they live in a bucket the operator manages and names.
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
@@ -50,6 +50,8 @@ export interface Certificates {
   contentSha256?: pulumi.Output<string>;
   /** The server certificate (PEM, public) when the stack knows it, for clients to pin. */
   serverCertificatePem?: pulumi.Output<string>;
+  /** When that certificate expires (ISO 8601), when the stack knows it. */
+  serverCertificateNotAfter?: pulumi.Output<string>;
 }
 
 /**
@@ -97,9 +99,11 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
 
   let certificatePem: pulumi.Output<string>;
   let keyPem: pulumi.Output<string>;
+  let notAfter: pulumi.Output<string>;
   if (cert.server) {
     certificatePem = pulumi.output(cert.server.certificate.pem);
     keyPem = pulumi.secret(cert.server.key);
+    notAfter = pulumi.output(new Date(new X509Certificate(cert.server.certificate.pem).validTo).toISOString());
   } else {
     // tls resources make no cloud calls; they take the default provider of their own package.
     const key = new tls.PrivateKey(`${args.appName}-server`, { algorithm: "RSA", rsaBits: 2048 });
@@ -113,6 +117,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     });
     certificatePem = generated.certPem;
     keyPem = pulumi.secret(key.privateKeyPem);
+    notAfter = generated.validityEndTime;
   }
 
   const contents: [string, pulumi.Output<string>][] = [
@@ -153,5 +158,6 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     objects,
     contentSha256,
     serverCertificatePem: certificatePem,
+    serverCertificateNotAfter: notAfter,
   };
 }

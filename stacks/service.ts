@@ -53,6 +53,8 @@ export interface Service {
   serviceName: pulumi.Output<string>;
   logGroupNames: { app: pulumi.Output<string>; nginx: pulumi.Output<string> };
   taskSecurityGroupId: pulumi.Output<string>;
+  /** The containers' run-time role (operators check grants against it, e.g. in key policies). */
+  taskRoleArn: pulumi.Output<string>;
   autoscaling: boolean;
 }
 
@@ -250,6 +252,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
     serviceName: service.name,
     logGroupNames: { app: appLogs.name, nginx: nginxLogs.name },
     taskSecurityGroupId: taskSecurityGroup.id,
+    taskRoleArn: taskRole.arn,
     autoscaling,
   };
 }

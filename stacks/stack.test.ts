@@ -117,6 +117,12 @@ describe("createStack wiring", () => {
       logGroups: { app: "/stowrs-test/ecs/app", nginx: "/stowrs-test/ecs/nginx", flowLogs: "/stowrs-test/vpc-flow-logs" },
       clusterName: expect.stringMatching(/^stowrs-test-/),
       serviceName: expect.stringMatching(/^stowrs-test-/),
+      region: "eu-central-1",
+      kmsKeyArn: expect.stringMatching(/^arn:aws:kms:eu-central-1:/),
+      taskRoleArn: expect.stringMatching(/^arn:aws:iam::\d{12}:role\/stowrs-test-task/),
+      images: { app: expect.stringMatching(/@sha256:/), nginx: expect.stringMatching(/@sha256:/) },
+      serverCertificateNotAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      nlbSecurityGroupId: expect.any(String),
     });
     expect(resources.length).toBeGreaterThan(50);
   });

@@ -167,6 +167,13 @@ export function createStack(config: StackConfig) {
     },
     clusterName: service.clusterName,
     serviceName: service.serviceName,
+    region: config.region,
+    kmsKeyArn: storage.kmsKeyArn ?? pulumi.output("(none: SSE-S3)"),
+    taskRoleArn: service.taskRoleArn,
+    images: { app: images.app, nginx: images.nginx },
+    serverCertificateNotAfter: certificates.serverCertificateNotAfter ?? pulumi.output("(not known to the stack)"),
+    // The post-deploy smoke (deploy-smoke.ts) admits the CI runner here for its duration.
+    nlbSecurityGroupId: loadBalancer.securityGroupId,
   };
 }
 
