@@ -34,10 +34,10 @@ describe("stack outputs", () => {
 
   it("give the expiry of a generated certificate, of one from config, and none when the stack does not know it", async () => {
     const generated = await recordWith({});
-    const cert = new X509Certificate(generated.outputs.serverCertificate);
+    const cert = new X509Certificate(String(generated.outputs.serverCertificate));
     // The mocks give the generated certificate a fixed validity; the output is its end.
     expect(generated.outputs.serverCertificateNotAfter).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(Date.parse(generated.outputs.serverCertificateNotAfter)).toBe(Date.parse(cert.validTo));
+    expect(Date.parse(String(generated.outputs.serverCertificateNotAfter))).toBe(Date.parse(cert.validTo));
 
     const pki = makePki(tmp);
     const fromConfig = await recordStack(
