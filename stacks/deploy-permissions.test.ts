@@ -170,7 +170,7 @@ describe("the deploy identity's permissions", () => {
       ...Object.values(INVOKE_ACTIONS).flat(),
       ...Object.values(WORKFLOW_ACTIONS).flat(),
     ];
-    for (const action of all) expect(action).toMatch(/^(ec2|elasticloadbalancing|ecs|ecr|application-autoscaling|cloudwatch|logs|iam|s3|kms|sns|sqs|events|cloudtrail|ssm|sts|route53):[A-Z][A-Za-z0-9]+$/);
+    for (const action of all) expect(action).toMatch(/^(scheduler|ec2|elasticloadbalancing|ecs|ecr|application-autoscaling|cloudwatch|logs|iam|s3|kms|sns|sqs|events|cloudtrail|ssm|sts|route53):[A-Z][A-Za-z0-9]+$/);
   });
 
   it("fits an IAM managed policy (6,144 characters without white space) and says what each statement is for", () => {

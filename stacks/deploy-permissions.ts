@@ -473,6 +473,15 @@ export const RESOURCE_ACTIONS: Record<string, TypeActions> = {
   "aws:sqs/redrivePolicy:RedrivePolicy": sqsAttributes,
   "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": sqsAttributes,
 
+  // EventBridge Scheduler (the certificate expiry check publishes notAfter daily); schedules take no tags.
+  "aws:scheduler/schedule:Schedule": {
+    // The schedule runs its target with a role, which it is handed.
+    create: ["scheduler:CreateSchedule", "iam:PassRole"],
+    update: ["scheduler:UpdateSchedule", "iam:PassRole"],
+    delete: ["scheduler:DeleteSchedule"],
+    read: ["scheduler:GetSchedule"],
+  },
+
   // Audit
   "aws:cloudtrail/trail:Trail": tagged(
     {

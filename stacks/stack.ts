@@ -12,6 +12,11 @@ import { createLoadBalancer, UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { createService } from "./service";
 import { PORTS, READY_PATH } from "./containers";
 import { objectTags } from "./object-tags";
+import { createAuditTrail } from "./audit-trail";
+import { createDicomEvents } from "./events";
+import { createAlarms } from "./alarms";
+import type { ServerCertificateSource } from "./certificate-expiry";
+import { appMemoryMiB } from "./memory-budget";
 
 export const AVAILABILITY_ZONES = 2;
 
@@ -91,6 +96,8 @@ export function createStack(config: StackConfig) {
       encryption: config.bucketEncryption,
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
+      lifecycle: config.lifecycle,
+      objectLock: config.objectLock,
     },
     opts,
   );
@@ -149,6 +156,37 @@ export function createStack(config: StackConfig) {
     opts,
   );
 
+  const auditTrail = createAuditTrail(
+    {
+      appName,
+      region: config.region,
+      accountId,
+      dicomBucketArn: storage.dicom.arn,
+      settings: config.auditTrail,
+      protectData: config.protectData,
+    },
+    opts,
+  );
+
+  const events = createDicomEvents({ appName, dicomBucket: storage.dicom, prefix: config.app.prefix, settings: config.events }, opts);
+
+  const alarms = createAlarms(
+    {
+      appName,
+      accountId,
+      settings: config.alarms,
+      loadBalancerArn: loadBalancer.arn,
+      targetGroupArn: loadBalancer.targetGroupArn,
+      clusterName: service.clusterName,
+      serviceName: service.serviceName,
+      appLogGroupName: service.logGroupNames.app,
+      appMemoryShare: appMemoryMiB(config.fargate.memory) / config.fargate.memory,
+      certificate: serverCertificateSource(config.certificate, certificates.serverCertificatePem),
+      deadLetterQueueName: events?.deadLetterQueueName,
+    },
+    opts,
+  );
+
   return {
     serviceUrl: pulumi.interpolate`https://${loadBalancer.dnsName}`,
     nlbDnsName: loadBalancer.dnsName,
@@ -167,6 +205,10 @@ export function createStack(config: StackConfig) {
     },
     clusterName: service.clusterName,
     serviceName: service.serviceName,
+    auditTrailBucketName: auditTrail?.bucketName ?? pulumi.output("(audit trail off)"),
+    alarmTopicArn: alarms?.topicArn ?? pulumi.output("(alarms off)"),
+    eventQueueUrl: events?.queueUrl ?? pulumi.output("(events off)"),
+    eventQueueArn: events?.queueArn ?? pulumi.output("(events off)"),
     region: config.region,
     kmsKeyArn: storage.kmsKeyArn ?? pulumi.output("(none: SSE-S3)"),
     taskRoleArn: service.taskRoleArn,
@@ -175,6 +217,13 @@ export function createStack(config: StackConfig) {
     // The post-deploy smoke (deploy-smoke.ts) admits the CI runner here for its duration.
     nlbSecurityGroupId: loadBalancer.securityGroupId,
   };
+}
+
+/** What the certificate expiry alarm can watch: ACM's certificate, the one the stack wrote, or nothing it can see. */
+function serverCertificateSource(certificate: StackConfig["certificate"], writtenPem: pulumi.Output<string> | undefined): ServerCertificateSource {
+  if (certificate.mode === "ACM") return { kind: "acm", arn: certificate.arn };
+  if (certificate.source === "stack" && writtenPem) return { kind: "pem", pem: writtenPem };
+  return { kind: "external" };
 }
 
 export type StackOutputs = ReturnType<typeof createStack>;

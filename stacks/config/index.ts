@@ -8,10 +8,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Placeholder } from "../placeholders";
 import type { AnyBlock, BlockDefaults, BlockOutputs, OrderProblem } from "./block";
+import { alarmsBlock } from "./alarms";
 import { appBlock } from "./app";
 import { appNameBlock } from "./app-name";
 import { bucketEncryptionBlock, dicomBucketBlock } from "./buckets";
 import { certificateBlock } from "./certificate";
+import { auditTrailBlock, lifecycleBlock, objectLockBlock } from "./data-lifecycle";
+import { eventsBlock } from "./events";
 import { fargateBlock } from "./fargate";
 import { imagesBlock } from "./images";
 import { logsBlock } from "./logs";
@@ -33,6 +36,9 @@ export type { FargateConfig } from "./fargate";
 export type { AppSettings, LogLevel } from "./app";
 export type { UploadSettings } from "./upload";
 export { LOG_RETENTION_DAYS } from "./logs";
+export type { AlarmSettings } from "./alarms";
+export { TRANSITION_STORAGE_CLASSES, type AuditTrailSettings, type LifecycleSettings, type ObjectLockSettings, type TransitionStorageClass } from "./data-lifecycle";
+export type { EventSettings } from "./events";
 
 /** The blocks in reading order: a block's `earlier` comes from the blocks before it, problems come out in this order. */
 const BLOCKS = [
@@ -51,6 +57,11 @@ const BLOCKS = [
   imagesBlock,
   protectionBlock,
   logsBlock,
+  alarmsBlock,
+  lifecycleBlock,
+  objectLockBlock,
+  auditTrailBlock,
+  eventsBlock,
 ] as const;
 
 // Fails to compile when a block is listed before one it reads from (the error names the value).
