@@ -81,13 +81,13 @@ describe("npm run plan", () => {
     expect(json.stdout).toContain('"content": "[secret]"');
   });
 
-  it("--json prints one {type, name, provider, inputs} object per resource", async () => {
+  it("--json prints one {type, name, provider, dependsOn, inputs} object per resource", async () => {
     const { code, stdout } = await cli(["prod", "--json"]);
     expect(code).toBe(0);
     const list = JSON.parse(stdout);
     expect(Array.isArray(list)).toBe(true);
     expect(list.length).toBeGreaterThan(50);
-    for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "inputs"]);
+    for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "dependsOn", "inputs"]);
     const listener = list.find((r: any) => r.type === "aws:lb/listener:Listener");
     expect(listener).toMatchObject({ name: "stowrs-prod-tls", inputs: { protocol: "TCP", port: 443 } });
     expect(listener.provider).toMatch(/::pulumi:providers:aws::stowrs-prod-aws::/);
