@@ -81,8 +81,15 @@ describe("rateLimitedBody", () => {
 
   it("does not count the time the reader spends elsewhere (backpressure)", async () => {
     const limit = { minBytesPerSecond: 1000, windowMs: 200 };
-    const body = rateLimitedBody(timedSource([[0, 300], [0, 300], [0, 300]]), limit);
-    for (let r = await body.next(); !r.done; r = await body.next()) await new Promise((res) => setTimeout(res, 150));
+    // Each chunk comes 20 ms after it is asked for, but the reader asks only every 300 ms, longer
+    // than the window: counted on the wall clock, the second read would already be too late.
+    const body = rateLimitedBody(timedSource([[20, 300], [20, 300], [20, 300]]), limit);
+    let bytes = 0;
+    for (let r = await body.next(); !r.done; r = await body.next()) {
+      bytes += r.value.byteLength;
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    expect(bytes).toBe(900);
   });
 
   it("is the source itself when the check is off", () => {
