@@ -3,10 +3,9 @@
 // admitted requests are stored byte-exact, memory stays bounded, and the refused ones succeed on
 // retry once the load has passed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { expectWordKept, sentInstance } from "../support/ledger.js";
 import { fetchMetrics, metric } from "../support/metrics.js";
 import { multipartBody, multipartContentType } from "../support/multipart.js";
 import { piecewisePost } from "../support/piecewise-client.js";
@@ -37,14 +36,9 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-function instance(pixels: number): SentInstance {
-  const ids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
-  return { ...ids, bytes: buildInstance({ ...ids, pixels }) };
-}
-
 describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACITY}, S3 answering after ${S3_DELAY_MS} ms`, () => {
   it("refuses the excess with 503 and Retry-After, stores what it admitted, and keeps memory bounded", async () => {
-    const warm = [instance(1 * MIB)];
+    const warm = [sentInstance(1 * MIB)];
     expect((await postStow(svc.url, multipartBody(warm.map((i) => i.bytes), B), B)).status).toBe(200);
     const baseline = procStats(svc.pid).rssBytes;
     let peak = baseline;
@@ -52,7 +46,7 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
 
     // S3 is slow: every admitted instance holds its slot for a while.
     proxy.addRule({ match: (r) => r.operation === "PutObject" || r.operation === "UploadPart", fault: { kind: "delay", ms: S3_DELAY_MS } });
-    const studies = Array.from({ length: CLIENTS }, () => [instance(2 * MIB), instance(3 * MIB)]);
+    const studies = Array.from({ length: CLIENTS }, () => [sentInstance(2 * MIB), sentInstance(3 * MIB)]);
     let answers: StowReply[];
     try {
       answers = await Promise.all(studies.map((sent) => postStow(svc.url, multipartBody(sent.map((i) => i.bytes), B), B)));
@@ -104,7 +98,7 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
   it("holds no slot for requests still sending their first bytes, and admits no more than it has slots when their first instances arrive together", async () => {
     const bytesReceived = async () => metric(await fetchMetrics(svc.url), "stowrs_bytes_received_total") ?? 0;
     const received = await bytesReceived();
-    const sent = Array.from({ length: 3 * CAPACITY }, () => [instance(200_000)]);
+    const sent = Array.from({ length: 3 * CAPACITY }, () => [sentInstance(200_000)]);
     const bodies = sent.map((s) => multipartBody(s.map((i) => i.bytes), B));
     const posts = sent.map(() => piecewisePost(`${svc.url}/studies`, multipartContentType(B)));
     const answered: Array<StowReply | undefined> = posts.map(() => undefined);

@@ -12,10 +12,9 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SHUTDOWN_ALLOWANCE_MS } from "../../src/server.js";
-import { buildInstance, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { expectWordKept, sentInstance, type SentInstance } from "../support/ledger.js";
 import { fetchMetrics, metric } from "../support/metrics.js";
 import { multipartBody, multipartContentType } from "../support/multipart.js";
 import { piecewisePost, writeInPieces, type PiecewisePost } from "../support/piecewise-client.js";
@@ -46,11 +45,6 @@ afterAll(async () => {
   await proxy?.close();
   await s3?.stop();
 });
-
-function instance(pixels: number): SentInstance {
-  const ids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
-  return { ...ids, bytes: buildInstance({ ...ids, pixels }) };
-}
 
 async function start(env: Record<string, string>) {
   svc = await startServiceProcess({ ...s3.env, S3_ENDPOINT: proxy.endpoint, UPLOAD_PART_SIZE_MIB: "5", ...env });
@@ -86,7 +80,7 @@ async function connectionRefused(url: string): Promise<boolean> {
 describe("SIGTERM during uploads", () => {
   it("finishes the requests in flight, stores them byte-exact, refuses new connections and exits 0", async () => {
     const service = await start({ SHUTDOWN_TIMEOUT_SECONDS: "60" });
-    const studies = [0, 1, 2].map(() => [instance(12 * MIB), instance(100_000), instance(300_000)]);
+    const studies = [0, 1, 2].map(() => [sentInstance(12 * MIB), sentInstance(100_000), sentInstance(300_000)]);
     const started = await Promise.all(studies.map((sent) => begin(service.url, sent, 0.5)));
     // Every request is under way (its large instance's header was read) and parts are on their way to S3.
     for (const sent of studies) await expect.poll(() => proxy.count("HeadObject", expectedKey(sent[0])), { timeout: 10_000 }).toBe(1);
@@ -108,8 +102,8 @@ describe("SIGTERM during uploads", () => {
 
   it("past SHUTDOWN_TIMEOUT_SECONDS cuts off a stalled request without a success answer, writes nothing for it, and exits 0", async () => {
     const service = await start({ SHUTDOWN_TIMEOUT_SECONDS: "1" });
-    const stalled = [instance(100_000), instance(20 * MIB)];
-    const quick = [instance(200_000)];
+    const stalled = [sentInstance(100_000), sentInstance(20 * MIB)];
+    const quick = [sentInstance(200_000)];
     // The stalled client sends its first instance and half of its large one, then stops sending.
     const { post: stalledPost } = await begin(service.url, stalled, 0.5);
     await expect.poll(() => proxy.count("UploadPart", expectedKey(stalled[1])), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
@@ -140,7 +134,7 @@ describe("SIGTERM during uploads", () => {
 
   it("closes idle keep-alive connections at once and exits 0 when nothing is in flight", async () => {
     const service = await start({ SHUTDOWN_TIMEOUT_SECONDS: "60" });
-    const sent = [instance(10_000)];
+    const sent = [sentInstance(10_000)];
     const res = await fetch(`${service.url}/studies`, {
       method: "POST",
       headers: { "Content-Type": multipartContentType(B) },
@@ -207,7 +201,7 @@ describe("shutdown ends within SHUTDOWN_TIMEOUT_SECONDS plus the allowance, in e
     try {
       const service = await startServiceProcess({ ...own.env, SHUTDOWN_TIMEOUT_SECONDS: "2", S3_MAX_ATTEMPTS: "20", S3_REQUEST_TIMEOUT_SECONDS: "30" });
       svc = service;
-      const sent = [instance(12 * MIB)];
+      const sent = [sentInstance(12 * MIB)];
       const { post } = await begin(service.url, sent, 0.6);
       await expect.poll(() => uploadsInFlight(service.url), { timeout: 10_000 }).toBe(1);
       await own.kill();
@@ -223,7 +217,7 @@ describe("shutdown ends within SHUTDOWN_TIMEOUT_SECONDS plus the allowance, in e
 
   it("signalled twice: the second signal changes nothing, the request in flight still finishes, exit 0", async () => {
     const service = await start({ SHUTDOWN_TIMEOUT_SECONDS: "30" });
-    const sent = [instance(300_000), instance(6 * MIB)];
+    const sent = [sentInstance(300_000), sentInstance(6 * MIB)];
     const { post, rest } = await begin(service.url, sent, 0.5);
     await expect.poll(() => uploadsInFlight(service.url), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     const t0 = performance.now();
@@ -272,7 +266,7 @@ describe("shutdown ends within SHUTDOWN_TIMEOUT_SECONDS plus the allowance, in e
       const statuses = await Promise.all(Array.from({ length: 100 }, rejected));
       expect(new Set(statuses)).toEqual(new Set([415]));
       // And real stores, whose DEBUG lines go the same way.
-      const sent = [instance(2_000)];
+      const sent = [sentInstance(2_000)];
       expect((await postSinglePart(url, sent[0].bytes)).status).toBe(200);
       stored += 1;
       const text = await (await fetch(`${url}/metrics`)).text();
@@ -281,10 +275,11 @@ describe("shutdown ends within SHUTDOWN_TIMEOUT_SECONDS plus the allowance, in e
     agent.destroy();
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(metric(text, "stowrs_log_lines_dropped_total")).toBeGreaterThan(1_000);
-    // Still answering at once: nothing waits for stdout.
+    // Still answering: nothing waits for stdout (a logger that did would never answer; the
+    // bound leaves a loaded machine its slack).
     const t = performance.now();
     expect((await fetch(`${url}/health`)).status).toBe(200);
-    expect(performance.now() - t).toBeLessThan(1_000);
+    expect(performance.now() - t).toBeLessThan(5_000);
     expect(stored).toBeGreaterThan(0);
 
     const t0 = performance.now();
