@@ -37,7 +37,8 @@ describe("log sink", () => {
     for (let n = 0; n < 100; n++) sink.write(line(n));
     const t0 = performance.now();
     expect(await sink.flush(200)).toBe(false);
-    expect(performance.now() - t0).toBeLessThan(1_000);
+    // Without a deadline it would never return; the bound leaves a loaded machine its slack.
+    expect(performance.now() - t0).toBeLessThan(2_000);
   });
 
   it("drops (and counts) everything once stdout has failed (its reader gone), without throwing", async () => {
