@@ -1,5 +1,5 @@
 // Runs the front the way the container does: nginx/entrypoint.sh (render,
-// then exec nginx) with a given environment, on free 127.0.0.1 ports. When
+// then nginx as its child) with a given environment, on free 127.0.0.1 ports. When
 // the tests run as root, the front runs as "nobody" to prove that the
 // rendered configuration needs no privileges.
 import { spawn, type ChildProcess } from "node:child_process";
