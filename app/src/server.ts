@@ -20,7 +20,7 @@ const SOCKET_IDLE_TIMEOUT_MS = 5 * 60_000;
 /** How long start-up waits for the conditional-writes probe before listening anyway. */
 const CONDITIONAL_WRITES_PROBE_WAIT_MS = 2_000;
 /** After the shutdown timeout, how long requests that were cut off may take to abort their uploads. */
-export const SHUTDOWN_CLEANUP_MS = 5_000;
+const SHUTDOWN_CLEANUP_MS = 5_000;
 /**
  * The process ends at most this long after SHUTDOWN_TIMEOUT_SECONDS, whatever hangs (main.ts):
  * the cleanup above, the embedded store's stop (3 s at most), the last log lines (1 s at most).

@@ -53,9 +53,6 @@ function launch(command: string, env: Record<string, string>, launcher?: Launche
   });
 }
 
-/** The uid and gid the front runs as: nobody when the tests run as root, else the tests' own. */
-export const FRONT_USER = asNobody ? { uid: NOBODY, gid: NOBODY } : undefined;
-
 /** SIGTERM (the entrypoint stops nginx gracefully), then SIGKILL for the whole group. */
 async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
