@@ -2,7 +2,7 @@
 // the script would run against the stack's load balancer security group (testing/fake-aws.ts),
 // endpoints are servers on 127.0.0.1, and the end-to-end case runs the real `npm run smoke`
 // through the local app + mutual-TLS front + S3 stand-in that smoke.test.ts uses.
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -276,8 +276,15 @@ describe("deploy-smoke", () => {
 });
 
 describe("deploy-smoke as the workflow runs it", () => {
+  /** Killed after each test whatever happened: a failed expectation must not leave one waiting for its endpoint. */
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+
   function start(args: string[], env: NodeJS.ProcessEnv) {
     const child = spawn(process.execPath, ["--import", "tsx", "stacks/deploy-smoke.ts", ...args], { cwd: REPO, env });
+    children.push(child);
     let stdout = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stdout += d));
