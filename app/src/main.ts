@@ -23,11 +23,12 @@ async function main() {
     }
     stopping = true;
     log.info({ signal }, "signal received");
-    // Whatever hangs below, the process ends: not unref'd, so it also holds the process until then.
+    // Whatever hangs below, the process ends within the allowance, its last lines' flush included:
+    // not unref'd, so it also holds the process until then.
     setTimeout(() => {
       log.error({ allowanceMs: config.shutdownTimeoutMs + SHUTDOWN_ALLOWANCE_MS }, "shutdown did not finish in time; exiting");
       void exit(sink, 1);
-    }, config.shutdownTimeoutMs + SHUTDOWN_ALLOWANCE_MS);
+    }, config.shutdownTimeoutMs + SHUTDOWN_ALLOWANCE_MS - FINAL_FLUSH_MS);
     (starting ?? Promise.reject(new Error("not started")))
       .then((service) => service.shutdown())
       .then(
