@@ -44,6 +44,9 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
     await req.reader.drain();
   } catch (err) {
     run.endedEarly(err);
+    // Past the parts limit the body is still sound: read it to its end (discarding it), so that a
+    // client still sending gets the answer instead of a reset connection.
+    if (err instanceof MultipartError && err.kind === "parts") await req.reader.drain().catch(() => undefined);
   } finally {
     await run.settled();
   }
@@ -224,6 +227,9 @@ class StoreRun {
     if (err instanceof RequestTooLarge) {
       this.outcome.requestError = { status: 413, message: err.message };
       if (!this.brokenPartRecorded) this.otherFailure(Reason.OutOfResources, err.message);
+    } else if (err instanceof MultipartError && err.kind === "parts") {
+      this.outcome.requestError = { status: 413, message: err.message };
+      this.otherFailure(Reason.OutOfResources, err.message);
     } else if (err instanceof MultipartError) {
       this.outcome.requestError = { status: 400, message: err.message };
       if (!this.brokenPartRecorded) this.otherFailure(Reason.CannotUnderstand, err.message);
