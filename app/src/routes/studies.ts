@@ -14,10 +14,9 @@ import { limitedBody } from "../stow/body-source.js";
 import type { PartReader } from "../stow/part-reader.js";
 import { SinglePartReader } from "../stow/single-part-reader.js";
 import { statusOf } from "../stow/outcome.js";
-import { buildStoreResponse } from "../stow/response.js";
-import { toNativeDicomModel } from "../stow/response-xml.js";
 import { storeInstances } from "../stow/store-instances.js";
 import { errorResponse } from "./error-response.js";
+import { storeAnswer } from "./store-answer.js";
 
 type Env = { Bindings: { incoming?: Readable }; Variables: RequestIdVariables };
 
@@ -93,6 +92,8 @@ async function store(c: Context<Env>, svc: ServiceContext, studyUidFromPath: str
     svc.activeRequests -= 1;
   }
   result.bytes = received;
+  // From here on, a fault still answers with what was stored (error-response.ts, faultHandler).
+  c.set("storeAnswer", { result, format });
   if (config.responseDelayMs > 0) await new Promise((r) => setTimeout(r, config.responseDelayMs));
 
   const status = statusOf(result);
@@ -104,11 +105,5 @@ async function store(c: Context<Env>, svc: ServiceContext, studyUidFromPath: str
     "store request",
   );
 
-  // The first problem in words, for people reading responses; the body carries every reason as a number.
-  const problem = result.requestError?.message ?? [...result.instances.filter((i) => !i.stored), ...result.otherFailures][0]?.message;
-  if (problem) c.header("Warning", `299 stowrs-to-s3 "${problem.replace(/["\\\r\n]/g, " ").slice(0, 200)}"`);
-  if (result.requestError) c.header("Connection", "close");
-  const json = buildStoreResponse(result, config.wadoUrl);
-  c.header("Content-Type", format.contentType);
-  return c.body(format.format === "xml" ? toNativeDicomModel(json) : JSON.stringify(json), status);
+  return storeAnswer(c, { result, format }, config.wadoUrl);
 }

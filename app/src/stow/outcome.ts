@@ -26,6 +26,11 @@ export interface StoreResult {
   otherFailures: OtherFailure[];
   /** Set when the request body itself could not be read to its end. */
   requestError?: { status: 400 | 413; message: string };
+  /**
+   * Set when a fault of the service itself broke the request off (its rest unread): the answer
+   * still lists what was stored, and the fault is a processing failure (0x0110) among the others.
+   */
+  faulted?: boolean;
   parts: number;
   bytes: number;
 }
