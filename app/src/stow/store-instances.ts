@@ -2,7 +2,7 @@
 // (read its header prefix, upload its body, record its outcome), and its upload finishes while
 // the next parts are read, within the configured concurrency.
 import type { Logger } from "pino";
-import type { DicomHeader } from "../dicom/header.js";
+import type { DicomHeader } from "../dicom/dicom-header.js";
 import { parseMediaType } from "../multipart/content-type.js";
 import { MultipartError } from "../multipart/reader.js";
 import { InstanceUpload, type UploadResult } from "../storage/instance-upload.js";

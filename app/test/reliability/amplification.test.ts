@@ -12,6 +12,7 @@ import { buildInstance, newInstanceUids } from "../support/dicom.js";
 import { elementHead, emptyElements, instanceWithInserted, nestedSequences } from "../support/hostile-dicom.js";
 import { multipartChunks, multipartContentType } from "../support/multipart.js";
 import { cpuSeconds, peakRssBytes, procStats, resetPeakRss } from "../support/proc-stats.js";
+import { rawExchange } from "../support/raw-http.js";
 import { listKeys } from "../support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../support/service.js";
@@ -214,4 +215,29 @@ describe("requests of at most 4 MiB", () => {
       expect(m.peakAboveIdle).toBeLessThanOrEqual(SMALL_REQUEST_RSS_BOUND);
     });
   }
+});
+
+describe("the request line and headers", () => {
+  // Node's HTTP server holds the request line and headers to 16 KiB (its --max-http-header-size
+  // default) and answers 431 itself past it, before the service sees the request.
+  const raw = (path: string, extraHeaders = "") =>
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${multipartContentType(B)}\r\n${extraHeaders}Content-Length: 0\r\nConnection: close\r\n\r\n`;
+
+  it("a path or a query of 64 KiB: 431 from Node, nothing read", async () => {
+    for (const path of [`/studies/${"1.".repeat(32 * 1024)}1`, `/studies?${"q=1&".repeat(16 * 1024)}`]) {
+      resetPeakRss(svc.pid);
+      const before = procStats(svc.pid).rssBytes;
+      const out = await rawExchange(svc.port, raw(path));
+      expect(out.statuses).toEqual([431]);
+      expect(peakRssBytes(svc.pid) - before).toBeLessThan(8 * MIB);
+    }
+  });
+
+  it("3,000 short headers within 16 KiB: answered by the service", async () => {
+    const headers = Array.from({ length: 3_000 }, (_, i) => `x${i % 10}:a\r\n`).join("");
+    const out = await rawExchange(svc.port, raw("/studies", headers));
+    // An empty body: no multipart delimiter, the service's own 400 with a Store Instances Response.
+    expect(out.statuses).toEqual([400]);
+    expect(out.text).toMatch(/\r\ncontent-type: application\/dicom\+json\r\n/i);
+  });
 });
