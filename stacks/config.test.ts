@@ -51,6 +51,20 @@ describe("parseConfig defaults", () => {
       nlbDeletionProtection: true,
       logRetentionDays: 30,
       accessLogRetentionDays: 365,
+      alarms: {
+        enabled: true,
+        evaluationMinutes: 5,
+        cpuPercent: 85,
+        memoryPercent: 90,
+        refusedInstancesPerMinute: 5,
+        capacityRejectionsPerMinute: 10,
+        s3UnavailablePerMinute: 0,
+        certificateDaysLeft: 30,
+      },
+      lifecycle: { transitionDays: 30, storageClass: "INTELLIGENT_TIERING", noncurrentVersionExpirationDays: 90, abortIncompleteUploadDays: 7 },
+      objectLock: { enabled: false, retentionDays: 90 },
+      auditTrail: { enabled: true, retentionDays: 2192 },
+      events: { enabled: true, retentionSeconds: 345600, maxReceiveCount: 5 },
       placeholders: [],
     });
   });

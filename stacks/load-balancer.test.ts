@@ -1,5 +1,7 @@
+import * as aws from "@pulumi/aws";
 import { describe, expect, it } from "vitest";
 import { createLoadBalancer, listenerIdleTimeoutSeconds, TLS_POLICY, UPSTREAM_TIMEOUT_SECONDS, type LoadBalancerArgs } from "./load-balancer";
+import { urnName } from "./offline/record";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 const base: LoadBalancerArgs = {
@@ -10,6 +12,7 @@ const base: LoadBalancerArgs = {
   certificateMode: "FROMS3",
   healthCheck: { port: 8081, path: "/ready" },
   deletionProtection: false,
+  internetAccess: [],
 };
 
 describe("createLoadBalancer", () => {
@@ -21,6 +24,16 @@ describe("createLoadBalancer", () => {
       subnets: ["subnet-a", "subnet-b"],
       securityGroups: ["lb-nlb-id"],
     });
+  });
+
+  it("creates the NLB only after the internet access it is given (gateway attached, public routes)", async () => {
+    const { resources } = await recordComponent((opts) => {
+      const igw = new aws.ec2.InternetGateway("lb-igw", { vpcId: "vpc-1" }, opts);
+      const route = new aws.ec2.Route("lb-public-default", { routeTableId: "rtb-1", destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id }, opts);
+      return createLoadBalancer({ ...base, internetAccess: [igw, route] }, opts);
+    });
+    const nlb = one(resources, "aws:lb/loadBalancer:LoadBalancer");
+    expect(nlb.dependsOn.map(urnName)).toEqual(["lb-igw", "lb-public-default"]);
   });
 
   it("admits exactly the allowed peers, one rule each, on 443 only", async () => {

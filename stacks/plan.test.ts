@@ -73,21 +73,21 @@ describe("npm run plan", () => {
     expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-certificate-crt")).toMatch(/certificate\.crt {2}content=1 PEM certificate/);
     expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-certificate-key")).toContain("content=[secret]");
     expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-truststore-crt")).toContain("PLACEHOLDER client CA");
-    const warnings = stdout.slice(stdout.indexOf("\nWarnings (3):"));
-    for (const key of ["allowedPeers", "app", "certificate"]) expect(warnings).toContain(`stowrs-to-s3:${key}: placeholder`);
+    const warnings = stdout.slice(stdout.indexOf("\nWarnings (4):"));
+    for (const key of ["allowedPeers", "app", "certificate", "alarms"]) expect(warnings).toContain(`stowrs-to-s3:${key}: placeholder`);
     expect(stdout).not.toContain("BEGIN PRIVATE KEY");
     const json = await cli(["prod", "--json"]);
     expect(json.stdout).not.toContain("PRIVATE KEY");
     expect(json.stdout).toContain('"content": "[secret]"');
   });
 
-  it("--json prints one {type, name, provider, inputs} object per resource", async () => {
+  it("--json prints one {type, name, provider, dependsOn, inputs} object per resource", async () => {
     const { code, stdout } = await cli(["prod", "--json"]);
     expect(code).toBe(0);
     const list = JSON.parse(stdout);
     expect(Array.isArray(list)).toBe(true);
     expect(list.length).toBeGreaterThan(50);
-    for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "inputs"]);
+    for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "dependsOn", "inputs"]);
     const listener = list.find((r: any) => r.type === "aws:lb/listener:Listener");
     expect(listener).toMatchObject({ name: "stowrs-prod-tls", inputs: { protocol: "TCP", port: 443 } });
     expect(listener.provider).toMatch(/::pulumi:providers:aws::stowrs-prod-aws::/);

@@ -33,6 +33,8 @@ export interface ServiceArgs {
     mode: CertificateConfig["mode"];
     authMode: CertificateConfig["authMode"];
     bucketName?: pulumi.Input<string>;
+    /** An external certificate bucket's own KMS key; the task role may decrypt with it. */
+    kmsKeyArn?: string;
     objectArns: pulumi.Input<string>[];
     /** Objects the stack writes; tasks must not start before they exist. */
     objects: pulumi.Resource[];
@@ -51,6 +53,8 @@ export interface Service {
   serviceName: pulumi.Output<string>;
   logGroupNames: { app: pulumi.Output<string>; nginx: pulumi.Output<string> };
   taskSecurityGroupId: pulumi.Output<string>;
+  /** The containers' run-time role (operators check grants against it, e.g. in key policies). */
+  taskRoleArn: pulumi.Output<string>;
   autoscaling: boolean;
 }
 
@@ -81,6 +85,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
       prefix: args.app.prefix,
       kmsKeyArn: args.kmsKeyArn,
       certificateObjectArns: args.certificate.objectArns,
+      certificateKmsKeyArn: args.certificate.kmsKeyArn,
       logGroupArns: [appLogs.arn, nginxLogs.arn],
       ecrRepositoryArns: args.images.ecrRepositoryArns,
     },
@@ -247,6 +252,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
     serviceName: service.name,
     logGroupNames: { app: appLogs.name, nginx: nginxLogs.name },
     taskSecurityGroupId: taskSecurityGroup.id,
+    taskRoleArn: taskRole.arn,
     autoscaling,
   };
 }

@@ -11,6 +11,12 @@ import { createImages } from "./images";
 import { createLoadBalancer, UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { createService } from "./service";
 import { PORTS, READY_PATH } from "./containers";
+import { objectTags } from "./object-tags";
+import { createAuditTrail } from "./audit-trail";
+import { createDicomEvents } from "./events";
+import { createAlarms } from "./alarms";
+import type { ServerCertificateSource } from "./certificate-expiry";
+import { appMemoryMiB } from "./memory-budget";
 
 export const AVAILABILITY_ZONES = 2;
 
@@ -29,6 +35,23 @@ export function guardPlaceholders(config: Pick<StackConfig, "placeholders">, dry
     throw new ConfigError(config.placeholders.map((p) => `${p.key}: placeholder: ${p.message}`));
   }
   for (const p of config.placeholders) pulumi.log.warn(`${p.key}: placeholder (pulumi up refuses it): ${p.message}`);
+}
+
+/**
+ * The provider for S3 objects: the stack's own while its default tags fit an object's
+ * limit, else one whose default tags are trimmed to it (object-tags.ts), said in a warning.
+ */
+function objectProvider(config: StackConfig, provider: aws.Provider): aws.Provider {
+  const tags = objectTags(deploymentTags(config));
+  if (tags.dropped.length === 0) return provider;
+  pulumi.log.warn(
+    `stowrs-to-s3:tags: S3 objects take at most 10 tags; the certificate objects carry ${Object.keys(tags.kept).join(", ")} ` +
+      `and not ${tags.dropped.join(", ")} (every other resource carries all of them)`,
+  );
+  return new aws.Provider(`${config.appName}-aws-objects`, {
+    region: config.region as aws.Region,
+    defaultTags: { tags: tags.kept },
+  });
 }
 
 export function createStack(config: StackConfig) {
@@ -73,6 +96,8 @@ export function createStack(config: StackConfig) {
       encryption: config.bucketEncryption,
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
+      lifecycle: config.lifecycle,
+      objectLock: config.objectLock,
     },
     opts,
   );
@@ -92,6 +117,7 @@ export function createStack(config: StackConfig) {
       acmCertificateArn: config.certificate.mode === "ACM" ? config.certificate.arn : undefined,
       healthCheck: { port: PORTS.health, path: READY_PATH },
       deletionProtection: config.nlbDeletionProtection,
+      internetAccess: network.internetAccess,
     },
     opts,
   );
@@ -103,6 +129,7 @@ export function createStack(config: StackConfig) {
       encryption: storage.encryption,
       accessLogsBucket: storage.accessLogs.name,
       serverName: loadBalancer.dnsName,
+      objectProvider: config.certificate.mode === "FROMS3" && config.certificate.source === "stack" ? objectProvider(config, provider) : undefined,
     },
     opts,
   );
@@ -129,6 +156,37 @@ export function createStack(config: StackConfig) {
     opts,
   );
 
+  const auditTrail = createAuditTrail(
+    {
+      appName,
+      region: config.region,
+      accountId,
+      dicomBucketArn: storage.dicom.arn,
+      settings: config.auditTrail,
+      protectData: config.protectData,
+    },
+    opts,
+  );
+
+  const events = createDicomEvents({ appName, dicomBucket: storage.dicom, prefix: config.app.prefix, settings: config.events }, opts);
+
+  const alarms = createAlarms(
+    {
+      appName,
+      accountId,
+      settings: config.alarms,
+      loadBalancerArn: loadBalancer.arn,
+      targetGroupArn: loadBalancer.targetGroupArn,
+      clusterName: service.clusterName,
+      serviceName: service.serviceName,
+      appLogGroupName: service.logGroupNames.app,
+      appMemoryShare: appMemoryMiB(config.fargate.memory) / config.fargate.memory,
+      certificate: serverCertificateSource(config.certificate, certificates.serverCertificatePem),
+      deadLetterQueueName: events?.deadLetterQueueName,
+    },
+    opts,
+  );
+
   return {
     serviceUrl: pulumi.interpolate`https://${loadBalancer.dnsName}`,
     nlbDnsName: loadBalancer.dnsName,
@@ -147,7 +205,25 @@ export function createStack(config: StackConfig) {
     },
     clusterName: service.clusterName,
     serviceName: service.serviceName,
+    auditTrailBucketName: auditTrail?.bucketName ?? pulumi.output("(audit trail off)"),
+    alarmTopicArn: alarms?.topicArn ?? pulumi.output("(alarms off)"),
+    eventQueueUrl: events?.queueUrl ?? pulumi.output("(events off)"),
+    eventQueueArn: events?.queueArn ?? pulumi.output("(events off)"),
+    region: config.region,
+    kmsKeyArn: storage.kmsKeyArn ?? pulumi.output("(none: SSE-S3)"),
+    taskRoleArn: service.taskRoleArn,
+    images: { app: images.app, nginx: images.nginx },
+    serverCertificateNotAfter: certificates.serverCertificateNotAfter ?? pulumi.output("(not known to the stack)"),
+    // The post-deploy smoke (deploy-smoke.ts) admits the CI runner here for its duration.
+    nlbSecurityGroupId: loadBalancer.securityGroupId,
   };
+}
+
+/** What the certificate expiry alarm can watch: ACM's certificate, the one the stack wrote, or nothing it can see. */
+function serverCertificateSource(certificate: StackConfig["certificate"], writtenPem: pulumi.Output<string> | undefined): ServerCertificateSource {
+  if (certificate.mode === "ACM") return { kind: "acm", arn: certificate.arn };
+  if (certificate.source === "stack" && writtenPem) return { kind: "pem", pem: writtenPem };
+  return { kind: "external" };
 }
 
 export type StackOutputs = ReturnType<typeof createStack>;

@@ -5,6 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BucketEncryption } from "./config";
+import type { LifecycleSettings, ObjectLockSettings } from "./config";
+import { createObjectLock, dicomLifecycleRules } from "./data-lifecycle";
 
 export type EncryptionSpec = { kind: "SSE-KMS"; keyArn: pulumi.Input<string> } | { kind: "SSE-S3" };
 
@@ -20,6 +22,10 @@ export interface PrivateBucketArgs {
   /** Statements added to the bucket policy after the TLS-only denial. */
   policyStatements?: (bucketArn: pulumi.Output<string>) => pulumi.Input<Record<string, unknown>>[];
   expireObjectsAfterDays?: number;
+  /** Days before S3 aborts an unfinished multipart upload and drops its parts. @default 7 */
+  abortIncompleteUploadDays?: number;
+  /** Lifecycle rules after the bucket's own (one lifecycle configuration per bucket holds them all). */
+  lifecycleRules?: aws.types.input.s3.BucketLifecycleConfigurationRule[];
 }
 
 export interface PrivateBucket {
@@ -27,6 +33,16 @@ export interface PrivateBucket {
   /** Bucket name (the provider's id). */
   name: pulumi.Output<string>;
   arn: pulumi.Output<string>;
+  /** Settings others must wait for: Object Lock needs versioning on, CloudTrail its bucket policy. */
+  versioning: aws.s3.BucketVersioning;
+  policy: aws.s3.BucketPolicy;
+  /**
+   * The settings that must apply before anything is written into the bucket: ownership,
+   * public access block, default encryption, versioning and the bucket policy. Each is its
+   * own resource that needs only the bucket's name, so without waiting for them an object
+   * could land before its default encryption or policy exists.
+   */
+  posture: pulumi.Resource[];
 }
 
 export function createPrivateBucket(
@@ -59,7 +75,7 @@ export function createPrivateBucket(
     },
     keep,
   );
-  new aws.s3.BucketServerSideEncryptionConfiguration(
+  const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
     `${name}-encryption`,
     {
       bucket: bucket.id,
@@ -75,7 +91,7 @@ export function createPrivateBucket(
     },
     keep,
   );
-  new aws.s3.BucketVersioning(
+  const versioning = new aws.s3.BucketVersioning(
     `${name}-versioning`,
     { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
     keep,
@@ -89,7 +105,7 @@ export function createPrivateBucket(
           id: "abort-incomplete-multipart-uploads",
           status: "Enabled",
           filter: {},
-          abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+          abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
         },
         ...(args.expireObjectsAfterDays
           ? [
@@ -102,6 +118,7 @@ export function createPrivateBucket(
               },
             ]
           : []),
+        ...(args.lifecycleRules ?? []),
       ],
     },
     keep,
@@ -114,7 +131,7 @@ export function createPrivateBucket(
     );
   }
   const extra = args.policyStatements?.(bucket.arn) ?? [];
-  new aws.s3.BucketPolicy(
+  const policy = new aws.s3.BucketPolicy(
     `${name}-policy`,
     {
       bucket: bucket.id,
@@ -136,7 +153,7 @@ export function createPrivateBucket(
     // A policy put before the public access block could briefly be evaluated without it.
     { ...keep, dependsOn: [publicAccess, ownership] },
   );
-  return { bucket, name: bucket.id, arn: bucket.arn };
+  return { bucket, name: bucket.id, arn: bucket.arn, versioning, policy, posture: [ownership, publicAccess, encryption, versioning, policy] };
 }
 
 export interface StorageArgs {
@@ -147,6 +164,10 @@ export interface StorageArgs {
   accessLogRetentionDays: number;
   /** Pulumi `protect` on the DICOM bucket, its key and the access-log bucket. */
   protectData: boolean;
+  /** Storage class transitions, noncurrent-version expiry and upload cleanup of the DICOM bucket. */
+  lifecycle?: LifecycleSettings;
+  /** S3 Object Lock (governance mode) with a default retention on the DICOM bucket. */
+  objectLock?: ObjectLockSettings;
 }
 
 export interface Storage {
@@ -208,8 +229,11 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
       retain: true,
       protect: args.protectData,
       accessLogs: { bucket: accessLogs.name, prefix: "dicom/" },
+      abortIncompleteUploadDays: args.lifecycle?.abortIncompleteUploadDays,
+      lifecycleRules: args.lifecycle ? dicomLifecycleRules(args.lifecycle) : undefined,
     },
     opts,
   );
+  if (args.objectLock?.enabled) createObjectLock(`${appName}-dicom`, dicom, args.objectLock, opts);
   return { dicom, accessLogs, kmsKeyArn, encryption };
 }

@@ -35,6 +35,15 @@ describe("task role policy", () => {
     expect(JSON.stringify(withoutKms)).not.toContain("kms:");
   });
 
+  it("lets the task decrypt with an external certificate bucket's own key, and nothing more with it", () => {
+    const siteKey = "arn:aws:kms:eu-central-1:210987654321:key/site";
+    const doc = taskPolicyDocument({ dicomBucketArn: bucket, prefix: "", certificateObjectArns: certs, certificateKmsKeyArn: siteKey });
+    expect(doc.Statement.find((s) => s.Sid === "DecryptTlsMaterial")).toEqual({ Sid: "DecryptTlsMaterial", Effect: "Allow", Action: ["kms:Decrypt"], Resource: siteKey });
+    expect(actionsOn(doc, siteKey)).toEqual(["kms:Decrypt"]);
+    const without = taskPolicyDocument({ dicomBucketArn: bucket, prefix: "", certificateObjectArns: certs });
+    expect(without.Statement.map((s) => s.Sid)).not.toContain("DecryptTlsMaterial");
+  });
+
   it("reads exactly the listed certificate objects", () => {
     const doc = taskPolicyDocument({ dicomBucketArn: bucket, prefix: "", certificateObjectArns: certs });
     const read = doc.Statement.find((s) => s.Sid === "ReadTlsMaterial")!;

@@ -14,6 +14,8 @@ export interface TaskRolesArgs {
   prefix: string;
   kmsKeyArn?: pulumi.Input<string>;
   certificateObjectArns: pulumi.Input<string>[];
+  /** The KMS key an external certificate bucket encrypts its files with (certificate.kmsKeyArn). */
+  certificateKmsKeyArn?: string;
   logGroupArns: pulumi.Input<string>[];
   ecrRepositoryArns: pulumi.Input<string>[];
 }
@@ -33,6 +35,7 @@ export interface TaskPolicyInputs {
   prefix: string;
   kmsKeyArn?: string;
   certificateObjectArns: string[];
+  certificateKmsKeyArn?: string;
 }
 
 /** What the containers may do at run time. */
@@ -88,6 +91,11 @@ export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
       Action: ["s3:ListBucket"],
       Resource: [...new Set(p.certificateObjectArns.map((arn) => arn.slice(0, arn.indexOf("/"))))],
     });
+    // An external bucket encrypted with its own key: reading the files decrypts with it.
+    // (The stack's own certificate bucket uses the DICOM key, granted above.)
+    if (p.certificateKmsKeyArn && p.certificateKmsKeyArn !== p.kmsKeyArn) {
+      statements.push({ Sid: "DecryptTlsMaterial", Effect: "Allow", Action: ["kms:Decrypt"], Resource: p.certificateKmsKeyArn });
+    }
   }
   return { Version: "2012-10-17", Statement: statements };
 }
@@ -168,7 +176,9 @@ export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResource
       policy: pulumi
         .all([args.dicomBucketArn, args.kmsKeyArn, pulumi.all(args.certificateObjectArns)])
         .apply(([dicomBucketArn, kmsKeyArn, certificateObjectArns]) =>
-          JSON.stringify(taskPolicyDocument({ dicomBucketArn, prefix: args.prefix, kmsKeyArn, certificateObjectArns })),
+          JSON.stringify(
+            taskPolicyDocument({ dicomBucketArn, prefix: args.prefix, kmsKeyArn, certificateObjectArns, certificateKmsKeyArn: args.certificateKmsKeyArn }),
+          ),
         ),
     },
     opts,

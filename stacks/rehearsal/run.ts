@@ -20,6 +20,7 @@ import { recordStack } from "../offline/record";
 import { readStackFile, StackFileError } from "../offline/stack-file";
 import { buildApp } from "./app-build";
 import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
+import { rehearseDrain, type DrainRehearsal } from "./drain";
 import { plannedTask, type PlannedTask } from "./planned-task";
 import { startStandInIssuer, type StandInIssuer } from "./issuer";
 import { loadSamples, type Sample } from "../smoke/samples";
@@ -42,6 +43,10 @@ export interface RehearseOptions {
    * rehearse a task whose app or nginx fails.
    */
   faults?: { app?: Record<string, string>; nginx?: Record<string, string> };
+  /** Then a rollout with an upload in flight: SIGTERM to both containers (drain.ts). */
+  drain?: boolean;
+  /** Tests only: see DrainRehearsal["testing"]. */
+  drainTesting?: DrainRehearsal["testing"];
 }
 
 export interface RehearsalResult {
@@ -231,7 +236,14 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     // 7. Read back what landed in the stand-in DICOM bucket at the planned prefix.
     const stored = await readBack(s3, dicomBucket, prefix, samples, answer.stored);
     log(`s3: ${stored}/${samples.length} objects in ${dicomBucket} at ${prefix === "" ? "(no prefix)" : `${prefix}/`}..., byte for byte`);
-    const summary = `rehearsal ${stackName}: ${stored}/${samples.length} instances stored through ${url} (${config.certificate.authMode}, ${certificateSummary(config.certificate)})`;
+    let summary = `rehearsal ${stackName}: ${stored}/${samples.length} instances stored through ${url} (${config.certificate.authMode}, ${certificateSummary(config.certificate)})`;
+    if (options.drain) {
+      log(summary);
+      const env = { app: appEnv, nginx: nginxEnv };
+      const drained = await rehearseDrain({ task, env, url, tls, s3, bucket: dicomBucket, prefix, front, app, log, testing: options.drainTesting });
+      if (!drained.ok) throw new Broken(drained.summary);
+      summary = `rehearsal ${stackName}: ${drained.summary}`;
+    }
     log(summary);
     return { code: 0, lines, summary };
   } catch (err) {

@@ -28,9 +28,18 @@ export class HeaderPrefix {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
-  /** Reads from the current part; a failure of the body (truncation, size limit) propagates. */
-  async read(reader: PartReader): Promise<void> {
+  /**
+   * Reads from the current part; a failure of the body (truncation, size limit) propagates.
+   * `beforeGrowing` is awaited once, if the first attempt needs more bytes: holding more than the
+   * first attempt's bytes needs a process slot (store-instances.ts).
+   */
+  async read(reader: PartReader, beforeGrowing?: () => Promise<void>): Promise<void> {
     let nextAttempt = FIRST_HEADER_ATTEMPT;
+    const grow = async () => {
+      const once = beforeGrowing;
+      beforeGrowing = undefined;
+      await once?.();
+    };
     try {
       for (;;) {
         const chunk = await reader.readBody();
@@ -41,9 +50,10 @@ export class HeaderPrefix {
         }
         if (this.inflating) await this.inflate(chunk);
         if (this.complete || this.progress() >= nextAttempt || (this.inflating && !this.inflating.open)) {
-          this.header = await this.readHeader();
+          this.header = await this.readHeader(grow);
           nextAttempt = Math.max(this.progress() * 4, FIRST_HEADER_ATTEMPT);
           if (this.header.kind !== "more" || this.complete) break;
+          await grow();
         }
       }
     } finally {
@@ -79,11 +89,13 @@ export class HeaderPrefix {
     return this.inflating ? this.inflating.inflated : this.bytes;
   }
 
-  private async readHeader(): Promise<HeaderResult> {
+  private async readHeader(grow: () => Promise<void>): Promise<HeaderResult> {
     const prefix = this.joined();
     const read = readDicomHeader(prefix, this.complete, this.inflating?.view());
     if (read.kind !== "deflated") return read;
-    // The File Meta is in and says the data set is deflated: inflate what has arrived, then what arrives.
+    // The File Meta is in and says the data set is deflated: inflate what has arrived, then what
+    // arrives. Inflated bytes can outgrow the first attempt's at once, so first the slots.
+    await grow();
     this.inflating = new DeflatedDataset();
     await this.inflating.write(prefix.subarray(read.datasetOffset));
     if (this.complete) await this.inflating.end();
