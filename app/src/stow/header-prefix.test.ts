@@ -97,6 +97,18 @@ describe("HeaderPrefix", () => {
     for (const r of spy.mock.results) expect((r.value as { bytes: Buffer }).bytes.length).toBeLessThan(MAX_HEADER_BYTES);
   });
 
+  it("asks for its slots (beforeGrowing) before it inflates anything: inflating can outgrow the first attempt's bytes at once", async () => {
+    const bomb = deflateBombInstance(64 * 1024 * 1024);
+    const events: string[] = [];
+    vi.spyOn(DeflatedDataset.prototype, "write").mockImplementation(async function (this: DeflatedDataset) {
+      events.push("inflate");
+    });
+    const prefix = new HeaderPrefix();
+    await prefix.read(new ChunkReader(pieces(bomb.chunks(), 64 * 1024)), async () => void events.push("slots"));
+    expect(events[0]).toBe("slots");
+    expect(events.filter((e) => e === "slots")).toHaveLength(1);
+  });
+
   it("cuts off a deflate stream of empty blocks (no output) at MAX_HEADER_BYTES of compressed input", async () => {
     const meta = buildInstance({ transferSyntax: TS.deflatedExplicitVRLittleEndian, pixels: 2 });
     const head = meta.subarray(0, 144 + meta.readUInt32LE(140));
