@@ -1,14 +1,15 @@
 // Wires configuration, S3, the Hono app and the HTTP server together, and shuts them down cleanly.
 import { join, resolve } from "node:path";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { getRequestListener, serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { startBearerAuth } from "./auth/bearer-auth.js";
 import type { Config } from "./config.js";
 import type { EmbeddedStore } from "./embedded-s3/embedded-store.js";
 import { createMetrics, type MetricsOptions } from "./metrics.js";
+import { requestErrorResponse } from "./routes/error-response.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import type { ServiceContext } from "./service-context.js";
 import { createS3Target } from "./storage/s3-target.js";
@@ -77,6 +78,10 @@ export async function startService(config: Config, log: Logger, options: Metrics
         fetch: app.fetch,
         port: config.port,
         hostname: config.host,
+        // serve() builds its request listener without an error handler, so the adapter's own
+        // refusals (a backslash in the path, an unusable Host) would be bodiless: build it with one.
+        createServer: ((options: Parameters<typeof createServer>[0]) =>
+          createServer(options, getRequestListener(app.fetch, { hostname: config.host, errorHandler: requestErrorResponse }))) as typeof createServer,
         serverOptions: {
           // Node's default 5-minute request timeout would cut off multi-GiB uploads.
           requestTimeout: 0,

@@ -15,10 +15,9 @@ import { limitedBody } from "../stow/body-source.js";
 import type { PartReader } from "../stow/part-reader.js";
 import { SinglePartReader } from "../stow/single-part-reader.js";
 import { statusOf } from "../stow/outcome.js";
-import { buildStoreResponse } from "../stow/response.js";
-import { toNativeDicomModel } from "../stow/response-xml.js";
 import { storeInstances } from "../stow/store-instances.js";
 import { errorResponse } from "./error-response.js";
+import { storeAnswer } from "./store-answer.js";
 
 type Env = { Bindings: { incoming?: IncomingMessage }; Variables: RequestIdVariables };
 
@@ -104,6 +103,8 @@ async function store(c: Context<Env>, svc: ServiceContext, studyUidFromPath: str
     return atCapacity();
   }
   result.bytes = received;
+  // From here on, a fault still answers with what was stored (error-response.ts, faultHandler).
+  c.set("storeAnswer", { result, format });
   if (config.responseDelayMs > 0) await new Promise((r) => setTimeout(r, config.responseDelayMs));
 
   const status = statusOf(result);
@@ -115,14 +116,7 @@ async function store(c: Context<Env>, svc: ServiceContext, studyUidFromPath: str
     "store request",
   );
 
-  // The first problem in words, for people reading responses; the body carries every reason as a number.
-  const problem = result.requestError?.message ?? [...result.instances.filter((i) => !i.stored), ...result.otherFailures][0]?.message;
-  if (problem) c.header("Warning", `299 stowrs-to-s3 "${problem.replace(/["\\\r\n]/g, " ").slice(0, 200)}"`);
-  // The rest of the body is not read: the connection cannot carry another request.
-  if (result.requestError) c.header("Connection", "close");
-  const json = buildStoreResponse(result, config.wadoUrl);
-  c.header("Content-Type", format.contentType);
-  return c.body(format.format === "xml" ? toNativeDicomModel(json) : JSON.stringify(json), status);
+  return storeAnswer(c, { result, format }, config.wadoUrl);
 }
 
 /** Reads what is left of a body and drops it; stops at the first failure (too slow, too large, gone). */

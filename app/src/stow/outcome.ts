@@ -29,6 +29,11 @@ export interface StoreResult {
    * (408), or the service had no slot for its first instance (503, nothing stored).
    */
   requestError?: { status: 400 | 408 | 413 | 503; message: string };
+  /**
+   * Set when a fault of the service itself broke the request off (its rest unread): the answer
+   * still lists what was stored, and the fault is a processing failure (0x0110) among the others.
+   */
+  faulted?: boolean;
   parts: number;
   bytes: number;
   /** S3 was unavailable for an instance of this request (logged: the stack's S3-unavailable alarm counts it). */

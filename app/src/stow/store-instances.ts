@@ -2,7 +2,7 @@
 // (read its header prefix, upload its body, record its outcome), and its upload finishes while
 // the next parts are read, within the configured concurrency.
 import type { Logger } from "pino";
-import type { DicomHeader } from "../dicom/header.js";
+import type { DicomHeader } from "../dicom/dicom-header.js";
 import { parseMediaType } from "../multipart/content-type.js";
 import { MultipartError } from "../multipart/reader.js";
 import { InstanceUpload, type UploadResult } from "../storage/instance-upload.js";
@@ -43,9 +43,12 @@ export class AtCapacity extends Error {
 
 /** Warning: data set does not match SOP class (File Meta and data set disagree). */
 const WARNING_META_MISMATCH = 0xb007;
+/** The words of a processing failure that is the service's own fault (details in its log only). */
+const FAULT = "processing failure (a fault of the service; see its log)";
 
 type Failure = { reason: ReasonCode; message: string };
 
+/** Never throws: whatever happens once the body is being read, the answer lists what was stored. */
 export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promise<StoreResult> {
   const run = new StoreRun(deps, req);
   try {
@@ -53,10 +56,18 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
     await req.reader.drain();
   } catch (err) {
     run.endedEarly(err);
+    // Past the parts limit the body is still sound: read it to its end (discarding it), so that a
+    // client still sending gets the answer instead of a reset connection.
+    if (err instanceof MultipartError && err.kind === "parts") await req.reader.drain().catch(() => undefined);
   } finally {
     await run.settled();
   }
   return run.result();
+}
+
+/** A request body that stopped being readable (cut off, malformed, over a limit, too slow): not a fault of the service. */
+function isBodyFailure(err: unknown): boolean {
+  return err instanceof RequestTooLarge || err instanceof BodyTooSlow || err instanceof MultipartError;
 }
 
 /** The state of one request while its parts go through. */
@@ -65,7 +76,8 @@ class StoreRun {
   /** Part index of each instance outcome: uploads finish in any order, the answer lists them in order. */
   private readonly order = new Map<InstanceOutcome, number>();
   private readonly requestSlots: Semaphore;
-  private readonly listing: SeriesListing;
+  /** Made with the first instance, so that nothing that can fail runs before the parts are read. */
+  private listing: SeriesListing | undefined;
   private readonly uploads: Promise<void>[] = [];
   /** The latest upload of each key in this request, while it has not finished. */
   private readonly uploading = new Map<string, Promise<unknown>>();
@@ -85,11 +97,15 @@ class StoreRun {
     private readonly req: StoreRequest,
   ) {
     this.requestSlots = new Semaphore(deps.config.upload.instanceConcurrency);
-    this.listing = new SeriesListing(
-      deps.storage.client,
-      deps.storage.bucket,
-      deps.storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
-    );
+  }
+
+  private seriesListing(): SeriesListing {
+    const { storage } = this.deps;
+    return (this.listing ??= new SeriesListing(
+      storage.client,
+      storage.bucket,
+      storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
+    ));
   }
 
   async storePart(head: PartHead): Promise<void> {
@@ -130,7 +146,7 @@ class StoreRun {
 
     // Step 2: upload the part's bytes as they arrive, under a slot of the request and one of the process.
     const slots = taken ?? (await this.takeSlots());
-    const upload = new InstanceUpload(this.deps, key, header, { log: this.req.log, listing: this.listing });
+    const upload = new InstanceUpload(this.deps, key, header, { log: this.req.log, listing: this.seriesListing() });
     const started = Date.now();
     const written = await this.uploadBody(head, prefix, upload, header, slots);
     if (written.failure) {
@@ -145,11 +161,20 @@ class StoreRun {
     const finished = upload.finish();
     this.uploading.set(key, finished);
     this.uploads.push(
-      finished.then((result) => {
-        slots.release();
-        if (this.uploading.get(key) === finished) this.uploading.delete(key);
-        this.recordUpload(head.index, header, result, written.bytes, started);
-      }),
+      finished.then(
+        (result) => {
+          slots.release();
+          if (this.uploading.get(key) === finished) this.uploading.delete(key);
+          this.recordUpload(head.index, header, result, written.bytes, started);
+        },
+        (err: unknown) => {
+          // finish() settles every S3 outcome itself; landing here is a fault of the service.
+          slots.release();
+          if (this.uploading.get(key) === finished) this.uploading.delete(key);
+          this.fault(err);
+          this.failInstance(head.index, header, { reason: Reason.ProcessingFailure, message: FAULT });
+        },
+      ),
     );
   }
 
@@ -253,11 +278,12 @@ class StoreRun {
   /** A part that broke the request off: its failure, named as far as its bytes allow. */
   private brokenPart(partIndex: number, named: Partial<DicomHeader>, err: unknown, truncated: string): void {
     if (err instanceof RequestTooLarge || err instanceof BodyTooSlow) this.failInstance(partIndex, named, { reason: Reason.OutOfResources, message: err.message });
-    else this.failInstance(partIndex, named, { reason: Reason.CannotUnderstand, message: truncated });
+    else if (isBodyFailure(err)) this.failInstance(partIndex, named, { reason: Reason.CannotUnderstand, message: truncated });
+    else this.failInstance(partIndex, named, { reason: Reason.ProcessingFailure, message: FAULT });
     this.brokenPartRecorded = true;
   }
 
-  /** The request body could not be read to its end (or something unexpected broke). */
+  /** The request body could not be read to its end, or a fault of the service broke the request off. */
   endedEarly(err: unknown): void {
     if (err instanceof RequestTooLarge) {
       this.outcome.requestError = { status: 413, message: err.message };
@@ -267,10 +293,23 @@ class StoreRun {
       if (!this.brokenPartRecorded) this.otherFailure(Reason.OutOfResources, err.message);
     } else if (err instanceof AtCapacity) {
       this.outcome.requestError = { status: 503, message: err.message };
+    } else if (err instanceof MultipartError && err.kind === "parts") {
+      this.outcome.requestError = { status: 413, message: err.message };
+      this.otherFailure(Reason.OutOfResources, err.message);
     } else if (err instanceof MultipartError) {
       this.outcome.requestError = { status: 400, message: err.message };
       if (!this.brokenPartRecorded) this.otherFailure(Reason.CannotUnderstand, err.message);
-    } else throw err;
+    } else {
+      this.fault(err);
+      this.outcome.faulted = true;
+      if (!this.brokenPartRecorded) this.otherFailure(Reason.ProcessingFailure, FAULT);
+    }
+  }
+
+  /** A fault of the service (a bug, or an error no layer below turned into a cause): logged with its stack, never shown to the client. */
+  private fault(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.req.log.error({ err: { name: e.name, message: e.message, stack: e.stack } }, "store request: fault of the service");
   }
 
   /** Waits for every upload to finish. */
