@@ -12,6 +12,7 @@ import { bigInstance } from "./lib/big-instance.js";
 import { OptionError, parseOptions } from "./lib/options.js";
 import { startStack } from "./lib/stack.js";
 import { verifyStored } from "./lib/verify.js";
+import { costPerTB } from "./lib/task.js";
 
 const run = promisify(execFile);
 const root = new URL("../", import.meta.url).pathname;
@@ -160,5 +161,42 @@ describe("benchmark checks", () => {
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ bench: "ingest", big: null, bigSinglePart: null, verified: { checked: 2, missing: 0, wrong: 0 }, problems: [] });
 
     await expect(run(process.execPath, ["--import", "tsx", "bench/ingest.ts", "--instances", "none"], { cwd: root })).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe("task benchmark (npm run bench -- --task)", () => {
+  it("sends through the mutual-TLS front to the app storing over HTTPS, and prices the task's CPU and the S3 requests per TB", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", "tsx", "bench/ingest.ts", "--task", "--task-sizes", "64,1024", "--task-mib", "2", "--task-clients", "2", "--task-per-request", "2"],
+      { cwd: root, env: process.env },
+    );
+    const lines = stdout.trimEnd().split("\n");
+    const r = JSON.parse(lines.at(-1)!);
+    expect(r).toMatchObject({ bench: "task", auth: "clientauth", problems: [] });
+    expect(r.sizes.map((s: { instanceKiB: number }) => s.instanceKiB)).toEqual([64, 1024]);
+    for (const s of r.sizes) {
+      // Every measured instance was one PutObject (smaller than a part) through TLS to the store.
+      expect(s.s3Calls).toEqual({ PutObject: s.instances });
+      expect(s.cpuSeconds.task).toBeCloseTo(s.cpuSeconds.app + s.cpuSeconds.nginx, 1);
+      expect(s.fargateUsdPerTB).toBeCloseTo(s.vcpuHoursPerTB * 0.04048, 2);
+    }
+    expect(stdout).toMatch(/^64 KiB x \d+: Fargate compute per TB\s+\$\d+\.\d{3}$/m);
+    expect(stdout).toMatch(/^1024 KiB x \d+: S3 requests per TB\s+\$\d+\.\d{2}$/m);
+    // The front and the store it started are gone.
+    await expect(run("pgrep", ["-f", "stowrs-bench-task-"])).rejects.toMatchObject({ code: 1 });
+
+    await expect(run(process.execPath, ["--import", "tsx", "bench/ingest.ts", "--task", "--task-auth", "basic"], { cwd: root })).rejects.toMatchObject({ code: 2 });
+  });
+
+  it("turns CPU per GiB and S3 requests per instance into cost per TB (10^12 bytes)", () => {
+    const prices = { vcpuHour: 0.04, s3ClassAPer1000: 0.005, s3ClassBPer1000: 0.0004 };
+    // 3.6 CPU-s per GiB: 1e12 / 2^30 GiB per TB = 931.32 GiB -> 0.931 vCPU-hours.
+    const c = costPerTB(3.6, 1e6, { PutObject: 1, HeadObject: 1, AbortMultipartUpload: 1 }, prices);
+    expect(c.vcpuHoursPerTB).toBeCloseTo(0.931, 3);
+    expect(c.fargateUsdPerTB).toBeCloseTo(0.037, 3);
+    // 10^6 instances per TB x (0.005 + 0.0004) / 1000; the abort is free.
+    expect(c.s3UsdPerTB).toBeCloseTo(5.4, 2);
+    expect(c.s3RequestsPerInstance).toBe(3);
   });
 });

@@ -14,10 +14,11 @@ import { commandLine, isMain, runCli } from "./lib/cli.js";
 import { cpuMeter, cpuSeconds } from "./lib/cpu.js";
 import { BOUNDARY, buildRequests, pixelData, type SentInstance } from "./lib/instances.js";
 import { readProcessMemory } from "./lib/memory.js";
-import { OptionError, parseOptions, type OptionValues } from "./lib/options.js";
+import { OptionError, parseOptions, usage, type OptionValues } from "./lib/options.js";
 import { runPeerComparison, type PeerResult, type ServerFigures } from "./lib/peer.js";
 import { printReport, type Row, type Verdict } from "./lib/report.js";
 import { s3CallsOf } from "./lib/s3-calls.js";
+import { runTask, TASK_OPTIONS, taskRows, taskSettings } from "./lib/task-command.js";
 import { effectiveServiceSettings, serviceCommand, serviceSettingsFromEnv, startStack, type Stack } from "./lib/stack.js";
 import { mib, percentile, round } from "./lib/stats.js";
 import { verifyStored } from "./lib/verify.js";
@@ -61,6 +62,7 @@ export const INGEST_OPTIONS = {
     help: "the embedded store honours If-None-Match as Amazon S3 does (false: s3rver as published, and the service checks each instance with a HEAD)",
   },
   compiled: { kind: "bool", env: "BENCH_COMPILED", default: true, help: "run the service compiled with tsc, as npm start and the container do (BENCH_COMPILED=0: through tsx)" },
+  ...TASK_OPTIONS,
 } as const;
 
 export type IngestOptions = OptionValues<typeof INGEST_OPTIONS>;
@@ -445,9 +447,13 @@ async function rerunInNamespace(): Promise<never> {
 if (isMain(import.meta.url)) {
   let peer = "";
   try {
-    peer = parseOptions(INGEST_OPTIONS).peer;
-  } catch {
-    /* runCli reports it */
+    const parsed = parseOptions(INGEST_OPTIONS);
+    peer = parsed.peer;
+    if (parsed.task) taskSettings(parsed);
+  } catch (err) {
+    // A bad value (a --task price or size included) is refused before anything starts, as runCli refuses flags.
+    process.stderr.write(`${(err as Error).message}\n${usage("npm run bench --", INGEST_OPTIONS)}\n`);
+    process.exit(2);
   }
   if (peer !== "" && peer !== "orthanc") {
     process.stderr.write(`--peer (BENCH_PEER): the only peer is orthanc, got "${peer}"\n`);
@@ -456,6 +462,11 @@ if (isMain(import.meta.url)) {
   if (peer && !process.env.BENCH_NETNS) await rerunInNamespace();
   await runCli("npm run bench --", INGEST_OPTIONS, async (opts) => {
     const command = commandLine("bench");
+    if (opts.task) {
+      const report = await runTask(opts, (line) => process.stderr.write(`${line}\n`));
+      printReport((s) => process.stdout.write(s + "\n"), command, report, taskRows(report));
+      return report;
+    }
     const result = await runIngest(opts, (line) => process.stderr.write(`${line}\n`));
     printIngest(result, command, (s) => process.stdout.write(s + "\n"));
     return result;

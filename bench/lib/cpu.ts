@@ -43,3 +43,24 @@ export function cpuMeter(pids: Record<string, number | undefined>): () => Record
     return Object.fromEntries(Object.keys(after).map((k) => [k, Math.round((after[k]! - before[k]!) * 100) / 100]));
   };
 }
+
+/** Descendants of this process (any depth) whose command line starts with `prefix`, e.g. "nginx:" for nginx's master and workers. */
+export function descendantPidsNamed(prefix: string, root = process.pid): number[] {
+  const parent = new Map<number, number>();
+  const cmd = new Map<number, string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+      cmd.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " "));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const isDescendant = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
+    return false;
+  };
+  return [...cmd.entries()].filter(([pid, c]) => c.startsWith(prefix) && isDescendant(pid)).map(([pid]) => pid);
+}

@@ -26,7 +26,7 @@ import { drainQueue } from "./workers.js";
 const GIB = 1024 * 1024 * 1024;
 const SINK_BUCKET = "dicom";
 
-/** Targets of issue 10: the service's CPU per instance against Orthanc's, by instance size (KiB). */
+/** Targets: the service's CPU per instance against Orthanc's, by instance size (KiB). */
 export function peerTarget(instanceKiB: number): number {
   return instanceKiB < 256 ? 1.25 : 1.0;
 }

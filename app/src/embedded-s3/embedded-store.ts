@@ -14,6 +14,8 @@ export interface EmbeddedStoreOptions {
   port?: number;
   /** Honour `If-None-Match: *` on PutObject and CompleteMultipartUpload, and answer AbortMultipartUpload, as Amazon S3 does (default true; see conditional-put.ts). */
   conditionalWrites?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM files), as a benchmark of the deployed task needs; default plain HTTP. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface EmbeddedStore {
@@ -36,7 +38,15 @@ function spawnStore(opts: EmbeddedStoreOptions, port: number): Promise<{ child: 
   if (entry.endsWith(".ts")) args.push("--import", "tsx");
   args.push(entry);
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, NODE_OPTIONS: "", S3RVER_DIR: opts.dir, S3RVER_PORT: String(port), S3RVER_BUCKET: opts.bucket, S3RVER_CONDITIONAL_WRITES: opts.conditionalWrites === false ? "0" : "1" },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: "",
+      S3RVER_DIR: opts.dir,
+      S3RVER_PORT: String(port),
+      S3RVER_BUCKET: opts.bucket,
+      S3RVER_CONDITIONAL_WRITES: opts.conditionalWrites === false ? "0" : "1",
+      ...(opts.tls ? { S3RVER_TLS_CERT: opts.tls.certFile, S3RVER_TLS_KEY: opts.tls.keyFile } : {}),
+    },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let stderr = "";
@@ -65,7 +75,7 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Em
   let { child, port } = await spawnStore(opts, opts.port ?? 0);
   return {
     get endpoint() {
-      return `http://127.0.0.1:${port}`;
+      return `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
     },
     get port() {
       return port;

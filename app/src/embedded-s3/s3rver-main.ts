@@ -1,6 +1,7 @@
 // Child-process entry for the embedded S3-compatible store (s3rver).
 // It runs in its own process so that the service's memory figures stay its own,
 // and so that tests can kill the store to simulate an S3 outage.
+import { readFileSync } from "node:fs";
 import S3rver from "s3rver";
 import { exitWithParent } from "../util/exit-with-parent.js";
 import { makePutsAtomic, type FilesystemStore } from "./atomic-put.js";
@@ -20,6 +21,10 @@ const server = new S3rver({
   directory: dir,
   silent: true,
   configureBuckets: [{ name: bucket, configs: [] }],
+  // HTTPS when a benchmark asks for the path of the deployed task (the service talks TLS to S3).
+  ...(process.env.S3RVER_TLS_CERT && process.env.S3RVER_TLS_KEY
+    ? { cert: readFileSync(process.env.S3RVER_TLS_CERT), key: readFileSync(process.env.S3RVER_TLS_KEY) }
+    : {}),
 });
 // As on S3, an object is seen whole or not at all, and its PUT acknowledged only then, with or
 // without conditional writes (see atomic-put.ts).

@@ -3,9 +3,9 @@
 // test/Microsoft.Health.Dicom.Web.Tests.E2E/Rest/StoreTransactionTests.cs (the newest, abstract
 // form), StoreTransactionTestsV1.cs @ 1ae8b789, StoreTransactionTestsLatest.cs @ 071bf2e8, and
 // src/Microsoft.Health.Dicom.Api.UnitTests/Web/AspNetCoreMultipartReaderTests.cs @ 04d819ae
-// (the commit issue 13 names, eeefbe4d, was not among the stored copies). Tests run
+// (the commit eeefbe4d of those tests was not among the stored copies). Tests run
 // against the real service and a real S3-compatible server. Where the answer differs from
-// Microsoft's, the test name says "DIFFERS" and README.md ("Where this service differs from
+// Microsoft's, the test name says "DIFFERS" and docs/conformance.md ("Where this service differs from
 // Orthanc and Microsoft's DICOM server, and why") gives the reason.
 //
 // Microsoft's client frames requests as .NET's MultipartContent("related") does: a quoted GUID

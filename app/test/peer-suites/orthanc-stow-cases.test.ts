@@ -2,7 +2,7 @@
 // THIS service gives (facts taken from orthanc-mirrors/orthanc-tests, Plugins/DicomWeb/Run.py @
 // a91dc2e1: test_stow, test_stow_errors, test_allowed_methods, test_forwarded_headers; the tests
 // are our own), against the real service and a real S3-compatible server.
-// Where the answer differs from Orthanc's, the test name says "DIFFERS" and README.md ("Where
+// Where the answer differs from Orthanc's, the test name says "DIFFERS" and docs/conformance.md ("Where
 // this service differs from Orthanc and Microsoft's DICOM server, and why") gives the reason.
 //
 // Requests are framed as Orthanc's test helper frames them: an unquoted UUID boundary, an

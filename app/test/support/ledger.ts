@@ -14,7 +14,7 @@ export interface SentInstance {
 }
 
 /**
- * The promise of issue 5: every instance the response lists as stored is in S3 byte for byte;
+ * The service's promise: every instance the response lists as stored is in S3 byte for byte;
  * every other instance sent is listed as failed with one of the allowed reasons and has no object
  * at its key (after S3 crashed: at most its bytes, or their start). Returns the UIDs stored and failed.
  */

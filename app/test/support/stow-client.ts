@@ -6,6 +6,7 @@
 // the operator's `npm run smoke` (stacks/smoke/stow-client.ts, which says why it is apart).
 import { once } from "node:events";
 import { request, type Agent, type IncomingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { multipartContentType } from "./multipart.js";
 
 /** What any client in the tests got back from the service. */
@@ -28,7 +29,7 @@ export interface StowOptions {
   path?: string;
   /** Replace the default (Accept: application/dicom+json); a Content-Type here replaces the multipart one. */
   headers?: Record<string, string>;
-  /** Default: Node's global agent. */
+  /** Default: Node's global agent (for an https:// URL, an https.Agent carrying the CA and client certificate). */
   agent?: Agent;
   /** Send with Transfer-Encoding: chunked instead of Content-Length. */
   chunked?: boolean;
@@ -55,7 +56,8 @@ export async function postStow(url: string, body: StowBody, boundary: string, op
   const startedAt = performance.now();
   const pieces = body instanceof Uint8Array ? [body] : body;
   const length = Array.isArray(pieces) ? pieces.reduce((n, b) => n + b.length, 0) : pieces.length;
-  const req = request(`${url}${opts.path ?? "/studies"}`, {
+  const send = url.startsWith("https:") ? httpsRequest : request;
+  const req = send(`${url}${opts.path ?? "/studies"}`, {
     method: "POST",
     agent: opts.agent,
     headers: {
