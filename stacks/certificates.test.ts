@@ -11,7 +11,6 @@ import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 const base: Omit<CertificatesArgs, "certificate"> = {
   appName: "ce",
-  encryption: { kind: "SSE-KMS", keyArn: "arn:aws:kms:eu-central-1:123456789012:key/k" },
   accessLogsBucket: "logs-bucket",
   serverName: "ce-nlb-1.elb.eu-central-1.amazonaws.com",
 };
@@ -35,13 +34,13 @@ describe("createCertificates", () => {
     expect(result).toMatchObject({ mode: "ACM", acmCertificateArn: "arn:aws:acm:eu-central-1:1:certificate/x", objectArns: [] });
   });
 
-  it("FROMS3: a private bucket, readable only for the objects nginx needs, gone with the stack", async () => {
+  it("FROMS3: a private bucket under SSE-S3 (never the DICOM key), readable only for the objects nginx needs, gone with the stack", async () => {
     const { resources, result } = await record({ mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "ce-certs" });
     const bucket = one(resources, "aws:s3/bucket:Bucket");
     expect(inputs(bucket).bucketPrefix).toBe("ce-certs");
     expect(ofType(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")).toHaveLength(1);
     expect(inputs(one(resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")).rules[0]
-      .applyServerSideEncryptionByDefault.sseAlgorithm).toBe("aws:kms");
+      .applyServerSideEncryptionByDefault).toEqual({ sseAlgorithm: "AES256" });
     expect(inputs(one(resources, "aws:s3/bucketLogging:BucketLogging"))).toMatchObject({ targetBucket: "logs-bucket", targetPrefix: "certificates/" });
     expect(result.objectArns).toEqual([`arn:aws:s3:::${result.bucketName}/certificate.crt`, `arn:aws:s3:::${result.bucketName}/certificate.key`]);
     // The private key should not outlive the deployment.
@@ -79,7 +78,7 @@ describe("createCertificates", () => {
     expect(written["certificate.key"].secretInputs).toContain("content");
   });
 
-  it("adds the trust store for client authentication, as given", async () => {
+  it("adds the trust store for client authentication, as given, and lets nginx read the revocation list beside it", async () => {
     const { resources, result } = await record({
       mode: "FROMS3",
       authMode: "clientauth",
@@ -87,7 +86,7 @@ describe("createCertificates", () => {
       bucket: "ce-certs",
       truststore: { pem: placeholderCa, origin: "file" },
     });
-    expect(result.objectArns.map((a: string) => a.split("/").pop())).toEqual(["certificate.crt", "certificate.key", "truststore.crt"]);
+    expect(result.objectArns.map((a: string) => a.split("/").pop())).toEqual(["certificate.crt", "certificate.key", "truststore.crt", "crl.pem"]);
     expect(inputs(objects(resources)["truststore.crt"]).content).toBe(placeholderCa);
   });
 
@@ -103,13 +102,14 @@ describe("createCertificates", () => {
     expect(b.result.contentSha256).not.toBe(a.result.contentSha256);
   });
 
-  it("external source: writes nothing, and the task role may read exactly the three files of the named bucket", async () => {
+  it("external source: writes nothing, and the task role may read exactly the files nginx reads from the named bucket", async () => {
     const { resources, result } = await record({ mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "site-tls" });
     expect(resources.filter((r) => r.type.startsWith("aws:s3") || r.type.startsWith("tls:"))).toEqual([]);
     expect(result.objectArns).toEqual([
       "arn:aws:s3:::site-tls/certificate.crt",
       "arn:aws:s3:::site-tls/certificate.key",
       "arn:aws:s3:::site-tls/truststore.crt",
+      "arn:aws:s3:::site-tls/crl.pem",
     ]);
     expect(result.bucketName).toBe("site-tls");
     expect(result.contentSha256).toBeUndefined();

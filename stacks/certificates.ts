@@ -9,11 +9,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
 import { usesClientCertificates, type CertificateConfig } from "./config";
-import { createPrivateBucket, type EncryptionSpec } from "./storage";
+import { createPrivateBucket } from "./storage";
 
 export const CERTIFICATE_OBJECT = "certificate.crt";
 export const KEY_OBJECT = "certificate.key";
 export const TRUSTSTORE_OBJECT = "truststore.crt";
+/** Revocation lists beside the truststore; nginx reads it whenever client certificates are checked (CRL_REQUIRED says whether it must exist). */
+export const CRL_OBJECT = "crl.pem";
 
 /** A generated certificate is valid for a year and replaced by the first `pulumi up` in its last 30 days. */
 export const GENERATED_VALIDITY_HOURS = 365 * 24;
@@ -22,7 +24,6 @@ export const GENERATED_RENEWAL_HOURS = 30 * 24;
 export interface CertificatesArgs {
   appName: string;
   certificate: CertificateConfig;
-  encryption: EncryptionSpec;
   accessLogsBucket: pulumi.Input<string>;
   /** The name clients use (the NLB's DNS name): a generated certificate is made for it. */
   serverName: pulumi.Input<string>;
@@ -50,7 +51,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
   if (cert.mode === "ACM") {
     return { mode: cert.mode, authMode: cert.authMode, acmCertificateArn: cert.arn, objectArns: [], objects: [] };
   }
-  const names = [CERTIFICATE_OBJECT, KEY_OBJECT, ...(usesClientCertificates(cert.authMode) ? [TRUSTSTORE_OBJECT] : [])];
+  const names = [CERTIFICATE_OBJECT, KEY_OBJECT, ...(usesClientCertificates(cert.authMode) ? [TRUSTSTORE_OBJECT, CRL_OBJECT] : [])];
 
   if (cert.source === "external") {
     // ARNs of a named bucket are known without looking it up: arn:aws:s3:::<bucket>/<key>.
@@ -64,12 +65,13 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     };
   }
 
-  // Not retained: when the deployment goes, its private key should go with it.
+  // Not retained: when the deployment goes, its private key should go with it. SSE-S3, never
+  // the DICOM key: that key's users are the task role and the data readers, for PHI only.
   const bucket = createPrivateBucket(
     `${args.appName}-certificates`,
     {
       bucketPrefix: cert.bucket,
-      encryption: args.encryption,
+      encryption: { kind: "SSE-S3" },
       retain: false,
       accessLogs: { bucket: args.accessLogsBucket, prefix: "certificates/" },
     },

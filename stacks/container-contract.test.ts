@@ -10,7 +10,7 @@ import { DEFAULT_METRICS_PORT, loadConfig as loadAppConfig } from "../app/src/co
 import { UPLOAD_INSTANCE_CONCURRENCY, UPLOAD_PART_CONCURRENCY, UPLOAD_PART_SIZE_MIB } from "../app/src/config-limits";
 import { readSettings } from "./testing/nginx-settings";
 import { parseConfig, usesClientCertificates, type StackConfig } from "./config";
-import { containerDefinitions, PORTS, type ContainerDefinition } from "./containers";
+import { containerDefinitions, DEFAULT_BEHAVIOUR, PORTS, type ContainerDefinition } from "./containers";
 import { readDockerfile } from "./dockerfile";
 import { UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { recordStack } from "./offline/record";
@@ -130,6 +130,7 @@ describe("the planned container environment", () => {
             return; // the stack refuses it: nothing reaches the app
           }
           const containers = containerDefinitions({
+            ...DEFAULT_BEHAVIOUR,
             region: config.region,
             images: { app: "a", nginx: "n" },
             dicomBucketName: "dicom-bucket",

@@ -8,7 +8,8 @@ const base: LoadBalancerArgs = {
   publicSubnetIds: ["subnet-a", "subnet-b"],
   allowedPeers: ["203.0.113.0/24", "198.51.100.7/32"],
   certificateMode: "FROMS3",
-  healthCheck: { port: 8081, path: "/ready" },
+  healthCheck: { port: 8081, path: "/live" },
+  deregistrationDelaySeconds: 45,
   deletionProtection: false,
 };
 
@@ -49,7 +50,7 @@ describe("createLoadBalancer", () => {
     expect(inputs(one(resources, "aws:lb/targetGroup:TargetGroup")).protocol).toBe("TCP");
   });
 
-  it("ends TLS at the NLB with the ACM certificate and a TLS 1.3 policy, re-encrypting to the task", async () => {
+  it("ends TLS at the NLB with the ACM certificate and AWS's current TLS 1.3 policy (no CBC, hybrid post-quantum), re-encrypting to the task", async () => {
     const arn = "arn:aws:acm:eu-central-1:123456789012:certificate/abc";
     const { resources } = await recordComponent((opts) =>
       createLoadBalancer({ ...base, certificateMode: "ACM", acmCertificateArn: arn }, opts),
@@ -58,20 +59,21 @@ describe("createLoadBalancer", () => {
       protocol: "TLS",
       port: 443,
       certificateArn: arn,
-      sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+      sslPolicy: "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
     });
     expect(TLS_POLICY).toMatch(/^ELBSecurityPolicy-TLS13-/);
     expect(inputs(one(resources, "aws:lb/targetGroup:TargetGroup")).protocol).toBe("TLS");
   });
 
-  it("targets task IPs, keeps the client's address, and checks readiness over HTTP rather than a TCP connect", async () => {
+  it("targets task IPs, keeps the client's address, checks the given path over HTTP, and drains for the given delay", async () => {
     const { resources } = await recordComponent((opts) => createLoadBalancer(base, opts));
     expect(inputs(one(resources, "aws:lb/targetGroup:TargetGroup"))).toMatchObject({
       targetType: "ip",
       port: 443,
       preserveClientIp: "true",
       vpcId: "vpc-1",
-      healthCheck: { enabled: true, protocol: "HTTP", port: "8081", path: "/ready", matcher: "200" },
+      healthCheck: { enabled: true, protocol: "HTTP", port: "8081", path: "/live", matcher: "200" },
+      deregistrationDelay: 45,
     });
   });
 

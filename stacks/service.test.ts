@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_BEHAVIOUR } from "./containers";
 import { createService, type ServiceArgs } from "./service";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
@@ -27,6 +28,7 @@ function args(listener: aws.lb.Listener, overrides: Partial<ServiceArgs> = {}): 
     upload: { partSizeMiB: 8, partConcurrency: 5, instanceConcurrency: 7, maxInstancesInFlight: 3 },
     logRetentionDays: 30,
     upstreamTimeoutSeconds: 3600,
+    behaviour: DEFAULT_BEHAVIOUR,
     ...overrides,
   };
 }
@@ -50,7 +52,13 @@ describe("createService", () => {
       deploymentCircuitBreaker: { enable: true, rollback: true },
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
+      enableExecuteCommand: false,
     });
+  });
+
+  it("allows ECS Exec into the tasks only when asked", async () => {
+    const { resources } = await record({ behaviour: { ...DEFAULT_BEHAVIOUR, executeCommand: true } });
+    expect(inputs(one(resources, "aws:ecs/service:Service")).enableExecuteCommand).toBe(true);
   });
 
   it("makes `pulumi up` wait for a steady state, with a time limit, and roll back a failing deployment", async () => {

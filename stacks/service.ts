@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { AppSettings, CertificateConfig, FargateConfig, OidcConfig, UploadSettings } from "./config";
-import { PORTS } from "./containers";
+import { PORTS, type ContainerBehaviour } from "./containers";
 import { createServiceScaling, scalesAutomatically } from "./service-scaling";
 import { createTaskDefinition } from "./task-definition";
 
@@ -38,6 +38,7 @@ export interface ServiceArgs {
     /** Objects the stack writes; tasks must not start before they exist. */
     objects: pulumi.Resource[];
     contentSha256?: pulumi.Input<string>;
+    kmsKeyArn?: string;
   };
   fargate: FargateConfig;
   app: AppSettings;
@@ -45,9 +46,11 @@ export interface ServiceArgs {
   upload: UploadSettings;
   logRetentionDays: number;
   upstreamTimeoutSeconds: number;
+  behaviour: ContainerBehaviour;
 }
 
 export interface Service {
+  taskRoleArn: pulumi.Output<string>;
   clusterName: pulumi.Output<string>;
   serviceName: pulumi.Output<string>;
   logGroupNames: { app: pulumi.Output<string>; nginx: pulumi.Output<string> };
@@ -137,6 +140,8 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
       availabilityZoneRebalancing: "ENABLED",
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
+      // `aws ecs execute-command` into a running container (fargate.enableExecuteCommand).
+      enableExecuteCommand: args.behaviour.executeCommand,
     },
     {
       ...opts,
@@ -155,6 +160,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
   );
 
   return {
+    taskRoleArn: task.taskRoleArn,
     clusterName: cluster.name,
     serviceName: service.name,
     logGroupNames: task.logGroupNames,

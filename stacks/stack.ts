@@ -10,7 +10,12 @@ import { createCertificates } from "./certificates";
 import { createImages } from "./images";
 import { createLoadBalancer, UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { createService } from "./service";
-import { PORTS, READY_PATH } from "./containers";
+import { DEFAULT_BEHAVIOUR, PORTS, TARGET_HEALTH_PATH, type ContainerBehaviour } from "./containers";
+import { drainTimings } from "./drain";
+import { createInterfaceEndpoints } from "./interface-endpoints";
+import { createS3EndpointPolicy } from "./s3-endpoint-policy";
+import { taskRoleArn } from "./task-roles";
+import { guardWorldIngress } from "./world-ingress";
 
 export const AVAILABILITY_ZONES = 2;
 
@@ -33,14 +38,22 @@ export function guardPlaceholders(config: Pick<StackConfig, "placeholders">, dry
 
 export function createStack(config: StackConfig) {
   guardPlaceholders(config);
+  guardWorldIngress({ ...config, allowWorldIngress: false });
   const { appName } = config;
+  const behaviour: ContainerBehaviour = DEFAULT_BEHAVIOUR;
+  const security = { dataReaders: [] as string[], interfaceEndpoints: true, deployRoleArn: undefined as string | undefined };
   const provider = new aws.Provider(`${appName}-aws`, {
     region: config.region as aws.Region,
     defaultTags: { tags: deploymentTags(config) },
   });
   const opts: pulumi.CustomResourceOptions = { provider };
 
-  const accountId = aws.getCallerIdentityOutput({}, { provider }).accountId;
+  const caller = aws.getCallerIdentityOutput({}, { provider });
+  const accountId = caller.accountId;
+  const partition = aws.getPartitionOutput({}, { provider }).partition;
+  // The identity running `pulumi up` administers the DICOM key: its role's ARN, not its session's.
+  const deployRoleArn = security.deployRoleArn ?? aws.iam.getSessionContextOutput({ arn: caller.arn }, { provider }).issuerArn;
+  const taskRole = taskRoleArn(partition, accountId, appName);
   const zones = aws.getAvailabilityZonesOutput(
     { state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] },
     { provider },
@@ -73,6 +86,7 @@ export function createStack(config: StackConfig) {
       encryption: config.bucketEncryption,
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
+      access: { partition, region: config.region, deployRoleArn, taskRoleArn: taskRole, dataReaders: security.dataReaders },
     },
     opts,
   );
@@ -90,7 +104,8 @@ export function createStack(config: StackConfig) {
       allowedPeers: config.allowedPeers,
       certificateMode: config.certificate.mode,
       acmCertificateArn: config.certificate.mode === "ACM" ? config.certificate.arn : undefined,
-      healthCheck: { port: PORTS.health, path: READY_PATH },
+      healthCheck: { port: PORTS.health, path: TARGET_HEALTH_PATH },
+      deregistrationDelaySeconds: drainTimings(behaviour.drainSeconds).deregistrationDelaySeconds,
       deletionProtection: config.nlbDeletionProtection,
     },
     opts,
@@ -100,7 +115,6 @@ export function createStack(config: StackConfig) {
     {
       appName,
       certificate: config.certificate,
-      encryption: storage.encryption,
       accessLogsBucket: storage.accessLogs.name,
       serverName: loadBalancer.dnsName,
     },
@@ -125,9 +139,29 @@ export function createStack(config: StackConfig) {
       upload: config.upload,
       logRetentionDays: config.logRetentionDays,
       upstreamTimeoutSeconds: UPSTREAM_TIMEOUT_SECONDS[config.certificate.mode],
+      behaviour,
     },
     opts,
   );
+
+  createS3EndpointPolicy(
+    {
+      appName,
+      endpointId: network.s3EndpointId,
+      partition,
+      region: config.region,
+      dicomBucketArn: storage.dicom.arn,
+      prefix: config.app.prefix,
+      certificateObjectArns: certificates.objectArns,
+    },
+    opts,
+  );
+  if (security.interfaceEndpoints) {
+    createInterfaceEndpoints(
+      { appName, region: config.region, vpcId: network.vpcId, subnetIds: network.privateSubnetIds, clientSecurityGroupId: service.taskSecurityGroupId },
+      opts,
+    );
+  }
 
   return {
     serviceUrl: pulumi.interpolate`https://${loadBalancer.dnsName}`,

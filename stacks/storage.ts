@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BucketEncryption } from "./config";
+import { dicomKeyPolicy, objectAccessStatement } from "./dicom-access";
 
 export type EncryptionSpec = { kind: "SSE-KMS"; keyArn: pulumi.Input<string> } | { kind: "SSE-S3" };
 
@@ -147,6 +148,16 @@ export interface StorageArgs {
   accessLogRetentionDays: number;
   /** Pulumi `protect` on the DICOM bucket, its key and the access-log bucket. */
   protectData: boolean;
+  /** Who may read the DICOM objects, and who administers their key (dicom-access.ts). */
+  access: {
+    partition: pulumi.Input<string>;
+    region: string;
+    /** The identity that runs `pulumi up`: the key's administrator. */
+    deployRoleArn: pulumi.Input<string>;
+    taskRoleArn: pulumi.Input<string>;
+    /** dataReaders: principals besides the task role that may read and delete DICOM objects. */
+    dataReaders: string[];
+  };
 }
 
 export interface Storage {
@@ -169,6 +180,13 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
         description: `Encrypts the DICOM objects of ${appName}`,
         enableKeyRotation: true,
         deletionWindowInDays: 30,
+        policy: pulumi
+          .all([args.access.partition, args.accountId, args.access.deployRoleArn, args.access.taskRoleArn])
+          .apply(([partition, accountId, deployRoleArn, taskRoleArn]) =>
+            JSON.stringify(
+              dicomKeyPolicy({ partition, accountId, region: args.access.region, deployRoleArn, taskRoleArn, dataReaders: args.access.dataReaders }),
+            ),
+          ),
       },
       { ...opts, retainOnDelete: true, protect: args.protectData },
     );
@@ -208,6 +226,11 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
       retain: true,
       protect: args.protectData,
       accessLogs: { bucket: accessLogs.name, prefix: "dicom/" },
+      policyStatements: (arn) => [
+        pulumi
+          .all([arn, args.access.taskRoleArn])
+          .apply(([bucketArn, taskRoleArn]) => objectAccessStatement(bucketArn, taskRoleArn, args.access.dataReaders)),
+      ],
     },
     opts,
   );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_BEHAVIOUR } from "./containers";
 import { createTaskDefinition, type TaskDefinitionArgs } from "./task-definition";
 import { containerEnv, inputs, json, ofType, one, recordComponent } from "./testing/harness";
 
@@ -22,6 +23,7 @@ function args(overrides: Partial<TaskDefinitionArgs> = {}): TaskDefinitionArgs {
     upload: { partSizeMiB: 8, partConcurrency: 5, instanceConcurrency: 7, maxInstancesInFlight: 3 },
     logRetentionDays: 30,
     upstreamTimeoutSeconds: 3600,
+    behaviour: DEFAULT_BEHAVIOUR,
     ...overrides,
   };
 }
@@ -36,7 +38,7 @@ describe("createTaskDefinition", () => {
     const { resources } = await record();
     const task = inputs(one(resources, "aws:ecs/taskDefinition:TaskDefinition"));
     expect(task).toMatchObject({ cpu: "1024", memory: "2048", networkMode: "awsvpc", requiresCompatibilities: ["FARGATE"] });
-    expect(task.taskRoleArn).toMatch(/:role\/sv-task-/);
+    expect(task.taskRoleArn).toBe("arn:aws:iam::123456789012:role/sv-task");
     expect(task.executionRoleArn).toMatch(/:role\/sv-execution-/);
     const roles = ofType(resources, "aws:iam/role:Role");
     expect(roles.map((r) => r.name)).toEqual(["sv-execution", "sv-task"]);
@@ -69,7 +71,7 @@ describe("createTaskDefinition", () => {
     const policy = json(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "sv-task")).policy);
     expect(policy.Statement.map((s: any) => [s.Sid, s.Resource])).toEqual([
       ["WriteDicomObjects", "arn:aws:s3:::dicom-bucket/dicom/*"],
-      ["CheckBucket", "arn:aws:s3:::dicom-bucket"],
+      ["ListDicomPrefix", "arn:aws:s3:::dicom-bucket"],
       ["UseDicomKey", "arn:aws:kms:eu-central-1:123456789012:key/k"],
       ["ReadTlsMaterial", ["arn:aws:s3:::cert-bucket/certificate.crt"]],
       ["FindTlsMaterial", ["arn:aws:s3:::cert-bucket"]],
@@ -100,5 +102,24 @@ describe("createTaskDefinition", () => {
       ["/sv/ecs/app", 30],
       ["/sv/ecs/nginx", 30],
     ]);
+  });
+
+  it("declares a task volume for every writable path; both containers' roots are read-only", async () => {
+    const { resources } = await record();
+    const task = inputs(one(resources, "aws:ecs/taskDefinition:TaskDefinition"));
+    expect(task.volumes).toEqual([{ name: "nginx-out" }, { name: "nginx-tmp" }, { name: "app-tmp" }]);
+    const containers = json(task.containerDefinitions);
+    expect(containers.map((c: any) => [c.name, c.readonlyRootFilesystem])).toEqual([["nginx", true], ["app", true]]);
+    const volumes = new Set(task.volumes.map((v: any) => v.name));
+    for (const c of containers) for (const m of c.mountPoints) expect(volumes.has(m.sourceVolume), `${c.name} ${m.containerPath}`).toBe(true);
+  });
+
+  it("with ECS Exec, opens the SSM channels on the task role and gives the agent its volumes", async () => {
+    const { resources } = await record({ behaviour: { ...DEFAULT_BEHAVIOUR, executeCommand: true } });
+    const policy = json(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "sv-task")).policy);
+    expect(policy.Statement.map((s: any) => s.Sid)).toContain("EcsExecChannels");
+    expect(inputs(one(resources, "aws:ecs/taskDefinition:TaskDefinition")).volumes.map((v: any) => v.name)).toEqual(
+      expect.arrayContaining(["nginx-exec-var-lib-amazon", "app-exec-var-log-amazon"]),
+    );
   });
 });

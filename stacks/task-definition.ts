@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { AppSettings, CertificateConfig, FargateConfig, OidcConfig, UploadSettings } from "./config";
-import { containerDefinitions } from "./containers";
+import { containerDefinitions, taskVolumes, type ContainerBehaviour } from "./containers";
 import { createTaskRoles } from "./task-roles";
 
 export interface TaskDefinitionArgs {
@@ -20,6 +20,8 @@ export interface TaskDefinitionArgs {
     bucketName?: pulumi.Input<string>;
     objectArns: pulumi.Input<string>[];
     contentSha256?: pulumi.Input<string>;
+    /** An external certificate bucket's own KMS key, which nginx then needs to decrypt with. */
+    kmsKeyArn?: string;
   };
   fargate: FargateConfig;
   app: AppSettings;
@@ -27,6 +29,7 @@ export interface TaskDefinitionArgs {
   upload: UploadSettings;
   logRetentionDays: number;
   upstreamTimeoutSeconds: number;
+  behaviour: ContainerBehaviour;
 }
 
 export interface TaskDefinition {
@@ -58,8 +61,10 @@ export function createTaskDefinition(args: TaskDefinitionArgs, opts: pulumi.Cust
       prefix: args.app.prefix,
       kmsKeyArn: args.kmsKeyArn,
       certificateObjectArns: args.certificate.objectArns,
+      certificateKmsKeyArn: args.certificate.kmsKeyArn,
       logGroupArns: [appLogs.arn, nginxLogs.arn],
       ecrRepositoryArns: args.images.ecrRepositoryArns,
+      executeCommand: args.behaviour.executeCommand,
     },
     opts,
   );
@@ -75,6 +80,8 @@ export function createTaskDefinition(args: TaskDefinitionArgs, opts: pulumi.Cust
       runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
       taskRoleArn: taskRole.arn,
       executionRoleArn: executionRole.arn,
+      // Both root file systems are read-only; these are the paths the containers may write.
+      volumes: taskVolumes(args.behaviour.executeCommand),
       containerDefinitions: pulumi
         .all([
           args.images.app,
@@ -99,6 +106,7 @@ export function createTaskDefinition(args: TaskDefinitionArgs, opts: pulumi.Cust
               taskMemoryMiB: args.fargate.memory,
               upstreamTimeoutSeconds: args.upstreamTimeoutSeconds,
               certificatesSha256,
+              ...args.behaviour,
             }),
           ),
         ),
