@@ -247,7 +247,7 @@ export function containerDefinitions(args: ContainerArgs): ContainerDefinition[]
       image: args.images.app,
       essential: true,
       environment: toKeyValues(appEnv),
-      // A hard limit the upload settings were checked against (config.ts, memory-budget.ts).
+      // A hard limit the upload settings were checked against (config/upload.ts, memory-budget.ts).
       memory: appMemoryMiB(args.taskMemoryMiB),
       portMappings: [],
       readonlyRootFilesystem: true,
