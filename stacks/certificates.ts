@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
-import { usesClientCertificates, type CertificateConfig } from "./config";
+import { usesClientCertificates, type CertificateConfig, type PemSource } from "./config";
 import { createPrivateBucket } from "./storage";
 
 export const CERTIFICATE_OBJECT = "certificate.crt";
@@ -24,6 +24,8 @@ export const GENERATED_RENEWAL_HOURS = 30 * 24;
 export interface CertificatesArgs {
   appName: string;
   certificate: CertificateConfig;
+  /** Revocation lists the stack writes as crl.pem (certificate.crl; source stack with client certificates). */
+  crl?: PemSource;
   accessLogsBucket: pulumi.Input<string>;
   /** The name clients use (the NLB's DNS name): a generated certificate is made for it. */
   serverName: pulumi.Input<string>;
@@ -102,6 +104,8 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     [CERTIFICATE_OBJECT, certificatePem],
     [KEY_OBJECT, keyPem],
     ...(usesClientCertificates(cert.authMode) && cert.truststore ? [[TRUSTSTORE_OBJECT, pulumi.output(cert.truststore.pem)] as [string, pulumi.Output<string>]] : []),
+    // A new CRL is a new digest, so the tasks restart and nginx loads it.
+    ...(usesClientCertificates(cert.authMode) && args.crl ? [[CRL_OBJECT, pulumi.output(args.crl.pem)] as [string, pulumi.Output<string>]] : []),
   ];
   const objects = contents.map(
     ([key, content]) =>

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { containerDefinitions, DEFAULT_BEHAVIOUR, taskVolumes, type ContainerArgs } from "./containers";
+import { DEFAULTS } from "./config";
+import { containerDefinitions, taskVolumes, type ContainerArgs } from "./containers";
+import { DEFAULT_BEHAVIOUR } from "./testing/behaviour";
 
 const base: ContainerArgs = {
   ...DEFAULT_BEHAVIOUR,
@@ -7,7 +9,7 @@ const base: ContainerArgs = {
   images: { app: "registry/app@sha256:1", nginx: "registry/nginx@sha256:2" },
   dicomBucketName: "dicom-bucket",
   certificate: { mode: "FROMS3", authMode: "clientauth", bucketName: "cert-bucket" },
-  app: { prefix: "incoming", wadoUrl: "https://pacs.example.org/wado", logLevel: "WARNING", responseDelay: 2 },
+  app: { ...DEFAULTS.app, prefix: "incoming", wadoUrl: "https://pacs.example.org/wado", logLevel: "WARNING", responseDelay: 2 },
   upload: { partSizeMiB: 16, partConcurrency: 6, instanceConcurrency: 12, maxInstancesInFlight: 9 },
   logGroups: { app: "/x/app", nginx: "/x/nginx" },
   taskMemoryMiB: 2048,

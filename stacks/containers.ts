@@ -10,7 +10,7 @@ import {
   UPLOAD_PART_CONCURRENCY,
   UPLOAD_PART_SIZE_MIB,
 } from "../app/src/config-limits";
-import type { AppSettings, CertificateConfig, OidcConfig, UploadSettings } from "./config";
+import type { AppSettings, CertificateConfig, OidcConfig, StackConfig, UploadSettings } from "./config";
 import { drainTimings } from "./drain";
 import { appMemoryMiB, NGINX_MEMORY_MIB } from "./memory-budget";
 
@@ -99,14 +99,20 @@ export interface ContainerBehaviour {
   executeCommand: boolean;
 }
 
-/** The defaults of each (CONTRACT.md); stack config overrides them. */
-export const DEFAULT_BEHAVIOUR: ContainerBehaviour = {
-  duplicatePolicy: "overwrite",
-  bodyRate: { minBytesPerSecond: 1024, windowSeconds: 60 },
-  front: { maxConnectionsPerClient: 32, crlRequired: false, allowedClientSubjects: [] },
-  drainSeconds: 60,
-  executeCommand: false,
-};
+/** What the containers' behaviour takes from the stack configuration. */
+export function containerBehaviour(config: Pick<StackConfig, "app" | "front" | "certificateOptions" | "fargate">): ContainerBehaviour {
+  return {
+    duplicatePolicy: config.app.duplicatePolicy,
+    bodyRate: { minBytesPerSecond: config.app.bodyMinBytesPerSecond, windowSeconds: config.app.bodyRateWindowSeconds },
+    front: {
+      maxConnectionsPerClient: config.front.maxConnectionsPerClient,
+      crlRequired: config.certificateOptions.crlRequired,
+      allowedClientSubjects: config.certificateOptions.allowedClientSubjects,
+    },
+    drainSeconds: config.fargate.drainSeconds,
+    executeCommand: config.fargate.enableExecuteCommand,
+  };
+}
 
 export interface ContainerArgs extends ContainerBehaviour {
   region: string;

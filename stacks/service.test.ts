@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_BEHAVIOUR } from "./containers";
+import { DEFAULTS } from "./config";
+import { DEFAULT_BEHAVIOUR } from "./testing/behaviour";
 import { createService, type ServiceArgs } from "./service";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
@@ -23,8 +24,8 @@ function args(listener: aws.lb.Listener, overrides: Partial<ServiceArgs> = {}): 
       objects: [],
       contentSha256: "cd".repeat(32),
     },
-    fargate: { cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 6 },
-    app: { prefix: "dicom", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
+    fargate: { ...DEFAULTS.fargate, cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 6 },
+    app: { ...DEFAULTS.app, prefix: "dicom", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
     upload: { partSizeMiB: 8, partConcurrency: 5, instanceConcurrency: 7, maxInstancesInFlight: 3 },
     logRetentionDays: 30,
     upstreamTimeoutSeconds: 3600,
@@ -113,7 +114,7 @@ describe("createService", () => {
     const scaled = await record();
     expect(one(scaled.resources, "aws:ecs/service:Service").options.ignoreChanges).toEqual(["desiredCount"]);
     expect(inputs(one(scaled.resources, "aws:appautoscaling/target:Target"))).toMatchObject({ minCapacity: 2, maxCapacity: 6, resourceId: expect.stringMatching(/^service\/sv-\w+\/sv-\w+$/) });
-    const fixed = await record({ fargate: { cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1 } });
+    const fixed = await record({ fargate: { ...DEFAULTS.fargate, cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1 } });
     expect(one(fixed.resources, "aws:ecs/service:Service").options.ignoreChanges).toBeUndefined();
     expect(inputs(one(fixed.resources, "aws:ecs/service:Service")).desiredCount).toBe(1);
     expect(fixed.resources.filter((r) => r.type.startsWith("aws:appautoscaling"))).toEqual([]);

@@ -10,7 +10,7 @@ import { createCertificates } from "./certificates";
 import { createImages } from "./images";
 import { createLoadBalancer, UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { createService } from "./service";
-import { DEFAULT_BEHAVIOUR, PORTS, TARGET_HEALTH_PATH, type ContainerBehaviour } from "./containers";
+import { containerBehaviour, PORTS, TARGET_HEALTH_PATH } from "./containers";
 import { drainTimings } from "./drain";
 import { createInterfaceEndpoints } from "./interface-endpoints";
 import { createS3EndpointPolicy } from "./s3-endpoint-policy";
@@ -38,10 +38,9 @@ export function guardPlaceholders(config: Pick<StackConfig, "placeholders">, dry
 
 export function createStack(config: StackConfig) {
   guardPlaceholders(config);
-  guardWorldIngress({ ...config, allowWorldIngress: false });
+  guardWorldIngress(config);
   const { appName } = config;
-  const behaviour: ContainerBehaviour = DEFAULT_BEHAVIOUR;
-  const security = { dataReaders: [] as string[], interfaceEndpoints: true, deployRoleArn: undefined as string | undefined };
+  const behaviour = containerBehaviour(config);
   const provider = new aws.Provider(`${appName}-aws`, {
     region: config.region as aws.Region,
     defaultTags: { tags: deploymentTags(config) },
@@ -52,7 +51,7 @@ export function createStack(config: StackConfig) {
   const accountId = caller.accountId;
   const partition = aws.getPartitionOutput({}, { provider }).partition;
   // The identity running `pulumi up` administers the DICOM key: its role's ARN, not its session's.
-  const deployRoleArn = security.deployRoleArn ?? aws.iam.getSessionContextOutput({ arn: caller.arn }, { provider }).issuerArn;
+  const deployRoleArn = config.deployRoleArn ?? aws.iam.getSessionContextOutput({ arn: caller.arn }, { provider }).issuerArn;
   const taskRole = taskRoleArn(partition, accountId, appName);
   const zones = aws.getAvailabilityZonesOutput(
     { state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] },
@@ -86,7 +85,7 @@ export function createStack(config: StackConfig) {
       encryption: config.bucketEncryption,
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
-      access: { partition, region: config.region, deployRoleArn, taskRoleArn: taskRole, dataReaders: security.dataReaders },
+      access: { partition, region: config.region, deployRoleArn, taskRoleArn: taskRole, dataReaders: config.dataReaders },
     },
     opts,
   );
@@ -115,6 +114,7 @@ export function createStack(config: StackConfig) {
     {
       appName,
       certificate: config.certificate,
+      crl: config.certificateOptions.crl,
       accessLogsBucket: storage.accessLogs.name,
       serverName: loadBalancer.dnsName,
     },
@@ -132,7 +132,7 @@ export function createStack(config: StackConfig) {
       images,
       dicomBucket: storage.dicom,
       kmsKeyArn: storage.kmsKeyArn,
-      certificate: certificates,
+      certificate: { ...certificates, kmsKeyArn: config.certificateOptions.kmsKeyArn },
       fargate: config.fargate,
       app: config.app,
       oidc: config.oidc,
@@ -156,7 +156,7 @@ export function createStack(config: StackConfig) {
     },
     opts,
   );
-  if (security.interfaceEndpoints) {
+  if (config.network.interfaceEndpoints) {
     createInterfaceEndpoints(
       { appName, region: config.region, vpcId: network.vpcId, subnetIds: network.privateSubnetIds, clientSecurityGroupId: service.taskSecurityGroupId },
       opts,

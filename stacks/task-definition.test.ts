@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_BEHAVIOUR } from "./containers";
+import { DEFAULTS } from "./config";
+import { DEFAULT_BEHAVIOUR } from "./testing/behaviour";
 import { createTaskDefinition, type TaskDefinitionArgs } from "./task-definition";
 import { containerEnv, inputs, json, ofType, one, recordComponent } from "./testing/harness";
 
@@ -18,8 +19,8 @@ function args(overrides: Partial<TaskDefinitionArgs> = {}): TaskDefinitionArgs {
       objectArns: ["arn:aws:s3:::cert-bucket/certificate.crt"],
       contentSha256: "cd".repeat(32),
     },
-    fargate: { cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 6 },
-    app: { prefix: "dicom", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
+    fargate: { ...DEFAULTS.fargate, cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 6 },
+    app: { ...DEFAULTS.app, prefix: "dicom", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
     upload: { partSizeMiB: 8, partConcurrency: 5, instanceConcurrency: 7, maxInstancesInFlight: 3 },
     logRetentionDays: 30,
     upstreamTimeoutSeconds: 3600,

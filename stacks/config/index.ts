@@ -22,6 +22,10 @@ import { ConfigError, NAMESPACE, Reader, type ParseOptions } from "./reader";
 import { regionBlock } from "./region";
 import { tagsBlock } from "./tags";
 import { uploadBlock } from "./upload";
+import { accessBlock } from "./access";
+import { certificateOptionsBlock } from "./certificate-options";
+import { frontBlock } from "./front";
+import { allowWorldIngressBlock, networkBlock } from "./network";
 
 export { ConfigError, NAMESPACE, type ParseOptions } from "./reader";
 export { AUTH_MODES, usesBearerTokens, usesClientCertificates, type AuthMode } from "./auth-mode";
@@ -33,6 +37,10 @@ export type { FargateConfig } from "./fargate";
 export type { AppSettings, LogLevel } from "./app";
 export type { UploadSettings } from "./upload";
 export { LOG_RETENTION_DAYS } from "./logs";
+export type { DuplicatePolicy } from "./app";
+export type { CertificateOptions } from "./certificate-options";
+export type { FrontConfig } from "./front";
+export type { NetworkConfig } from "./network";
 
 /** The blocks in reading order: a block's `earlier` comes from the blocks before it, problems come out in this order. */
 const BLOCKS = [
@@ -51,6 +59,11 @@ const BLOCKS = [
   imagesBlock,
   protectionBlock,
   logsBlock,
+  certificateOptionsBlock,
+  frontBlock,
+  accessBlock,
+  networkBlock,
+  allowWorldIngressBlock,
 ] as const;
 
 // Fails to compile when a block is listed before one it reads from (the error names the value).

@@ -13,6 +13,12 @@ export interface NginxSettings {
   listen: { host: string; port: number };
   healthListen: { host: string; port: number };
   upstreamTimeoutSeconds: number;
+  outDir: string;
+  maxConnectionsPerClient: number;
+  bodyRateWindowSeconds: number;
+  shutdownTimeoutSeconds: number;
+  crlRequired: boolean;
+  allowedClientSubjects: string[];
   s3: { endpoint?: string; forcePathStyle: boolean; region?: string };
 }
 
