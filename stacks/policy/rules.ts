@@ -13,6 +13,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import { leastPrivilegePolicies } from "./least-privilege";
 
 export const T = {
   bucket: "aws:s3/bucket:Bucket",
@@ -139,7 +140,7 @@ export const deploymentTag: ResourceValidationPolicy = {
   },
 };
 
-export const policies = [bucketsEncrypted, noPublicBuckets, tlsListeners, noWorldIngress, deploymentTag];
+export const policies = [bucketsEncrypted, noPublicBuckets, tlsListeners, noWorldIngress, deploymentTag, ...leastPrivilegePolicies];
 
 function ofType(args: StackValidationArgs, type: string): PolicyResource[] {
   return args.resources.filter((r) => r.type === type);
