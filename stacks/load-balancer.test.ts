@@ -1,4 +1,10 @@
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { main as plan } from "./plan";
+import { evaluatePolicies } from "./policy/evaluate";
+import { policies } from "./policy/rules";
+import { recordStack } from "./offline/record";
+import { readStackFile } from "./offline/stack-file";
 import { createLoadBalancer, listenerIdleTimeoutSeconds, TLS_POLICY, UPSTREAM_TIMEOUT_SECONDS, type LoadBalancerArgs } from "./load-balancer";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
@@ -86,5 +92,25 @@ describe("createLoadBalancer", () => {
 
   it("refuses ACM mode without a certificate", async () => {
     await expect(recordComponent((opts) => createLoadBalancer({ ...base, certificateMode: "ACM" }, opts))).rejects.toThrow(/certificate ARN/);
+  });
+});
+
+describe("the ACM example stack file (stacks/examples/Pulumi.acm.yaml)", () => {
+  const REPO = path.resolve(__dirname, "..");
+  const FILE = "stacks/examples/Pulumi.acm.yaml";
+
+  it("plans a TLS listener with AWS's post-quantum TLS 1.3 policy and a target check on /live", async () => {
+    const { code, stdout } = await plan([FILE, "--json"], REPO);
+    expect(code).toBe(0);
+    const planned = JSON.parse(stdout) as { type: string; inputs: Record<string, any> }[];
+    const listener = planned.find((r) => r.type === "aws:lb/listener:Listener")!.inputs;
+    expect(listener).toMatchObject({ protocol: "TLS", sslPolicy: "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09" });
+    expect(planned.find((r) => r.type === "aws:lb/targetGroup:TargetGroup")!.inputs.healthCheck).toMatchObject({ port: "8081", path: "/live" });
+  });
+
+  it("passes every policy of the pack", async () => {
+    const file = readStackFile(FILE, REPO);
+    const { resources } = await recordStack(file.stack, file.config, undefined, { projectDir: file.projectDir, warnings: [] });
+    expect(await evaluatePolicies(resources, policies, { "no-world-ingress": "mandatory" })).toEqual([]);
   });
 });
