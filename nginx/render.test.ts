@@ -263,6 +263,84 @@ describe("FROMS3", () => {
   });
 });
 
+describe("revocation (crl.pem) and the subject allowlist", () => {
+  const clientauth = async (files: Record<string, string>, env: Record<string, string> = {}) => {
+    const bucket = await bucketWith(files);
+    return { bucket, result: await runRender({ ...certBucketEnv(s3, bucket), AUTH_MODE: "clientauth", ...ports, ...env }) };
+  };
+
+  it("writes crl.pem beside the truststore and loads it as ssl_crl, saying what it holds", async () => {
+    const { result } = await clientauth({ ...fullSet(), "crl.pem": pki.crl.current }, { CRL_REQUIRED: "true" });
+    expect(result.code, result.output).toBe(0);
+    expect(readFileSync(join(result.outDir, "tls", "crl.pem"), "utf8")).toBe(pki.crl.current);
+    const conf = readFileSync(join(result.outDir, "nginx.conf"), "utf8");
+    expect(conf).toContain(`ssl_crl ${join(result.outDir, "tls", "crl.pem")};`);
+    expect(result.output).toMatch(/revocation: CRL of "CN=Trusted Test CA,O=Front Test" with 1 revoked certificate\(s\), issued \S+, next update \S+/);
+    expect(result.output).not.toMatch(/WARNING|ERROR/);
+  });
+
+  it("uses a crl.pem it finds even when CRL_REQUIRED is false; without one it says revocation is not checked", async () => {
+    const used = await clientauth({ ...fullSet(), "crl.pem": pki.crl.current });
+    expect(used.result.code, used.result.output).toBe(0);
+    expect(readFileSync(join(used.result.outDir, "nginx.conf"), "utf8")).toContain("ssl_crl ");
+    const none = await clientauth(fullSet());
+    expect(none.result.code, none.result.output).toBe(0);
+    expect(none.result.output).toMatch(/no s3:\/\/certs-\d+\/crl\.pem: client certificates are not checked for revocation/);
+    expect(readFileSync(join(none.result.outDir, "nginx.conf"), "utf8")).not.toContain("ssl_crl");
+  });
+
+  it("CRL_REQUIRED=true without crl.pem fails closed, like a missing truststore, and removes an earlier configuration", async () => {
+    const { bucket, result: first } = await clientauth({ ...fullSet(), "crl.pem": pki.crl.current }, { CRL_REQUIRED: "true" });
+    expect(first.code, first.output).toBe(0);
+    await putFiles(s3.client, bucket, { "crl.pem": null });
+    const env = { ...certBucketEnv(s3, bucket), AUTH_MODE: "clientauth", CRL_REQUIRED: "true", ...ports };
+    const second = await runRender(env, dirname(first.outDir));
+    expect(second.code).toBe(1);
+    expect(second.output).toContain(`CRL_REQUIRED=true but s3://${bucket}/crl.pem does not exist; refusing to start without revocation checks`);
+    expectNothingWritten(second.outDir);
+  });
+
+  const unusable: Array<[string, () => string, RegExp]> = [
+    ["a crl.pem that is not PEM", () => "revoked: modality-3\n", /crl\.pem holds no PEM CRL/],
+    ["a CRL that does not parse", () => "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", /crl\.pem cannot be read as a CRL/],
+    ["a CRL no trusted CA signed", () => pki.crl.otherCa, /crl\.pem \(issuer "CN=Unknown Test CA,O=Front Test"\) is not signed by a CA in truststore\.crt/],
+    ["a certificate hidden in crl.pem (nginx would trust it)", () => pki.crl.current + pki.otherCa.certPem, /crl\.pem holds CERTIFICATE blocks; it must hold CRLs only/],
+  ];
+  for (const [name, crl, message] of unusable) {
+    for (const required of ["true", "false"]) {
+      it(`fails on ${name} (CRL_REQUIRED=${required})`, async () => {
+        const { result } = await clientauth({ ...fullSet(), "crl.pem": crl() }, { CRL_REQUIRED: required });
+        expect(result.code).toBe(1);
+        expect(result.output).toMatch(message);
+        expectNothingWritten(result.outDir);
+      });
+    }
+  }
+
+  it("starts with an expired CRL but logs an ERROR naming the issuer, the date and what nginx will do", async () => {
+    const { result } = await clientauth({ ...fullSet(), "crl.pem": pki.crl.expired }, { CRL_REQUIRED: "true" });
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain(
+      `ERROR: s3://${result.output.match(/s3:\/\/(certs-\d+)\//)![1]}/crl.pem: the CRL of "CN=Trusted Test CA,O=Front Test" expired at ${pki.crl.expiredNextUpdate} (its nextUpdate). ` +
+        "nginx now refuses EVERY client certificate issued by",
+    );
+  });
+
+  it("warns that a trusted CA without a CRL will have all its clients refused", async () => {
+    const { result } = await clientauth({ ...fullSet(), "truststore.crt": pki.ca.certPem + pki.otherCa.certPem, "crl.pem": pki.crl.current });
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(/WARNING: s3:\/\/certs-\d+\/crl\.pem has no CRL from "CN=Unknown Test CA,O=Front Test"/);
+  });
+
+  it("renders ALLOWED_CLIENT_SUBJECTS into a configuration nginx accepts, and names them", async () => {
+    const subjects = [pki.client.dn, 'CN=Smith\\, John (CT.1) "east" $x+OU=a,O=H'];
+    const { result } = await clientauth(fullSet(), { ALLOWED_CLIENT_SUBJECTS: JSON.stringify(subjects) });
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain(`only these client certificate subjects may send (ALLOWED_CLIENT_SUBJECTS): "${subjects[0]}"; "${subjects[1]}"`);
+    expect(readFileSync(join(result.outDir, "nginx.conf"), "utf8")).toContain("$front_client_allowed");
+  });
+});
+
 describe("ACM", () => {
   it("serves a self-signed certificate for the load balancer's hop, with a warning", async () => {
     const result = await runRender({ AUTH_MODE: "anonymous", CERT_MODE: "ACM", ...ports });

@@ -82,10 +82,7 @@ describe("containerDefinitions", () => {
   it("runs both containers on a read-only root file system, with a volume for each path they write", () => {
     const [nginx, app] = containerDefinitions(base);
     expect([nginx.readonlyRootFilesystem, app.readonlyRootFilesystem]).toEqual([true, true]);
-    expect(nginx.mountPoints).toEqual([
-      { sourceVolume: "nginx-out", containerPath: "/run/front", readOnly: false },
-      { sourceVolume: "nginx-tmp", containerPath: "/tmp", readOnly: false },
-    ]);
+    expect(nginx.mountPoints).toEqual([{ sourceVolume: "nginx-out", containerPath: "/run/front", readOnly: false }]);
     expect(app.mountPoints).toEqual([{ sourceVolume: "app-tmp", containerPath: "/tmp", readOnly: false }]);
     // nginx writes only under OUT_DIR (nginx/lib/layout.js), and OUT_DIR is a volume.
     expect(env([nginx], "nginx").OUT_DIR).toBe("/run/front");

@@ -49,11 +49,9 @@ export const NGINX_OUT_DIR = "/run/front";
  * declared VOLUME in its Dockerfile so Fargate copies the image's ownership onto it.
  */
 export const WRITABLE_PATHS: Record<"app" | "nginx", { volume: string; path: string }[]> = {
-  // OUT_DIR: everything nginx and nginx/render write (nginx/lib/layout.js); /tmp for openssl and Node.
-  nginx: [
-    { volume: "nginx-out", path: NGINX_OUT_DIR },
-    { volume: "nginx-tmp", path: "/tmp" },
-  ],
+  // OUT_DIR: everything nginx and nginx/render write, and nothing else (nginx/lib/layout.js,
+  // nginx/read-only-root.test.ts).
+  nginx: [{ volume: "nginx-out", path: NGINX_OUT_DIR }],
   // With S3_BUCKET set the app writes no files (DATA_DIR is the embedded store's, unused); /tmp for Node.
   app: [{ volume: "app-tmp", path: "/tmp" }],
 };

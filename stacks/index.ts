@@ -18,3 +18,7 @@ export const serverCertificate = outputs.serverCertificate;
 export const logGroups = outputs.logGroups;
 export const clusterName = outputs.clusterName;
 export const serviceName = outputs.serviceName;
+export const auditTrailBucketName = outputs.auditTrailBucketName;
+export const alarmTopicArn = outputs.alarmTopicArn;
+export const eventQueueUrl = outputs.eventQueueUrl;
+export const eventQueueArn = outputs.eventQueueArn;

@@ -73,8 +73,8 @@ describe("npm run plan", () => {
     expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-certificate-crt")).toMatch(/certificate\.crt {2}content=1 PEM certificate/);
     expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-certificate-key")).toContain("content=[secret]");
     expect(row(stdout, "aws:s3:BucketObjectv2", "stowrs-prod-truststore-crt")).toContain("PLACEHOLDER client CA");
-    const warnings = stdout.slice(stdout.indexOf("\nWarnings (3):"));
-    for (const key of ["allowedPeers", "app", "certificate"]) expect(warnings).toContain(`stowrs-to-s3:${key}: placeholder`);
+    const warnings = stdout.slice(stdout.indexOf("\nWarnings (4):"));
+    for (const key of ["allowedPeers", "app", "certificate", "alarms"]) expect(warnings).toContain(`stowrs-to-s3:${key}: placeholder`);
     expect(stdout).not.toContain("BEGIN PRIVATE KEY");
     const json = await cli(["prod", "--json"]);
     expect(json.stdout).not.toContain("PRIVATE KEY");

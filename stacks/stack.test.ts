@@ -71,6 +71,8 @@ describe("createStack wiring", () => {
     const { resources } = await recordWith({
       upload: { partSizeMiB: 32, partConcurrency: 9, instanceConcurrency: 17 },
       app: { prefix: "in", wadoUrl: "https://pacs.example.org/wado", logLevel: "ERROR", responseDelay: 3 },
+      // The log alarms need INFO lines (config/alarms.ts refuses ERROR with alarms on).
+      alarms: { enabled: false },
     });
     expect(containerEnv(resources, "app")).toMatchObject({
       UPLOAD_PART_SIZE_MIB: "32",
@@ -117,6 +119,10 @@ describe("createStack wiring", () => {
       logGroups: { app: "/stowrs-test/ecs/app", nginx: "/stowrs-test/ecs/nginx", flowLogs: "/stowrs-test/vpc-flow-logs" },
       clusterName: expect.stringMatching(/^stowrs-test-/),
       serviceName: expect.stringMatching(/^stowrs-test-/),
+      auditTrailBucketName: expect.stringMatching(/^stowrs-test-audit-trail-/),
+      alarmTopicArn: "arn:aws:sns:eu-central-1:123456789012:stowrs-test-alarms",
+      eventQueueUrl: "https://sqs.eu-central-1.amazonaws.com/123456789012/stowrs-test-instances",
+      eventQueueArn: "arn:aws:sqs:eu-central-1:123456789012:stowrs-test-instances",
     });
     expect(resources.length).toBeGreaterThan(50);
   });
@@ -193,7 +199,8 @@ describe("prod safety", () => {
   });
 
   it("keeps container and flow logs, and access logs, for the configured time", async () => {
-    const { resources } = await recordWith({ logRetentionDays: 90, accessLogRetentionDays: 400 });
+    // The audit trail's own retention: audit-trail.test.ts.
+    const { resources } = await recordWith({ logRetentionDays: 90, accessLogRetentionDays: 400, auditTrail: { enabled: false } });
     expect(ofType(resources, "aws:cloudwatch/logGroup:LogGroup").map((g) => inputs(g).retentionInDays)).toEqual([90, 90, 90]);
     const lifecycle = ofType(resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
       .flatMap((r) => inputs(r).rules)
@@ -207,6 +214,7 @@ describe("prod safety", () => {
     expect(protectedNames.sort()).toEqual([
       "aws:kms/key:Key stowrs-test-dicom",
       "aws:s3/bucket:Bucket stowrs-test-access-logs",
+      "aws:s3/bucket:Bucket stowrs-test-audit-trail",
       "aws:s3/bucket:Bucket stowrs-test-dicom",
     ]);
     expect(inputs(one(resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(true);
@@ -222,7 +230,7 @@ describe("the committed stack files", () => {
     const service = one(resources, "aws:ecs/service:Service");
     expect(inputs(service).waitForSteadyState).toBe(true);
     expect(inputs(one(resources, "aws:lb/loadBalancer:LoadBalancer")).enableDeletionProtection).toBe(true);
-    expect(resources.filter((r) => r.options.protect).map((r) => r.name).sort()).toEqual(["stowrs-prod-access-logs", "stowrs-prod-dicom", "stowrs-prod-dicom"]);
+    expect(resources.filter((r) => r.options.protect).map((r) => r.name).sort()).toEqual(["stowrs-prod-access-logs", "stowrs-prod-audit-trail", "stowrs-prod-dicom", "stowrs-prod-dicom"]);
     const objects = ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((o) => inputs(o).key).sort();
     expect(objects).toEqual(["certificate.crt", "certificate.key", "truststore.crt"]);
   });

@@ -16,6 +16,11 @@ import { createInterfaceEndpoints } from "./interface-endpoints";
 import { createS3EndpointPolicy } from "./s3-endpoint-policy";
 import { taskRoleArn } from "./task-roles";
 import { guardWorldIngress } from "./world-ingress";
+import { createAuditTrail } from "./audit-trail";
+import { createDicomEvents } from "./events";
+import { createAlarms } from "./alarms";
+import type { ServerCertificateSource } from "./certificate-expiry";
+import { appMemoryMiB } from "./memory-budget";
 
 export const AVAILABILITY_ZONES = 2;
 
@@ -86,6 +91,8 @@ export function createStack(config: StackConfig) {
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
       access: { partition, region: config.region, deployRoleArn, taskRoleArn: taskRole, dataReaders: config.dataReaders },
+      lifecycle: config.lifecycle,
+      objectLock: config.objectLock,
     },
     opts,
   );
@@ -162,6 +169,36 @@ export function createStack(config: StackConfig) {
       opts,
     );
   }
+  const auditTrail = createAuditTrail(
+    {
+      appName,
+      region: config.region,
+      accountId,
+      dicomBucketArn: storage.dicom.arn,
+      settings: config.auditTrail,
+      protectData: config.protectData,
+    },
+    opts,
+  );
+
+  const events = createDicomEvents({ appName, dicomBucket: storage.dicom, prefix: config.app.prefix, settings: config.events }, opts);
+
+  const alarms = createAlarms(
+    {
+      appName,
+      accountId,
+      settings: config.alarms,
+      loadBalancerArn: loadBalancer.arn,
+      targetGroupArn: loadBalancer.targetGroupArn,
+      clusterName: service.clusterName,
+      serviceName: service.serviceName,
+      appLogGroupName: service.logGroupNames.app,
+      appMemoryShare: appMemoryMiB(config.fargate.memory) / config.fargate.memory,
+      certificate: serverCertificateSource(config.certificate, certificates.serverCertificatePem),
+      deadLetterQueueName: events?.deadLetterQueueName,
+    },
+    opts,
+  );
 
   return {
     serviceUrl: pulumi.interpolate`https://${loadBalancer.dnsName}`,
@@ -181,7 +218,18 @@ export function createStack(config: StackConfig) {
     },
     clusterName: service.clusterName,
     serviceName: service.serviceName,
+    auditTrailBucketName: auditTrail?.bucketName ?? pulumi.output("(audit trail off)"),
+    alarmTopicArn: alarms?.topicArn ?? pulumi.output("(alarms off)"),
+    eventQueueUrl: events?.queueUrl ?? pulumi.output("(events off)"),
+    eventQueueArn: events?.queueArn ?? pulumi.output("(events off)"),
   };
+}
+
+/** What the certificate expiry alarm can watch: ACM's certificate, the one the stack wrote, or nothing it can see. */
+function serverCertificateSource(certificate: StackConfig["certificate"], writtenPem: pulumi.Output<string> | undefined): ServerCertificateSource {
+  if (certificate.mode === "ACM") return { kind: "acm", arn: certificate.arn };
+  if (certificate.source === "stack" && writtenPem) return { kind: "pem", pem: writtenPem };
+  return { kind: "external" };
 }
 
 export type StackOutputs = ReturnType<typeof createStack>;

@@ -6,6 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BucketEncryption } from "./config";
 import { dicomKeyPolicy, objectAccessStatement } from "./dicom-access";
+import type { LifecycleSettings, ObjectLockSettings } from "./config";
+import { createObjectLock, dicomLifecycleRules } from "./data-lifecycle";
 
 export type EncryptionSpec = { kind: "SSE-KMS"; keyArn: pulumi.Input<string> } | { kind: "SSE-S3" };
 
@@ -21,6 +23,10 @@ export interface PrivateBucketArgs {
   /** Statements added to the bucket policy after the TLS-only denial. */
   policyStatements?: (bucketArn: pulumi.Output<string>) => pulumi.Input<Record<string, unknown>>[];
   expireObjectsAfterDays?: number;
+  /** Days before S3 aborts an unfinished multipart upload and drops its parts. @default 7 */
+  abortIncompleteUploadDays?: number;
+  /** Lifecycle rules after the bucket's own (one lifecycle configuration per bucket holds them all). */
+  lifecycleRules?: aws.types.input.s3.BucketLifecycleConfigurationRule[];
 }
 
 export interface PrivateBucket {
@@ -28,6 +34,9 @@ export interface PrivateBucket {
   /** Bucket name (the provider's id). */
   name: pulumi.Output<string>;
   arn: pulumi.Output<string>;
+  /** Settings others must wait for: Object Lock needs versioning on, CloudTrail its bucket policy. */
+  versioning: aws.s3.BucketVersioning;
+  policy: aws.s3.BucketPolicy;
 }
 
 export function createPrivateBucket(
@@ -76,7 +85,7 @@ export function createPrivateBucket(
     },
     keep,
   );
-  new aws.s3.BucketVersioning(
+  const versioning = new aws.s3.BucketVersioning(
     `${name}-versioning`,
     { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
     keep,
@@ -90,7 +99,7 @@ export function createPrivateBucket(
           id: "abort-incomplete-multipart-uploads",
           status: "Enabled",
           filter: {},
-          abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+          abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
         },
         ...(args.expireObjectsAfterDays
           ? [
@@ -103,6 +112,7 @@ export function createPrivateBucket(
               },
             ]
           : []),
+        ...(args.lifecycleRules ?? []),
       ],
     },
     keep,
@@ -115,7 +125,7 @@ export function createPrivateBucket(
     );
   }
   const extra = args.policyStatements?.(bucket.arn) ?? [];
-  new aws.s3.BucketPolicy(
+  const policy = new aws.s3.BucketPolicy(
     `${name}-policy`,
     {
       bucket: bucket.id,
@@ -137,7 +147,7 @@ export function createPrivateBucket(
     // A policy put before the public access block could briefly be evaluated without it.
     { ...keep, dependsOn: [publicAccess, ownership] },
   );
-  return { bucket, name: bucket.id, arn: bucket.arn };
+  return { bucket, name: bucket.id, arn: bucket.arn, versioning, policy };
 }
 
 export interface StorageArgs {
@@ -158,6 +168,10 @@ export interface StorageArgs {
     /** dataReaders: principals besides the task role that may read and delete DICOM objects. */
     dataReaders: string[];
   };
+  /** Storage class transitions, noncurrent-version expiry and upload cleanup of the DICOM bucket. */
+  lifecycle?: LifecycleSettings;
+  /** S3 Object Lock (governance mode) with a default retention on the DICOM bucket. */
+  objectLock?: ObjectLockSettings;
 }
 
 export interface Storage {
@@ -231,8 +245,11 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
           .all([arn, args.access.taskRoleArn])
           .apply(([bucketArn, taskRoleArn]) => objectAccessStatement(bucketArn, taskRoleArn, args.access.dataReaders)),
       ],
+      abortIncompleteUploadDays: args.lifecycle?.abortIncompleteUploadDays,
+      lifecycleRules: args.lifecycle ? dicomLifecycleRules(args.lifecycle) : undefined,
     },
     opts,
   );
+  if (args.objectLock?.enabled) createObjectLock(`${appName}-dicom`, dicom, args.objectLock, opts);
   return { dicom, accessLogs, kmsKeyArn, encryption };
 }

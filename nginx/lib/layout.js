@@ -15,6 +15,7 @@ export function layout(outDir) {
     certificate: join(tls, "certificate.crt"),
     key: join(tls, "certificate.key"),
     truststore: join(tls, "truststore.crt"),
+    crl: join(tls, "crl.pem"),
     tmp,
     temp: {
       clientBody: join(tmp, "client_body"),

@@ -14,14 +14,58 @@ const TLS12_CIPHERS = [
 /** @param {{ host: string, port: number }} a */
 const hostPort = (a) => `${a.host}:${a.port}`;
 
+/** What a client refused by MAX_CONNECTIONS_PER_CLIENT is told to wait before trying again. */
+export const RETRY_AFTER_SECONDS = 10;
+
+/** A string as an nginx quoted token: nginx reads \\ as \ and \" as " inside double quotes. */
+const quoted = (text) => `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+
+/** A regular expression matching exactly `text`, case and all (nginx's plain map keys ignore case). */
+const exactly = (text) => `~^${text.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&")}$`;
+
+/**
+ * The key requests are counted by: the verified certificate's subject, so that every sender
+ * behind one address (a PACS gateway, a NAT) has its own allowance; by address without one.
+ * nginx ignores keys over 255 bytes (they would not be limited), so a subject longer than
+ * 250 is counted by its certificate's fingerprint instead.
+ */
+function clientKeyMap(clientAuth) {
+  if (!clientAuth) return "";
+  return `
+    map $ssl_client_s_dn $front_client_key {
+        "" "addr:$binary_remote_addr";
+        "~^.{1,250}$" "dn:$ssl_client_s_dn";
+        default "cert:$ssl_client_fingerprint";
+    }
+`;
+}
+
+/** 1 for a subject on ALLOWED_CLIENT_SUBJECTS (compared exactly, case included), else 0. */
+function allowedSubjectsMap(subjects) {
+  if (subjects.length === 0) return "";
+  const rows = subjects.map((dn) => `        ${quoted(exactly(dn))} 1;`).join("\n");
+  return `
+    # ALLOWED_CLIENT_SUBJECTS: only these verified subjects may send; others get 403.
+    map $ssl_client_s_dn $front_client_allowed {
+        default 0;
+${rows}
+    }
+`;
+}
+
 /**
  * @param {import("./settings.js").Settings} settings
  * @param {ReturnType<typeof import("./layout.js").layout>} paths
- * @param {{ selfSigned: boolean }} certificate
+ * @param {{ selfSigned: boolean, crl?: boolean }} certificate
  */
 export function renderNginxConf(settings, paths, certificate) {
   const clientAuth = settings.clientCertificates;
   const timeout = `${settings.upstreamTimeoutSeconds}s`;
+  const window = `${settings.bodyRateWindowSeconds}s`;
+  const limit = settings.maxConnectionsPerClient;
+  const allowlist = clientAuth && settings.allowedClientSubjects.length > 0;
+  // nginx reads worker_shutdown_timeout 0 as "no bound"; SHUTDOWN_TIMEOUT_SECONDS=0 means "do not wait".
+  const shutdownTimeout = settings.shutdownTimeoutSeconds === 0 ? "1ms" : `${settings.shutdownTimeoutSeconds}s`;
 
   // An empty value makes nginx drop the header, so in anonymous mode a
   // client-sent X-Client-DN never reaches the app either.
@@ -31,7 +75,15 @@ export function renderNginxConf(settings, paths, certificate) {
     ? `
         ssl_client_certificate ${paths.truststore};
         ssl_verify_client on;
-        ssl_verify_depth 4;
+        ssl_verify_depth 4;${
+          certificate.crl
+            ? `
+        # Revoked certificates are refused (400, "certificate revoked"). With a CRL loaded, OpenSSL
+        # wants a current CRL from every CA in a client's chain: an expired one, or none for a CA,
+        # refuses all of that CA's certificates.
+        ssl_crl ${paths.crl};`
+            : ""
+        }
         # nginx answers 400 for both; say which one it was.
         error_page 495 = @client_certificate_rejected;
         error_page 496 = @client_certificate_missing;
@@ -50,6 +102,38 @@ export function renderNginxConf(settings, paths, certificate) {
 `
     : "";
 
+  const limitErrorPage = limit > 0 ? "\n        error_page 429 = @too_many_requests;" : "";
+  const limitLocation =
+    limit > 0
+      ? `
+        location @too_many_requests {
+            add_header Retry-After ${RETRY_AFTER_SECONDS} always;
+            return 429 "Too many requests in progress from this client (MAX_CONNECTIONS_PER_CLIENT=${limit}); retry when one has finished.\\n";
+        }
+`
+      : "";
+  const limitInLocation =
+    limit > 0
+      ? `
+            # At most ${limit} requests in progress per client (429 with Retry-After beyond that).
+            limit_conn per_client ${limit};`
+      : "";
+  const allowInLocation = allowlist
+    ? `
+            if ($front_client_allowed = 0) {
+                return 403 "The client certificate \\"$ssl_client_s_dn\\" is valid but not allowed to send to this endpoint.\\n";
+            }`
+    : "";
+  const limitZone =
+    limit > 0
+      ? `${clientKeyMap(clientAuth)}
+    # Requests in progress (not idle keep-alive connections; each HTTP/2 stream counts) per client.
+    limit_conn_zone ${clientAuth ? "$front_client_key" : "$binary_remote_addr"} zone=per_client:10m;
+    limit_conn_status 429;
+    limit_conn_log_level warn;
+`
+      : "";
+
   return `# Written by nginx/render (AUTH_MODE=${settings.authMode}, CERT_MODE=${settings.certMode}${
     certificate.selfSigned ? ", self-signed server certificate" : ""
   }).
@@ -59,6 +143,9 @@ export function renderNginxConf(settings, paths, certificate) {
 worker_processes auto;
 pid ${paths.pid};
 error_log stderr notice;
+# On SIGQUIT (what entrypoint.sh turns SIGTERM into) requests in flight get this long to
+# finish before their connections are closed: SHUTDOWN_TIMEOUT_SECONDS, as for the app.
+worker_shutdown_timeout ${shutdownTimeout};
 
 events {
     worker_connections 1024;
@@ -86,11 +173,13 @@ http {
     client_max_body_size ${settings.maxRequestBytes};
     client_body_buffer_size 256k;
     # Per read/write, not per request: a multi-GiB upload may take hours as long as it keeps moving.
-    client_header_timeout 60s;
-    client_body_timeout 300s;
-    send_timeout 300s;
+    # BODY_RATE_WINDOW_SECONDS, the app's window for a body's average rate: a client silent
+    # for that long is cut here too, so the front never waits on a sender longer than the app.
+    client_header_timeout ${window};
+    client_body_timeout ${window};
+    send_timeout ${window};
     keepalive_timeout 75s;
-
+${limitZone}${allowedSubjectsMap(allowlist ? settings.allowedClientSubjects : [])}
     upstream app {
         server ${hostPort(settings.upstream)};
         keepalive 32;
@@ -110,8 +199,10 @@ http {
         ssl_session_cache shared:tls:10m;
         ssl_session_timeout 1h;
         ssl_session_tickets off;
-${clientAuthBlock}
-        location / {
+${clientAuthBlock}${limitErrorPage}
+
+        location / {${allowInLocation}${limitInLocation}
+
             # No URI part: the path and query reach the app exactly as the client sent them.
             proxy_pass http://app;
             proxy_http_version 1.1;
@@ -130,7 +221,7 @@ ${clientAuthBlock}
             proxy_send_timeout ${timeout};
             proxy_read_timeout ${timeout};
         }
-${clientAuthLocations}    }
+${clientAuthLocations}${limitLocation}    }
 
     # Plain HTTP for the load balancer's health checks.
     server {

@@ -3,9 +3,9 @@ import { layout } from "./layout.js";
 import { renderNginxConf } from "./nginx-conf.js";
 import { readSettings } from "./settings.js";
 
-function conf(env: Record<string, string>, selfSigned = false): string {
+function conf(env: Record<string, string>, selfSigned = false, crl = false): string {
   const settings = readSettings({ OUT_DIR: "/run/front", CERT_BUCKET: "certs", ...env });
-  return renderNginxConf(settings, layout(settings.outDir), { selfSigned });
+  return renderNginxConf(settings, layout(settings.outDir), { selfSigned, crl });
 }
 
 const clientauth = () => conf({ AUTH_MODE: "clientauth", CERT_MODE: "FROMS3" });
@@ -86,5 +86,59 @@ describe("renderNginxConf", () => {
 
   it("defaults the body limit to the app's 50 GiB", () => {
     expect(clientauth()).toContain("client_max_body_size 53687091200;");
+  });
+
+  it("limits requests in progress per certificate subject with client certificates, per address without", () => {
+    const mtls = clientauth();
+    expect(mtls).toContain("limit_conn_zone $front_client_key zone=per_client:10m;");
+    expect(mtls).toMatch(/map \$ssl_client_s_dn \$front_client_key \{\s+"" "addr:\$binary_remote_addr";\s+"~\^\.\{1,250\}\$" "dn:\$ssl_client_s_dn";\s+default "cert:\$ssl_client_fingerprint";/);
+    expect(mtls).toContain("limit_conn per_client 32;");
+    const anon = anonymous();
+    expect(anon).toContain("limit_conn_zone $binary_remote_addr zone=per_client:10m;");
+    expect(anon).not.toContain("$front_client_key");
+    for (const text of [mtls, anon]) {
+      expect(text).toContain("limit_conn_status 429;");
+      expect(text).toContain("error_page 429 = @too_many_requests;");
+      expect(text).toMatch(/location @too_many_requests \{\s+add_header Retry-After 10 always;\s+return 429 "Too many requests in progress/);
+    }
+    // Only the STOW-RS server is limited, not the load balancer's health checks.
+    expect(mtls.slice(mtls.indexOf("# Plain HTTP for the load balancer"))).not.toContain("limit_conn");
+  });
+
+  it("MAX_CONNECTIONS_PER_CLIENT=0 renders no limit at all", () => {
+    const text = conf({ AUTH_MODE: "clientauth", CERT_MODE: "FROMS3", MAX_CONNECTIONS_PER_CLIENT: "0" });
+    expect(text).not.toMatch(/limit_conn|429|front_client_key/);
+  });
+
+  it("waits for a silent client no longer than the app's BODY_RATE_WINDOW_SECONDS", () => {
+    expect(clientauth()).toMatch(/client_header_timeout 60s;\s+client_body_timeout 60s;\s+send_timeout 60s;/);
+    const text = conf({ AUTH_MODE: "anonymous", CERT_MODE: "ACM", BODY_RATE_WINDOW_SECONDS: "5" });
+    expect(text).toMatch(/client_header_timeout 5s;\s+client_body_timeout 5s;\s+send_timeout 5s;/);
+  });
+
+  it("bounds the graceful stop with SHUTDOWN_TIMEOUT_SECONDS (0: do not wait, which nginx would read as no bound)", () => {
+    expect(clientauth()).toMatch(/^worker_shutdown_timeout 30s;$/m);
+    expect(conf({ AUTH_MODE: "anonymous", CERT_MODE: "ACM", SHUTDOWN_TIMEOUT_SECONDS: "95" })).toMatch(/^worker_shutdown_timeout 95s;$/m);
+    expect(conf({ AUTH_MODE: "anonymous", CERT_MODE: "ACM", SHUTDOWN_TIMEOUT_SECONDS: "0" })).toMatch(/^worker_shutdown_timeout 1ms;$/m);
+  });
+
+  it("loads crl.pem as ssl_crl only when there is one, beside the truststore", () => {
+    expect(clientauth()).not.toContain("ssl_crl");
+    const text = conf({ AUTH_MODE: "clientauth", CERT_MODE: "FROMS3" }, false, true);
+    expect(text).toMatch(/ssl_client_certificate \/run\/front\/tls\/truststore\.crt;[\s\S]*ssl_crl \/run\/front\/tls\/crl\.pem;/);
+  });
+
+  it("refuses subjects not on ALLOWED_CLIENT_SUBJECTS with 403, comparing exactly (case and RFC 2253 escapes included)", () => {
+    expect(clientauth()).not.toContain("front_client_allowed");
+    const dns = ["CN=pacs1,O=Hospital", 'CN=Smith\\, John (CT.1) "east" $x,O=H'];
+    const text = conf({ AUTH_MODE: "clientauth", CERT_MODE: "FROMS3", ALLOWED_CLIENT_SUBJECTS: JSON.stringify(dns) });
+    const map = /map \$ssl_client_s_dn \$front_client_allowed \{([\s\S]*?)\n    \}/.exec(text)?.[1] ?? "";
+    expect(map.trim().split("\n").map((l) => l.trim())).toEqual([
+      "default 0;",
+      '"~^CN=pacs1,O=Hospital$" 1;',
+      // Regular-expression escapes, then nginx's quoting (\\ for \, \" for ").
+      '"~^CN=Smith\\\\\\\\, John \\\\(CT\\\\.1\\\\) \\"east\\" \\\\$x,O=H$" 1;',
+    ]);
+    expect(text).toMatch(/location \/ \{\s+if \(\$front_client_allowed = 0\) \{\s+return 403 "The client certificate/);
   });
 });

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 
 import { BucketError, makeS3Client, readObject } from "./bucket.js";
+import { checkCrl } from "./crl.js";
 import { layout } from "./layout.js";
 import { renderNginxConf } from "./nginx-conf.js";
 import { CertificateError, checkServerCertificate, checkTruststore } from "./pem.js";
@@ -66,13 +67,16 @@ async function removeOutput(paths) {
 }
 
 /**
- * Puts certificate.crt, certificate.key and (client certificates) truststore.crt into
- * OUT_DIR/tls after checking them.
+ * Puts certificate.crt, certificate.key and (client certificates) truststore.crt and crl.pem
+ * into OUT_DIR/tls after checking them.
+ * @returns {Promise<{ selfSigned: boolean, crl: boolean }>}
  */
 async function obtainCertificates(settings, paths, log) {
   let serverCertificate = null;
   let serverKey = null;
   let truststore = null;
+  let crl = null;
+  let crlWhere = "crl.pem";
 
   if (settings.certMode === "FROMS3") {
     const bucket = /** @type {string} */ (settings.certBucket);
@@ -80,10 +84,11 @@ async function obtainCertificates(settings, paths, log) {
     const client = makeS3Client(settings.s3);
     try {
       const read = (name) => readObject(client, bucket, settings.certPrefix + name).catch(regionHint);
-      [serverCertificate, serverKey, truststore] = await Promise.all([
+      [serverCertificate, serverKey, truststore, crl] = await Promise.all([
         read("certificate.crt"),
         read("certificate.key"),
         settings.clientCertificates ? read("truststore.crt") : Promise.resolve(null),
+        settings.clientCertificates ? read("crl.pem") : Promise.resolve(null),
       ]);
     } finally {
       client.destroy();
@@ -92,6 +97,13 @@ async function obtainCertificates(settings, paths, log) {
       throw new StartError(
         `AUTH_MODE=${settings.authMode} but ${where("truststore.crt")} does not exist; ` +
           "refusing to start without client-certificate checks (upload the CA certificates that sign client certificates there)",
+      );
+    }
+    crlWhere = where("crl.pem");
+    if (settings.crlRequired && crl === null) {
+      throw new StartError(
+        `CRL_REQUIRED=true but ${crlWhere} does not exist; refusing to start without revocation checks ` +
+          "(upload the PEM CRLs of the CAs in truststore.crt there)",
       );
     }
     if ((serverCertificate === null) !== (serverKey === null)) {
@@ -131,8 +143,31 @@ async function obtainCertificates(settings, paths, log) {
     trusted.warnings.forEach((w) => log.warn(w));
     await writeFile(paths.truststore, /** @type {Buffer} */ (truststore), { mode: 0o644 });
     log.info(`client certificates must be signed by: ${trusted.subjects.map((s) => `"${s}"`).join("; ")}`);
+    if (crl !== null) {
+      await installCrl(crl, crlWhere, paths, log);
+    } else {
+      log.info(`no ${crlWhere}: client certificates are not checked for revocation (CRL_REQUIRED=true would require one)`);
+    }
+    if (settings.allowedClientSubjects.length > 0) {
+      log.info(`only these client certificate subjects may send (ALLOWED_CLIENT_SUBJECTS): ${settings.allowedClientSubjects.map((s) => `"${s}"`).join("; ")}`);
+    }
   }
-  return { selfSigned };
+  return { selfSigned, crl: settings.clientCertificates && crl !== null };
+}
+
+/** Checks crl.pem against the truststore already written, then writes it for ssl_crl. */
+async function installCrl(crl, where, paths, log) {
+  // Present but unusable (CertificateError): the operator meant to revoke something, so nothing starts.
+  const check = await checkCrl(crl, paths.truststore, { name: where });
+  check.warnings.forEach((w) => log.warn(w));
+  check.errors.forEach((e) => log.error(e));
+  for (const c of check.crls) {
+    log.info(
+      `revocation: CRL of "${c.issuer}" with ${c.revoked} revoked certificate(s), issued ${c.lastUpdate.toISOString()}, ` +
+        `next update ${c.nextUpdate ? c.nextUpdate.toISOString() : "none given"}`,
+    );
+  }
+  await writeFile(paths.crl, crl, { mode: 0o644 });
 }
 
 /** @returns {never} */

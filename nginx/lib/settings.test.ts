@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MAX_REQUEST_BYTES, SettingsError, readSettings } from "./settings.js";
+import {
+  BODY_RATE_WINDOW_SECONDS,
+  DEFAULT_MAX_REQUEST_BYTES,
+  MAX_CONNECTIONS_PER_CLIENT,
+  SHUTDOWN_TIMEOUT_SECONDS,
+  SettingsError,
+  readSettings,
+} from "./settings.js";
 
 const base = { OUT_DIR: "/run/front", AUTH_MODE: "clientauth", CERT_MODE: "FROMS3", CERT_BUCKET: "certs" };
 
@@ -27,8 +34,29 @@ describe("readSettings", () => {
       maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
       accessLog: "/dev/stdout",
       s3: { forcePathStyle: false },
+      maxConnectionsPerClient: 32,
+      bodyRateWindowSeconds: 60,
+      shutdownTimeoutSeconds: 30,
+      crlRequired: false,
+      allowedClientSubjects: [],
     });
     expect(DEFAULT_MAX_REQUEST_BYTES).toBe(50 * 1024 ** 3);
+    // The app's defaults (config-limits.ts / config.ts), read under the same names.
+    expect([MAX_CONNECTIONS_PER_CLIENT.default, BODY_RATE_WINDOW_SECONDS.default, SHUTDOWN_TIMEOUT_SECONDS.default]).toEqual([32, 60, 30]);
+  });
+
+  it("reads the slow-sender, stop and revocation settings", () => {
+    const s = readSettings({
+      ...base,
+      MAX_CONNECTIONS_PER_CLIENT: "0",
+      BODY_RATE_WINDOW_SECONDS: "5",
+      SHUTDOWN_TIMEOUT_SECONDS: "90",
+      CRL_REQUIRED: "true",
+      ALLOWED_CLIENT_SUBJECTS: JSON.stringify(["CN=pacs1,O=Hospital", "CN=Smith\\, John,O=Hospital", "CN=pacs1,O=Hospital"]),
+    });
+    expect(s).toMatchObject({ maxConnectionsPerClient: 0, bodyRateWindowSeconds: 5, shutdownTimeoutSeconds: 90, crlRequired: true });
+    expect(s.allowedClientSubjects).toEqual(["CN=pacs1,O=Hospital", "CN=Smith\\, John,O=Hospital"]);
+    expect(readSettings({ ...base, ALLOWED_CLIENT_SUBJECTS: "[]" }).allowedClientSubjects).toEqual([]);
   });
 
   it("normalises mode spelling, prefixes and IPv6 addresses", () => {
@@ -79,6 +107,20 @@ describe("readSettings", () => {
     [{ S3_FORCE_PATH_STYLE: "maybe" }, 'S3_FORCE_PATH_STYLE="maybe" must be true or false'],
     [{ S3_ENDPOINT: "localhost:4568" }, "S3_ENDPOINT must be an http:// or https:// URL"],
     [{ ACCESS_LOG: "access.log" }, 'ACCESS_LOG="access.log" must be "off" or an absolute file path'],
+    [{ MAX_CONNECTIONS_PER_CLIENT: "-1" }, 'MAX_CONNECTIONS_PER_CLIENT="-1" must be a whole number between 0 and 65535'],
+    [{ MAX_CONNECTIONS_PER_CLIENT: "70000" }, 'MAX_CONNECTIONS_PER_CLIENT="70000" must be a whole number between 0 and 65535'],
+    [{ BODY_RATE_WINDOW_SECONDS: "0" }, 'BODY_RATE_WINDOW_SECONDS="0" must be a whole number between 1 and 3600'],
+    [{ BODY_RATE_WINDOW_SECONDS: "1m" }, 'BODY_RATE_WINDOW_SECONDS="1m" must be a whole number between 1 and 3600'],
+    [{ SHUTDOWN_TIMEOUT_SECONDS: "3601" }, 'SHUTDOWN_TIMEOUT_SECONDS="3601" must be a whole number between 0 and 3600'],
+    [{ CRL_REQUIRED: "required" }, 'CRL_REQUIRED="required" must be true or false'],
+    [{ CRL_REQUIRED: "true", AUTH_MODE: "anonymous", CERT_MODE: "ACM" }, "CRL_REQUIRED=true needs AUTH_MODE=clientauth or clientauth+oidc"],
+    [{ ALLOWED_CLIENT_SUBJECTS: "CN=pacs1" }, "ALLOWED_CLIENT_SUBJECTS must be a JSON array of subject DNs"],
+    [{ ALLOWED_CLIENT_SUBJECTS: '"CN=pacs1"' }, "ALLOWED_CLIENT_SUBJECTS must be a JSON array of subject DNs, e.g. [\"CN=pacs1,O=Hospital\"]; got string"],
+    [{ ALLOWED_CLIENT_SUBJECTS: '["CN=a", 7]' }, "ALLOWED_CLIENT_SUBJECTS[1] must be a non-empty string"],
+    [{ ALLOWED_CLIENT_SUBJECTS: JSON.stringify(["CN=a\nb"]) }, "ALLOWED_CLIENT_SUBJECTS[0] contains a control character"],
+    [{ ALLOWED_CLIENT_SUBJECTS: '["pacs1"]' }, 'ALLOWED_CLIENT_SUBJECTS[0]="pacs1" is not an RFC 2253 DN'],
+    [{ ALLOWED_CLIENT_SUBJECTS: '[" CN=a"]' }, "has leading or trailing spaces"],
+    [{ ALLOWED_CLIENT_SUBJECTS: '["CN=a"]', AUTH_MODE: "oidc" }, "ALLOWED_CLIENT_SUBJECTS is set but AUTH_MODE=oidc checks no client certificate"],
   ])("rejects %o", (override, message) => {
     const found = problems({ ...base, ...override });
     expect(found.some((p) => p.includes(message)), found.join("\n")).toBe(true);

@@ -32,9 +32,19 @@ function baseEnv(outDir: string, extra: Record<string, string>): Record<string, 
   };
 }
 
+/**
+ * Runs the entrypoint some other way: `command args...` ends by running ENTRYPOINT itself,
+ * as root (it drops privileges itself if it should), e.g. in a mount namespace.
+ */
+export interface Launcher {
+  command: string;
+  args: string[];
+}
+
 // Its own process group, so that nginx's workers can be killed with their
 // master if it ever has to be killed outright.
-function launch(command: string, env: Record<string, string>): ChildProcess {
+function launch(command: string, env: Record<string, string>, launcher?: Launcher): ChildProcess {
+  if (launcher) return spawn(launcher.command, launcher.args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   return spawn(command, [], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -43,7 +53,10 @@ function launch(command: string, env: Record<string, string>): ChildProcess {
   });
 }
 
-/** SIGTERM (nginx stops its workers), then SIGKILL for the whole group. */
+/** The uid and gid the front runs as: nobody when the tests run as root, else the tests' own. */
+export const FRONT_USER = asNobody ? { uid: NOBODY, gid: NOBODY } : undefined;
+
+/** SIGTERM (the entrypoint stops nginx gracefully), then SIGKILL for the whole group. */
 async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill("SIGTERM");
@@ -80,6 +93,10 @@ export async function runRender(env: Record<string, string>, outDir = makeOutDir
 }
 
 export interface FrontHandle {
+  /** The entrypoint's process: what ECS (or docker stop) signals. */
+  pid: number;
+  /** nginx's master process, from its pid file (the entrypoint's child). */
+  nginxPid(): number;
   port: number;
   healthPort: number;
   /** https://127.0.0.1:port */
@@ -101,10 +118,11 @@ export interface FrontHandle {
 export interface StartFrontOptions {
   /** AUTH_MODE, CERT_MODE, CERT_BUCKET, UPSTREAM, S3 settings... LISTEN/HEALTH_LISTEN default to free ports. */
   env: Record<string, string>;
+  launcher?: Launcher;
 }
 
 /** Starts the entrypoint and waits until both ports accept connections. */
-export async function startFront({ env }: StartFrontOptions): Promise<FrontHandle> {
+export async function startFront({ env, launcher }: StartFrontOptions): Promise<FrontHandle> {
   const dir = makeOutDir();
   const fullEnv = baseEnv(dir, {
     LISTEN: `127.0.0.1:${await freePort()}`,
@@ -113,7 +131,7 @@ export async function startFront({ env }: StartFrontOptions): Promise<FrontHandl
   });
   const port = portOf(fullEnv.LISTEN);
   const healthPort = portOf(fullEnv.HEALTH_LISTEN);
-  const child = launch(ENTRYPOINT, fullEnv);
+  const child = launch(ENTRYPOINT, fullEnv, launcher);
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
@@ -135,6 +153,8 @@ export async function startFront({ env }: StartFrontOptions): Promise<FrontHandl
 
   const accessLogPath = fullEnv.ACCESS_LOG;
   return {
+    pid: child.pid!,
+    nginxPid: () => Number(readFileSync(join(fullEnv.OUT_DIR, "nginx.pid"), "utf8").trim()),
     port,
     healthPort,
     url: `https://127.0.0.1:${port}`,

@@ -16,7 +16,14 @@ export interface MtlsStack {
   stop(): Promise<void>;
 }
 
-export async function startMtlsStack(pki: Pki): Promise<MtlsStack> {
+export interface MtlsStackOptions {
+  /** More objects for the certificate bucket (e.g. crl.pem). */
+  files?: Record<string, string>;
+  /** More environment for the front (e.g. CRL_REQUIRED, ALLOWED_CLIENT_SUBJECTS). */
+  env?: Record<string, string>;
+}
+
+export async function startMtlsStack(pki: Pki, options: MtlsStackOptions = {}): Promise<MtlsStack> {
   let s3: S3rverHandle | undefined;
   let service: ServiceHandle | undefined;
   let front: FrontHandle | undefined;
@@ -32,10 +39,11 @@ export async function startMtlsStack(pki: Pki): Promise<MtlsStack> {
       "certificate.crt": pki.server.certPem,
       "certificate.key": pki.server.keyPem,
       "truststore.crt": pki.ca.certPem,
+      ...options.files,
     });
     service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
     front = await startFront({
-      env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, CERT_BUCKET), UPSTREAM: `127.0.0.1:${service.port}` },
+      env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, CERT_BUCKET), UPSTREAM: `127.0.0.1:${service.port}`, ...options.env },
     });
     return { s3, service, front, stop };
   } catch (err) {

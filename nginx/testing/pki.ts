@@ -1,5 +1,5 @@
 // A throwaway PKI made with openssl for each test run: one CA that the front
-// trusts, one it does not, and the certificates signed by each.
+// trusts, one it does not, the certificates signed by each, and CRLs.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +26,12 @@ export interface Pki {
   strangerClient: KeyPair;
   /** client cert + key in one PEM file (some clients want that). */
   clientBundle: string;
+  /** Another valid client certificate of `ca`, with a subject of its own, full of characters RFC 2253 escapes. */
+  secondClient: KeyPair & { dn: string };
+  /** A client certificate of `ca` that `crl` revokes. */
+  revokedClient: KeyPair & { dn: string };
+  /** PEM CRLs: `ca`'s current one (revoking `revokedClient`), the same CA's past its nextUpdate, and one by `otherCa`. */
+  crl: { current: string; expired: string; expiredNextUpdate: string; otherCa: string };
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -82,6 +88,41 @@ export function makePki(dir: string): Pki {
   const strangerClient = issue(dir, "other-ca", "stranger", "/C=BE/O=Front Test Hospital/CN=modality-1", clientExt);
   const clientBundle = join(dir, "client-bundle.pem");
   writeFileSync(clientBundle, client.certPem + client.keyPem);
+  // A subject with every character RFC 2253 escapes, and a few that regular expressions and nginx's quoting care about.
+  const secondClient = issue(dir, "ca", "second", '/C=BE/O=Front Test Hospital/CN=modality-2 (room 1.2), "east" $x\\+y\\/z;w', clientExt);
+  const revokedClient = issue(dir, "ca", "revoked", "/C=BE/O=Front Test Hospital/CN=stolen-laptop", clientExt);
+  const crl = makeCrls(dir, "revoked.crt");
   // nginx reports the subject in RFC 2253 order: most specific first.
-  return { dir, ca, otherCa, server, client: { ...client, dn: "CN=modality-1,O=Front Test Hospital,C=BE" }, strangerClient, clientBundle };
+  return {
+    dir,
+    ca,
+    otherCa,
+    server,
+    client: { ...client, dn: "CN=modality-1,O=Front Test Hospital,C=BE" },
+    strangerClient,
+    clientBundle,
+    secondClient: { ...secondClient, dn: 'CN=modality-2 (room 1.2)\\, \\"east\\" $x\\+y/z\\;w,O=Front Test Hospital,C=BE' },
+    revokedClient: { ...revokedClient, dn: "CN=stolen-laptop,O=Front Test Hospital,C=BE" },
+    crl,
+  };
+}
+
+/** The past nextUpdate of the expired CRL, as openssl takes it (UTCTime) and as an ISO date. */
+const EXPIRED = { lastUpdate: "250101000000Z", nextUpdate: "250102000000Z", iso: "2025-01-02T00:00:00.000Z" };
+
+/** `openssl ca` keeps revocations in a text database; a minimal configuration is all it needs. */
+function makeCrls(dir: string, revoke: string): Pki["crl"] {
+  const config = (ca: string) => {
+    const file = join(dir, `${ca}-ca.cnf`);
+    writeFileSync(join(dir, `${ca}-index.txt`), "");
+    writeFileSync(file, `[ca]\ndefault_ca = front_test\n[front_test]\ndatabase = ${ca}-index.txt\ndefault_md = sha256\ndefault_crl_days = 2\n`);
+    return ["-config", file, "-keyfile", `${ca}.key`, "-cert", `${ca}.crt`];
+  };
+  const ca = config("ca");
+  openssl(["ca", ...ca, "-revoke", revoke], dir);
+  openssl(["ca", ...ca, "-gencrl", "-out", "crl.pem"], dir);
+  openssl(["ca", ...ca, "-gencrl", "-crl_lastupdate", EXPIRED.lastUpdate, "-crl_nextupdate", EXPIRED.nextUpdate, "-out", "expired-crl.pem"], dir);
+  openssl(["ca", ...config("other-ca"), "-gencrl", "-out", "other-ca-crl.pem"], dir);
+  const read = (name: string) => readFileSync(join(dir, name), "utf8");
+  return { current: read("crl.pem"), expired: read("expired-crl.pem"), expiredNextUpdate: EXPIRED.iso, otherCa: read("other-ca-crl.pem") };
 }

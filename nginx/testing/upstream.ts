@@ -19,6 +19,8 @@ export interface RecordingUpstream {
   requests: Recorded[];
   /** Bytes received so far by requests still in progress. */
   bytesInFlight(): number;
+  /** Paths of the requests whose body is still arriving. */
+  inProgress(): string[];
   /** What GET /ready answers. */
   readyStatus: number;
   stop(): Promise<void>;
@@ -28,18 +30,29 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
   const requests: Recorded[] = [];
   let inFlight = 0;
   let connections = 0;
+  const open: string[] = [];
   const ids = new WeakMap<object, number>();
   const state = { readyStatus: 200 };
 
   const server: Server = createServer((req, res) => {
     const hash = createHash("sha256");
     let bytes = 0;
+    open.push(req.url ?? "");
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      open.splice(open.indexOf(req.url ?? ""), 1);
+    };
+    // A body cut off never ends, but its request closes.
+    req.on("close", done);
     req.on("data", (chunk: Buffer) => {
       hash.update(chunk);
       bytes += chunk.length;
       inFlight += chunk.length;
     });
     req.on("end", () => {
+      done();
       inFlight -= bytes;
       const recorded: Recorded = {
         method: req.method ?? "",
@@ -65,6 +78,7 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
     port,
     requests,
     bytesInFlight: () => inFlight,
+    inProgress: () => [...open],
     get readyStatus() {
       return state.readyStatus;
     },

@@ -8,10 +8,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Placeholder } from "../placeholders";
 import type { AnyBlock, BlockDefaults, BlockOutputs, OrderProblem } from "./block";
+import { alarmsBlock } from "./alarms";
 import { appBlock } from "./app";
 import { appNameBlock } from "./app-name";
 import { bucketEncryptionBlock, dicomBucketBlock } from "./buckets";
 import { certificateBlock } from "./certificate";
+import { auditTrailBlock, lifecycleBlock, objectLockBlock } from "./data-lifecycle";
+import { eventsBlock } from "./events";
 import { fargateBlock } from "./fargate";
 import { imagesBlock } from "./images";
 import { logsBlock } from "./logs";
@@ -37,6 +40,9 @@ export type { FargateConfig } from "./fargate";
 export type { AppSettings, LogLevel } from "./app";
 export type { UploadSettings } from "./upload";
 export { LOG_RETENTION_DAYS } from "./logs";
+export type { AlarmSettings } from "./alarms";
+export { TRANSITION_STORAGE_CLASSES, type AuditTrailSettings, type LifecycleSettings, type ObjectLockSettings, type TransitionStorageClass } from "./data-lifecycle";
+export type { EventSettings } from "./events";
 export type { DuplicatePolicy } from "./app";
 export type { CertificateOptions } from "./certificate-options";
 export type { FrontConfig } from "./front";
@@ -59,6 +65,11 @@ const BLOCKS = [
   imagesBlock,
   protectionBlock,
   logsBlock,
+  alarmsBlock,
+  lifecycleBlock,
+  objectLockBlock,
+  auditTrailBlock,
+  eventsBlock,
   certificateOptionsBlock,
   frontBlock,
   accessBlock,

@@ -96,6 +96,14 @@ export class OfflineAwsMocks implements pulumi.runtime.Mocks {
         return mockPrivateKey();
       case "tls:index/selfSignedCert:SelfSignedCert":
         return mockSelfSignedCert(inputs);
+      case "aws:sqs/queue:Queue":
+        return { name: generatedName, arn: `arn:aws:sqs:${region}:${account}:${generatedName}`, url: `https://sqs.${region}.amazonaws.com/${account}/${generatedName}` };
+      case "aws:cloudwatch/eventRule:EventRule":
+        return { name: generatedName, arn: `arn:aws:events:${region}:${account}:rule/${generatedName}` };
+      case "aws:cloudtrail/trail:Trail":
+        return { name: generatedName, arn: `arn:aws:cloudtrail:${region}:${account}:trail/${generatedName}` };
+      case "aws:sns/topic:Topic":
+        return { name: generatedName, arn: `arn:aws:sns:${region}:${account}:${generatedName}` };
       case "aws:ecs/taskDefinition:TaskDefinition":
         return { arn: `arn:aws:ecs:${region}:${account}:task-definition/${inputs.family}:1`, revision: 1 };
       default: {

@@ -41,7 +41,25 @@ const SUMMARIES: Record<string, Summarizer> = {
   ],
   "aws:s3/bucketVersioning:BucketVersioning": (i) => [`versioning=${i.versioningConfiguration?.status}`],
   "aws:s3/bucketOwnershipControls:BucketOwnershipControls": (i) => [i.rule?.objectOwnership],
-  "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (i) => [(i.rules ?? []).map((r: Inputs) => r.id).join(", ")],
+  "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (i) => [(i.rules ?? []).map(lifecycleRule).join(", ")],
+  "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": (i) => [
+    `${i.rule?.defaultRetention?.mode} ${i.rule?.defaultRetention?.days ?? i.rule?.defaultRetention?.years}${i.rule?.defaultRetention?.days ? "d" : "y"}`,
+  ],
+  "aws:s3/bucketNotification:BucketNotification": (i) => [`${i.bucket}`, i.eventbridge && "to EventBridge"],
+  "aws:cloudtrail/trail:Trail": (i) => [`to ${i.s3BucketName}`, `selectors: ${(i.advancedEventSelectors ?? []).map((s: Inputs) => s.name).join("; ")}`, i.enableLogFileValidation && "validated"],
+  "aws:sqs/queue:Queue": (i) => [
+    i.sqsManagedSseEnabled ? "SSE-SQS" : i.kmsMasterKeyId ? `SSE-KMS ${i.kmsMasterKeyId}` : "UNENCRYPTED",
+    `retention=${i.messageRetentionSeconds}s`,
+    i.redrivePolicy && `maxReceiveCount=${parseJson(i.redrivePolicy)?.maxReceiveCount}`,
+  ],
+  "aws:sqs/queuePolicy:QueuePolicy": (i) => [statementSids(i.policy)],
+  "aws:cloudwatch/eventRule:EventRule": (i) => [eventKeys(i.eventPattern)],
+  "aws:cloudwatch/eventTarget:EventTarget": (i) => [`${i.rule} -> ${i.arn}`, i.deadLetterConfig?.arn && `dlq=${i.deadLetterConfig.arn}`],
+  "aws:sns/topic:Topic": (i) => [i.name],
+  "aws:sns/topicSubscription:TopicSubscription": (i) => [`${i.protocol} ${i.endpoint}`],
+  "aws:cloudwatch/logMetricFilter:LogMetricFilter": (i) => [`${i.metricTransformation?.namespace}/${i.metricTransformation?.name}`, i.pattern],
+  "aws:cloudwatch/metricAlarm:MetricAlarm": (i) => [alarmCondition(i), `-> ${[].concat(i.alarmActions ?? []).join(",") || "NO ACTION"}`],
+  "aws:scheduler/schedule:Schedule": (i) => [i.scheduleExpression, `-> ${i.target?.arn}`],
   "aws:s3/bucketLogging:BucketLogging": (i) => [`to ${i.targetBucket}/${i.targetPrefix}`],
   "aws:s3/bucketPolicy:BucketPolicy": (i) => [statementSids(i.policy)],
   "aws:iam/role:Role": (i) => [`assumedBy=${principals(i.assumeRolePolicy)}`],
@@ -112,6 +130,30 @@ function pemSummary(content: unknown): string {
     }
   });
   return `${certs.length} PEM certificate(s): ${subjects.map((s) => `"${s}"`).join("; ")}`;
+}
+
+function lifecycleRule(r: Inputs): string {
+  const details = [
+    ...(r.transitions ?? []).map((t: Inputs) => `${t.storageClass} after ${t.days}d`),
+    r.noncurrentVersionExpiration && `noncurrent ${r.noncurrentVersionExpiration.noncurrentDays}d`,
+    r.expiration?.days !== undefined && `expire ${r.expiration.days}d`,
+    r.abortIncompleteMultipartUpload && `${r.abortIncompleteMultipartUpload.daysAfterInitiation}d`,
+  ].filter(Boolean);
+  return details.length > 0 ? `${r.id} (${details.join(", ")})` : r.id;
+}
+
+/** "metric > threshold for N x period": enough to check an alarm against the README's table. */
+function alarmCondition(i: Inputs): string {
+  const op: Record<string, string> = { GreaterThanThreshold: ">", LessThanThreshold: "<", GreaterThanOrEqualToThreshold: ">=", LessThanOrEqualToThreshold: "<=" };
+  const returned = (i.metricQueries ?? []).find((q: Inputs) => q.returnData);
+  const metric = returned ? `(${returned.expression})` : `${i.namespace}/${i.metricName}${i.statistic ? ` ${i.statistic}` : ""}`;
+  const period = i.period ?? i.metricQueries?.find((q: Inputs) => q.metric)?.metric?.period;
+  return `${metric} ${op[i.comparisonOperator] ?? i.comparisonOperator} ${i.threshold} for ${i.evaluationPeriods} x ${period}s`;
+}
+
+function eventKeys(pattern: unknown): string {
+  const p = parseJson(pattern);
+  return `${(p?.["detail-type"] ?? []).join("|")} ${JSON.stringify(p?.detail?.object?.key ?? [])}`;
 }
 
 function parseJson(text: unknown): any {

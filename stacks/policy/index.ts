@@ -4,7 +4,7 @@ import { PolicyPack } from "@pulumi/policy";
 import { policies } from "./rules";
 
 new PolicyPack("stowrs-to-s3", {
-  description: "Guard rails of the STOW-RS to S3 deployment: encryption, no public buckets, TLS 1.3, ingress, tags.",
+  description: "Guard rails of the STOW-RS to S3 deployment: encryption, no public buckets, TLS 1.3, ingress, tags, encrypted queues, alarms that notify.",
   enforcementLevel: "advisory",
   policies,
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { resourceValidationArgs } from "./evaluate";
-import { bucketsEncrypted, deploymentTag, noPublicBuckets, noWorldIngress, T, tlsListeners } from "./rules";
+import { alarmsNotify, bucketsEncrypted, deploymentTag, noPublicBuckets, noWorldIngress, operationalAlarms, queuesEncrypted, REQUIRED_ALARM_METRICS, T, tlsListeners } from "./rules";
 
 function resource(type: string, name: string, props: Record<string, any>, extra: Partial<PolicyResource> = {}): PolicyResource {
   return {
@@ -156,5 +156,48 @@ describe("deployment-tag", () => {
 
   it("leaves non-AWS resources alone", async () => {
     expect(await resourceViolations(deploymentTag, resource("awsx:ecr:Image", "i", {}))).toEqual([]);
+  });
+});
+
+describe("sqs-queues-encrypted", () => {
+  it("passes SSE-SQS and SSE-KMS, refuses a plain queue", async () => {
+    expect(await resourceViolations(queuesEncrypted, resource(T.queue, "q", { sqsManagedSseEnabled: true }))).toEqual([]);
+    expect(await resourceViolations(queuesEncrypted, resource(T.queue, "q", { kmsMasterKeyId: "alias/events" }))).toEqual([]);
+    expect(await resourceViolations(queuesEncrypted, resource(T.queue, "q", { sqsManagedSseEnabled: false }))).toEqual(["queue q is not encrypted at rest"]);
+  });
+});
+
+describe("alarms-notify", () => {
+  it("refuses an alarm without actions or with actions off", async () => {
+    const topic = ["arn:aws:sns:eu-central-1:123456789012:t"];
+    expect(await resourceViolations(alarmsNotify, resource(T.metricAlarm, "a", { name: "a", alarmActions: topic }))).toEqual([]);
+    expect(await resourceViolations(alarmsNotify, resource(T.metricAlarm, "a", { name: "a" }))).toEqual(["alarm a notifies nobody"]);
+    expect(await resourceViolations(alarmsNotify, resource(T.metricAlarm, "a", { name: "a", alarmActions: topic, actionsEnabled: false }))).toEqual(["alarm a notifies nobody"]);
+  });
+});
+
+describe("operational-alarms", () => {
+  const service = resource(T.ecsService, "svc", {});
+  const topic = ["arn:aws:sns:eu-central-1:123456789012:t"];
+  const alarmOn = (metricName: string, actions = topic) =>
+    metricName === "RunningTaskCount"
+      ? resource(T.metricAlarm, metricName, { alarmActions: actions, metricQueries: [{ id: "r", metric: { metricName } }, { id: "e", expression: "1 - r" }] })
+      : resource(T.metricAlarm, metricName, { alarmActions: actions, metricName });
+
+  it("passes a service with an alarm on every required metric, metric math included", async () => {
+    expect(await stackViolations(operationalAlarms, [service, ...REQUIRED_ALARM_METRICS.map((m) => alarmOn(m))])).toEqual([]);
+  });
+
+  it("names the metrics nobody hears about", async () => {
+    const some = [alarmOn("UnHealthyHostCount"), alarmOn("CPUUtilization", [])];
+    const [message] = await stackViolations(operationalAlarms, [service, ...some]);
+    expect(message).toMatch(/RunningTaskCount/);
+    expect(message).toMatch(/CPUUtilization/);
+    expect(message).not.toMatch(/UnHealthyHostCount/);
+  });
+
+  it("is off by default and has nothing to say about a stack without a service", async () => {
+    expect(operationalAlarms.enforcementLevel).toBe("disabled");
+    expect(await stackViolations(operationalAlarms, [])).toEqual([]);
   });
 });

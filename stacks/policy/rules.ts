@@ -25,6 +25,9 @@ export const T = {
   ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
   securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
   securityGroup: "aws:ec2/securityGroup:SecurityGroup",
+  queue: "aws:sqs/queue:Queue",
+  metricAlarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+  ecsService: "aws:ecs/service:Service",
 } as const;
 
 /** Listener policies that offer TLS 1.3 and nothing older than TLS 1.2. */
@@ -140,7 +143,48 @@ export const deploymentTag: ResourceValidationPolicy = {
   },
 };
 
-export const policies = [bucketsEncrypted, noPublicBuckets, tlsListeners, noWorldIngress, deploymentTag, ...leastPrivilegePolicies];
+export const queuesEncrypted: ResourceValidationPolicy = {
+  name: "sqs-queues-encrypted",
+  description: "Every SQS queue is encrypted at rest (SSE-SQS or SSE-KMS): instance events name the objects they are about.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    if (args.type !== T.queue) return;
+    if (args.props.sqsManagedSseEnabled !== true && !args.props.kmsMasterKeyId) report(`queue ${args.name} is not encrypted at rest`);
+  },
+};
+
+export const alarmsNotify: ResourceValidationPolicy = {
+  name: "alarms-notify",
+  description: "Every CloudWatch alarm has an action: an alarm nobody hears is a graph.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    if (args.type !== T.metricAlarm) return;
+    const actions = args.props.alarmActions;
+    if (args.props.actionsEnabled === false || !Array.isArray(actions) || actions.length === 0) report(`alarm ${args.props.name ?? args.name} notifies nobody`);
+  },
+};
+
+/** Metrics the on-call engineer must hear about wherever the service runs (stacks/alarms.ts). */
+export const REQUIRED_ALARM_METRICS = ["UnHealthyHostCount", "RunningTaskCount", "CPUUtilization", "MemoryUtilization", "RefusedInstances", "CapacityRejections", "S3UnavailableRequests"];
+
+export const operationalAlarms: StackValidationPolicy = {
+  name: "operational-alarms",
+  description: `A stack that runs the service has alarms with actions on ${REQUIRED_ALARM_METRICS.join(", ")}. Off by default; mandatory in prod (stacks/policy/config/prod.json).`,
+  enforcementLevel: "disabled",
+  validateStack: (args, report) => {
+    if (ofType(args, T.ecsService).length === 0) return;
+    const watched = new Set<string>();
+    for (const alarm of ofType(args, T.metricAlarm)) {
+      if (!Array.isArray(alarm.props.alarmActions) || alarm.props.alarmActions.length === 0) continue;
+      if (alarm.props.metricName) watched.add(alarm.props.metricName);
+      for (const q of alarm.props.metricQueries ?? []) if (q?.metric?.metricName) watched.add(q.metric.metricName);
+    }
+    const missing = REQUIRED_ALARM_METRICS.filter((m) => !watched.has(m));
+    if (missing.length > 0) report(`no alarm with an action watches ${missing.join(", ")} (alarms.enabled and an alarm topic)`);
+  },
+};
+
+export const policies = [bucketsEncrypted, noPublicBuckets, tlsListeners, noWorldIngress, deploymentTag, queuesEncrypted, alarmsNotify, operationalAlarms, ...leastPrivilegePolicies];
 
 function ofType(args: StackValidationArgs, type: string): PolicyResource[] {
   return args.resources.filter((r) => r.type === type);

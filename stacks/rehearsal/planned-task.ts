@@ -15,6 +15,8 @@ export interface PlannedTask {
     healthyThreshold: number;
   };
   listener: { protocol: string; port: number };
+  /** How long the NLB keeps a deregistered target's connections before ECS stops the task (AWS default 300). */
+  deregistrationDelaySeconds: number;
   /** Every bucket the stack makes or names, by physical name. */
   buckets: string[];
   /** Objects the stack writes: bucket, key, content. */
@@ -59,6 +61,7 @@ export function plannedTask(recorded: RecordedStack): PlannedTask {
       healthyThreshold: Number(hc.healthyThreshold ?? 3),
     },
     listener: { protocol: String(listener.protocol), port: Number(listener.port) },
+    deregistrationDelaySeconds: Number(tg.deregistrationDelay ?? 300),
     buckets,
     objects,
     outputs,

@@ -15,10 +15,10 @@ const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-test-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** `npm run rehearse -- <target>` as a user types it. */
-async function cli(target: string) {
+/** `npm run rehearse -- <target> [options]` as a user types it. */
+async function cli(target: string, ...options: string[]) {
   try {
-    const { stdout } = await run("npm", ["run", "--silent", "rehearse", "--", target], { cwd: REPO, maxBuffer: 16 << 20 });
+    const { stdout } = await run("npm", ["run", "--silent", "rehearse", "--", target, ...options], { cwd: REPO, maxBuffer: 16 << 20 });
     return { code: 0, stdout };
   } catch (err: any) {
     return { code: err.code as number, stdout: String(err.stdout) };
@@ -49,7 +49,8 @@ describe("npm run rehearse", () => {
     expect(stdout).toContain("ports: moved to free loopback ports");
     expect(stdout).toMatch(/client: allowedPeers .* treated as including 127\.0\.0\.1/);
     expect(stdout).toContain("nginx: dependsOn app HEALTHY: met");
-    expect(stdout).toMatch(/nlb: target healthy: GET \/ready on port 8081/);
+    expect(stdout).toMatch(/nlb: target healthy: GET \/live on port 8081/);
+    expect(stdout).toMatch(/volumes: root file systems nginx read-only, app read-only; nginx writes OUT_DIR=\/run\/front \(volume nginx-out\), app writes TMPDIR=\/tmp \(volume app-tmp\)/);
     expect(stdout).toMatch(/objects written by the stack: \S+\/certificate\.crt, \S+\/certificate\.key/);
     if (stack === "prod") expect(stdout).toMatch(/without a client certificate: refused \(HTTP 400/);
   });
@@ -91,5 +92,35 @@ describe("npm run rehearse", () => {
     const result = await rehearse({ target: "dev", cwd: REPO, faults: { app: { UPLOAD_PART_SIZE_MIB: "4" } } });
     expect(result.code).toBe(1);
     expect(result.summary).toMatch(/^rehearsal dev: FAILED: the app exited with code 2: .*UPLOAD_PART_SIZE_MIB: must be between 5 and 5120, got 4/);
+  });
+
+  it(
+    "--drain: dev's upload, longer than the planned deregistration delay, survives SIGTERM to both containers, and new connections are refused",
+    async () => {
+      const { code, stdout } = await cli("dev", "--drain");
+      expect(lastLine(stdout)).toMatch(
+        /^rehearsal dev: drain: upload finished with HTTP 200 after SIGTERM and is in the bucket byte for byte; a new connection after the signal was refused \(\d+ MiB over \d+ s, SIGTERM after \d+ s\)$/,
+      );
+      expect(code, stdout).toBe(0);
+      // The plain rehearsal passed first, and the timings are the plan's.
+      expect(stdout).toMatch(/^rehearsal dev: 3\/3 instances stored through/m);
+      const delay = Number(/drain: from the plan: NLB deregistration delay (\d+) s/.exec(stdout)?.[1]);
+      const [, lasted, signalledAfter] = /\((\d+) MiB over (\d+) s, SIGTERM after (\d+) s\)$/.exec(lastLine(stdout))!.slice(1);
+      expect(Number(signalledAfter)).toBe(delay);
+      expect(Number(lasted)).toBeGreaterThan(delay);
+      expect(stdout).toMatch(/drain: nginx exited 0 [\d.]+ s after SIGTERM .*, app exited 0 [\d.]+ s after SIGTERM/);
+    },
+    300_000,
+  );
+
+  it("--drain passes prod (mutual TLS) with a shortened wait, and fails when nginx itself gets SIGTERM (the entrypoint as it was: exec nginx)", async () => {
+    const short = await rehearse({ target: "prod", cwd: REPO, drain: true, drainTesting: { delaySeconds: 3 } });
+    expect(short.summary).toMatch(/^rehearsal prod: drain: upload finished with HTTP 200 after SIGTERM and is in the bucket byte for byte; a new connection after the signal was refused/);
+    expect(short.code).toBe(0);
+    expect(short.lines).toContainEqual(expect.stringMatching(/^drain: from the plan: .*; this run waits 3 s instead of the delay \(test setting\)$/));
+
+    const direct = await rehearse({ target: "prod", cwd: REPO, drain: true, drainTesting: { delaySeconds: 3, signalNginxDirectly: true } });
+    expect(direct.code).toBe(1);
+    expect(direct.summary).toMatch(/^rehearsal prod: FAILED: drain: the upload was cut off \((socket hang up|read ECONNRESET)\); a new connection after the signal was refused$/);
   });
 });

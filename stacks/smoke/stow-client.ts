@@ -11,6 +11,7 @@
 // and chunked bodies, answers before the body is sent) over plain HTTP. Neither needs the other's.
 import { X509Certificate, randomBytes } from "node:crypto";
 import { request } from "node:https";
+import type { Readable } from "node:stream";
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from "node:tls";
 import type { Sample } from "./samples";
 
@@ -57,8 +58,20 @@ export function multipartBody(samples: Sample[]): { body: Buffer; contentType: s
 
 /** POST {base}/studies; resolves with the answer, rejects on TLS or network failures. */
 export function storeInstances(baseUrl: string, samples: Sample[], tls: ClientTls, timeoutMs = 60_000): Promise<StowAnswer> {
-  const url = new URL(`${baseUrl.replace(/\/+$/, "")}/studies`);
   const { body, contentType } = multipartBody(samples);
+  return sendStudies(baseUrl, { body, contentType, length: body.length }, tls, timeoutMs);
+}
+
+/** A multipart/related body made elsewhere; a stream is sent as it comes (the rehearsal's slow upload). */
+export interface StudiesBody {
+  body: Buffer | Readable;
+  contentType: string;
+  length: number;
+}
+
+/** POST {base}/studies with a body of the caller's; as storeInstances otherwise. `timeoutMs`: longest silence on the socket. */
+export function sendStudies(baseUrl: string, { body, contentType, length }: StudiesBody, tls: ClientTls, timeoutMs = 60_000): Promise<StowAnswer> {
+  const url = new URL(`${baseUrl.replace(/\/+$/, "")}/studies`);
   const pinned = tls.pinnedCertificate ? new X509Certificate(firstCertificate(tls.pinnedCertificate)) : undefined;
   const serverName = tls.serverName ?? url.hostname;
   let nameWarning: string | undefined;
@@ -70,7 +83,7 @@ export function storeInstances(baseUrl: string, samples: Sample[], tls: ClientTl
         agent: false,
         headers: {
           "Content-Type": contentType,
-          "Content-Length": body.length,
+          "Content-Length": length,
           Accept: "application/dicom+json",
           ...(tls.bearerToken ? { Authorization: `Bearer ${tls.bearerToken}` } : {}),
         },
@@ -106,7 +119,8 @@ export function storeInstances(baseUrl: string, samples: Sample[], tls: ClientTl
     });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
     req.on("error", (err) => reject(err));
-    req.end(body);
+    if (Buffer.isBuffer(body)) req.end(body);
+    else body.on("error", (err) => req.destroy(err)).pipe(req);
   });
 }
 

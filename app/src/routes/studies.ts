@@ -100,7 +100,7 @@ async function store(c: Context<Env>, svc: ServiceContext, studyUidFromPath: str
   const failed = result.instances.length - stored + result.otherFailures.length;
   metrics.requests.inc({ status: String(status) });
   log.info(
-    { status, clientDn, path: c.req.path, parts: result.parts, bytes: result.bytes, stored, failed, ms: Date.now() - started, error: result.requestError?.message },
+    { status, clientDn, path: c.req.path, parts: result.parts, bytes: result.bytes, stored, failed, ms: Date.now() - started, error: result.requestError?.message, s3Unavailable: result.s3Unavailable },
     "store request",
   );
 

@@ -28,6 +28,8 @@ export interface StoreResult {
   requestError?: { status: 400 | 413; message: string };
   parts: number;
   bytes: number;
+  /** S3 was unavailable for an instance of this request (logged: the stack's S3-unavailable alarm counts it). */
+  s3Unavailable?: boolean;
 }
 
 /** PS3.18 10.5.3: 200 all stored, 202 partly, 409 none (400/413 when the body itself was unusable). */

@@ -238,6 +238,7 @@ class StoreRun {
 
   result(): StoreResult {
     this.outcome.instances.sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    if (this.s3Unavailable) this.outcome.s3Unavailable = true;
     return this.outcome;
   }
 
