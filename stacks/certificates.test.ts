@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { X509Certificate } from "node:crypto";
+import * as aws from "@pulumi/aws";
 import { afterAll, describe, expect, it } from "vitest";
 import { makePki } from "../nginx/testing/pki";
 import { createCertificates, type CertificatesArgs } from "./certificates";
@@ -100,6 +101,38 @@ describe("createCertificates", () => {
     expect(a.result.contentSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(again.result.contentSha256).toBe(a.result.contentSha256);
     expect(b.result.contentSha256).not.toBe(a.result.contentSha256);
+  });
+
+  it("writes each object only after the bucket's encryption, versioning, public access block and policy", async () => {
+    const { resources } = await record({ mode: "FROMS3", authMode: "clientauth", source: "stack", bucket: "ce-certs", truststore: { pem: placeholderCa, origin: "x" } });
+    const posture = [
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+      "aws:s3/bucketVersioning:BucketVersioning",
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+      "aws:s3/bucketPolicy:BucketPolicy",
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    ].map((type) => one(resources, type).urn);
+    const written = Object.values(objects(resources));
+    expect(written).toHaveLength(3);
+    for (const o of written) expect(o.dependsOn.sort(), o.name).toEqual([...posture].sort());
+  });
+
+  it("names the server-side encryption on each object: SSE-S3, as the bucket's, never a KMS key", async () => {
+    const cert: CertificateConfig = { mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "ce-certs" };
+    const { resources } = await record(cert);
+    for (const o of Object.values(objects(resources))) {
+      expect(inputs(o), o.name).toMatchObject({ serverSideEncryption: "AES256" });
+      expect(inputs(o).kmsKeyId, o.name).toBeUndefined();
+    }
+  });
+
+  it("writes the objects through the object provider when given one", async () => {
+    const { resources } = await recordComponent((opts) => {
+      const objectProvider = new aws.Provider("ce-objects", { region: "eu-central-1" });
+      return createCertificates({ ...base, objectProvider, certificate: { mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "ce-certs" } }, opts);
+    });
+    for (const o of Object.values(objects(resources))) expect(o.provider, o.name).toMatch(/::pulumi:providers:aws::ce-objects::/);
+    expect(one(resources, "aws:s3/bucket:Bucket").provider).toMatch(/::test-aws::/);
   });
 
   it("external source: writes nothing, and the task role may read exactly the files nginx reads from the named bucket", async () => {

@@ -4,12 +4,12 @@
 // the stack writes those objects itself, from config or from a certificate it generates
 // for the load balancer's name, so the first `pulumi up` leaves a working endpoint; with
 // source "external" they live in a bucket the operator manages and names.
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
 import { usesClientCertificates, type CertificateConfig, type PemSource } from "./config";
-import { createPrivateBucket } from "./storage";
+import { createPrivateBucket, type EncryptionSpec } from "./storage";
 
 export const CERTIFICATE_OBJECT = "certificate.crt";
 export const KEY_OBJECT = "certificate.key";
@@ -29,6 +29,11 @@ export interface CertificatesArgs {
   accessLogsBucket: pulumi.Input<string>;
   /** The name clients use (the NLB's DNS name): a generated certificate is made for it. */
   serverName: pulumi.Input<string>;
+  /**
+   * Provider for the certificate objects: one whose default tags fit S3's 10 per object
+   * (see object-tags.ts). Defaults to the provider in opts.
+   */
+  objectProvider?: pulumi.ProviderResource;
 }
 
 export interface Certificates {
@@ -38,6 +43,8 @@ export interface Certificates {
   acmCertificateArn?: string;
   /** FROMS3 mode: the bucket nginx reads from. */
   bucketName?: pulumi.Output<string>;
+  /** An external bucket's own KMS key (certificate.kmsKeyArn): the task role needs kms:Decrypt on it to read the files. */
+  kmsKeyArn?: string;
   /** Exactly the objects nginx needs; the task role may read these and nothing else there. */
   objectArns: pulumi.Output<string>[];
   /** The objects the stack wrote (source stack); the service waits for them. */
@@ -46,6 +53,22 @@ export interface Certificates {
   contentSha256?: pulumi.Output<string>;
   /** The server certificate (PEM, public) when the stack knows it, for clients to pin. */
   serverCertificatePem?: pulumi.Output<string>;
+  /** When that certificate expires (ISO 8601), when the stack knows it. */
+  serverCertificateNotAfter?: pulumi.Output<string>;
+}
+
+/**
+ * The encryption named on each object, as the bucket's default would apply it: stated, so
+ * the object is encrypted as intended even if it were written before the default, and the
+ * plan shows it.
+ */
+/** The certificate bucket holds no PHI, so it never uses the DICOM key (whose users are the task role and the data readers). */
+const CERTIFICATE_ENCRYPTION: EncryptionSpec = { kind: "SSE-S3" };
+
+export function objectEncryption(encryption: EncryptionSpec): Pick<aws.s3.BucketObjectv2Args, "serverSideEncryption" | "kmsKeyId" | "bucketKeyEnabled"> {
+  return encryption.kind === "SSE-KMS"
+    ? { serverSideEncryption: "aws:kms", kmsKeyId: encryption.keyArn, bucketKeyEnabled: true }
+    : { serverSideEncryption: "AES256" };
 }
 
 export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomResourceOptions): Certificates {
@@ -62,6 +85,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
       mode: cert.mode,
       authMode: cert.authMode,
       bucketName: pulumi.output(cert.bucket),
+      ...(cert.kmsKeyArn ? { kmsKeyArn: cert.kmsKeyArn } : {}),
       objectArns: names.map((key) => pulumi.interpolate`arn:${partition}:s3:::${cert.bucket}/${key}`),
       objects: [],
     };
@@ -73,7 +97,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     `${args.appName}-certificates`,
     {
       bucketPrefix: cert.bucket,
-      encryption: { kind: "SSE-S3" },
+      encryption: CERTIFICATE_ENCRYPTION,
       retain: false,
       accessLogs: { bucket: args.accessLogsBucket, prefix: "certificates/" },
     },
@@ -82,9 +106,11 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
 
   let certificatePem: pulumi.Output<string>;
   let keyPem: pulumi.Output<string>;
+  let notAfter: pulumi.Output<string>;
   if (cert.server) {
     certificatePem = pulumi.output(cert.server.certificate.pem);
     keyPem = pulumi.secret(cert.server.key);
+    notAfter = pulumi.output(new Date(new X509Certificate(cert.server.certificate.pem).validTo).toISOString());
   } else {
     // tls resources make no cloud calls; they take the default provider of their own package.
     const key = new tls.PrivateKey(`${args.appName}-server`, { algorithm: "RSA", rsaBits: 2048 });
@@ -98,6 +124,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     });
     certificatePem = generated.certPem;
     keyPem = pulumi.secret(key.privateKeyPem);
+    notAfter = generated.validityEndTime;
   }
 
   const contents: [string, pulumi.Output<string>][] = [
@@ -111,8 +138,14 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     ([key, content]) =>
       new aws.s3.BucketObjectv2(
         `${args.appName}-${key.replace(".", "-")}`,
-        { bucket: bucket.name, key, content, contentType: "application/x-pem-file" },
-        opts,
+        { bucket: bucket.name, key, content, contentType: "application/x-pem-file", ...objectEncryption(CERTIFICATE_ENCRYPTION) },
+        {
+          ...opts,
+          provider: args.objectProvider ?? opts.provider,
+          // The inputs need only the bucket's name, which exists before its default
+          // encryption, policy and public access block do; the private key must not.
+          dependsOn: bucket.posture,
+        },
       ),
   );
 
@@ -134,5 +167,6 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     objects,
     contentSha256,
     serverCertificatePem: certificatePem,
+    serverCertificateNotAfter: notAfter,
   };
 }

@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import * as aws from "@pulumi/aws";
 import { describe, expect, it } from "vitest";
 import { main as plan } from "./plan";
 import { evaluatePolicies } from "./policy/evaluate";
@@ -6,6 +7,7 @@ import { policies } from "./policy/rules";
 import { recordStack } from "./offline/record";
 import { readStackFile } from "./offline/stack-file";
 import { createLoadBalancer, listenerIdleTimeoutSeconds, TLS_POLICY, UPSTREAM_TIMEOUT_SECONDS, type LoadBalancerArgs } from "./load-balancer";
+import { urnName } from "./offline/record";
 import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 const base: LoadBalancerArgs = {
@@ -17,6 +19,7 @@ const base: LoadBalancerArgs = {
   healthCheck: { port: 8081, path: "/live" },
   deregistrationDelaySeconds: 45,
   deletionProtection: false,
+  internetAccess: [],
 };
 
 describe("createLoadBalancer", () => {
@@ -28,6 +31,16 @@ describe("createLoadBalancer", () => {
       subnets: ["subnet-a", "subnet-b"],
       securityGroups: ["lb-nlb-id"],
     });
+  });
+
+  it("creates the NLB only after the internet access it is given (gateway attached, public routes)", async () => {
+    const { resources } = await recordComponent((opts) => {
+      const igw = new aws.ec2.InternetGateway("lb-igw", { vpcId: "vpc-1" }, opts);
+      const route = new aws.ec2.Route("lb-public-default", { routeTableId: "rtb-1", destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id }, opts);
+      return createLoadBalancer({ ...base, internetAccess: [igw, route] }, opts);
+    });
+    const nlb = one(resources, "aws:lb/loadBalancer:LoadBalancer");
+    expect(nlb.dependsOn.map(urnName)).toEqual(["lb-igw", "lb-public-default"]);
   });
 
   it("admits exactly the allowed peers, one rule each, on 443 only", async () => {

@@ -42,6 +42,8 @@ export interface LoadBalancerArgs {
   deregistrationDelaySeconds: number;
   /** AWS refuses to delete the NLB until this is turned off again. */
   deletionProtection: boolean;
+  /** The attached internet gateway and public routes (Network.internetAccess); the NLB is created after them. */
+  internetAccess: pulumi.Resource[];
 }
 
 export interface LoadBalancer {
@@ -90,7 +92,9 @@ export function createLoadBalancer(args: LoadBalancerArgs, opts: pulumi.CustomRe
       enableCrossZoneLoadBalancing: true,
       enableDeletionProtection: args.deletionProtection,
     },
-    opts,
+    // Its inputs wait only for the subnets; on a first `up` the gateway may not be attached
+    // yet, and ELBv2 then answers InvalidSubnet. Explicit, so the plan shows the order.
+    { ...opts, dependsOn: args.internetAccess },
   );
 
   const terminateAtNlb = args.certificateMode === "ACM";

@@ -100,12 +100,12 @@ describe("the log metric filters against the service's own lines", () => {
 
   it("CapacityRejections counts the 503 of a request that found every slot taken", async () => {
     const from = service.logs().length;
-    const body = multipartBody([instance()], B);
-    // The first request holds the only slot while its body trickles in.
+    const body = multipartBody([buildInstance({ studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid(), pixels: 200_000 })], B);
+    // The first request holds the only slot once its instance's header is in, while the rest of its body trickles in.
     const holder = piecewisePost(`${service.url}/studies`, multipartContentType(B));
-    await holder.write(body.subarray(0, 64));
+    await holder.write(body.subarray(0, 40_000));
     await expect.poll(async () => (await store([instance()])).status, { timeout: 10_000 }).toBe(503);
-    await holder.write(body.subarray(64));
+    await holder.write(body.subarray(40_000));
     holder.end();
     expect((await holder.answer).status).toBe(200);
     await printed("store request", from, 1);

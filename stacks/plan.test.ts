@@ -47,7 +47,7 @@ describe("npm run plan", () => {
     expect(stdout).toMatch(/^Stack dev \(.*Pulumi\.dev\.yaml\): \d+ resources/);
     expect(stdout).toContain("TYPE");
     expect(row(stdout, "aws:lb:Listener", "stowrs-dev-tls")).toContain("TCP/443");
-    expect(row(stdout, "aws:lb:TargetGroup", "stowrs-dev-tg")).toContain("health=HTTP:8081/live  deregistrationDelay=60s");
+    expect(row(stdout, "aws:lb:TargetGroup", "stowrs-dev-tg")).toContain("health=HTTP:8081/live  deregistrationDelay=30s");
     expect(row(stdout, "aws:ecs:Service", "stowrs-dev")).toContain("desired=1");
     expect(row(stdout, "aws:s3:Bucket", "stowrs-dev-dicom")).toContain("retained on destroy");
     expect(stdout).toMatch(/\n {2}serviceUrl: https:\/\//);
@@ -81,13 +81,13 @@ describe("npm run plan", () => {
     expect(json.stdout).toContain('"content": "[secret]"');
   });
 
-  it("--json prints one {type, name, provider, inputs} object per resource", async () => {
+  it("--json prints one {type, name, provider, dependsOn, inputs} object per resource", async () => {
     const { code, stdout } = await cli(["prod", "--json"]);
     expect(code).toBe(0);
     const list = JSON.parse(stdout);
     expect(Array.isArray(list)).toBe(true);
     expect(list.length).toBeGreaterThan(50);
-    for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "inputs"]);
+    for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "dependsOn", "inputs"]);
     const listener = list.find((r: any) => r.type === "aws:lb/listener:Listener");
     expect(listener).toMatchObject({ name: "stowrs-prod-tls", inputs: { protocol: "TCP", port: 443 } });
     expect(listener.provider).toMatch(/::pulumi:providers:aws::stowrs-prod-aws::/);

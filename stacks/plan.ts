@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import { ConfigError } from "./config";
 import { recordStack, type RecordedStack } from "./offline/record";
 import { readStackFile, StackFileError } from "./offline/stack-file";
-import { formatSnapshot, redactSecrets, snapshotPath, toSnapshot } from "./offline/snapshot";
+import { dependsOnNames, formatSnapshot, redactSecrets, snapshotPath, toSnapshot } from "./offline/snapshot";
 import { shortType, summarize } from "./offline/summary";
 import { evaluatePolicies, policyConfigFor } from "./policy/evaluate";
 import { policies } from "./policy/rules";
@@ -44,7 +44,8 @@ export async function main(argv: string[], cwd: string): Promise<{ code: number;
     return { code: 0, stdout: `wrote ${target}\n`, stderr: "" };
   }
   if (flags.has("--json")) {
-    const list = recorded.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: redactSecrets(r) }));
+    // dependsOn: the explicit ordering the program asks for (names), beside the inputs that imply the rest.
+    const list = recorded.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, dependsOn: dependsOnNames(r), inputs: redactSecrets(r) }));
     return { code: 0, stdout: `${JSON.stringify(list, null, 2)}\n`, stderr: warnings.map((w) => `warning: ${w}\n`).join("") };
   }
   let table = formatTable(recorded, file, warnings);

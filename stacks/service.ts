@@ -34,11 +34,12 @@ export interface ServiceArgs {
     mode: CertificateConfig["mode"];
     authMode: CertificateConfig["authMode"];
     bucketName?: pulumi.Input<string>;
+    /** An external certificate bucket's own KMS key; the task role may decrypt with it. */
+    kmsKeyArn?: string;
     objectArns: pulumi.Input<string>[];
     /** Objects the stack writes; tasks must not start before they exist. */
     objects: pulumi.Resource[];
     contentSha256?: pulumi.Input<string>;
-    kmsKeyArn?: string;
   };
   fargate: FargateConfig;
   app: AppSettings;
@@ -50,11 +51,12 @@ export interface ServiceArgs {
 }
 
 export interface Service {
-  taskRoleArn: pulumi.Output<string>;
   clusterName: pulumi.Output<string>;
   serviceName: pulumi.Output<string>;
   logGroupNames: { app: pulumi.Output<string>; nginx: pulumi.Output<string> };
   taskSecurityGroupId: pulumi.Output<string>;
+  /** The containers' run-time role (operators check grants against it, e.g. in key policies). */
+  taskRoleArn: pulumi.Output<string>;
   autoscaling: boolean;
 }
 

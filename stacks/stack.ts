@@ -16,6 +16,7 @@ import { createInterfaceEndpoints } from "./interface-endpoints";
 import { createS3EndpointPolicy } from "./s3-endpoint-policy";
 import { taskRoleArn } from "./task-roles";
 import { guardWorldIngress } from "./world-ingress";
+import { objectTags } from "./object-tags";
 import { createAuditTrail } from "./audit-trail";
 import { createDicomEvents } from "./events";
 import { createAlarms } from "./alarms";
@@ -39,6 +40,23 @@ export function guardPlaceholders(config: Pick<StackConfig, "placeholders">, dry
     throw new ConfigError(config.placeholders.map((p) => `${p.key}: placeholder: ${p.message}`));
   }
   for (const p of config.placeholders) pulumi.log.warn(`${p.key}: placeholder (pulumi up refuses it): ${p.message}`);
+}
+
+/**
+ * The provider for S3 objects: the stack's own while its default tags fit an object's
+ * limit, else one whose default tags are trimmed to it (object-tags.ts), said in a warning.
+ */
+function objectProvider(config: StackConfig, provider: aws.Provider): aws.Provider {
+  const tags = objectTags(deploymentTags(config));
+  if (tags.dropped.length === 0) return provider;
+  pulumi.log.warn(
+    `stowrs-to-s3:tags: S3 objects take at most 10 tags; the certificate objects carry ${Object.keys(tags.kept).join(", ")} ` +
+      `and not ${tags.dropped.join(", ")} (every other resource carries all of them)`,
+  );
+  return new aws.Provider(`${config.appName}-aws-objects`, {
+    region: config.region as aws.Region,
+    defaultTags: { tags: tags.kept },
+  });
 }
 
 export function createStack(config: StackConfig) {
@@ -113,6 +131,7 @@ export function createStack(config: StackConfig) {
       healthCheck: { port: PORTS.health, path: TARGET_HEALTH_PATH },
       deregistrationDelaySeconds: drainTimings(behaviour.drainSeconds).deregistrationDelaySeconds,
       deletionProtection: config.nlbDeletionProtection,
+      internetAccess: network.internetAccess,
     },
     opts,
   );
@@ -124,6 +143,7 @@ export function createStack(config: StackConfig) {
       crl: config.certificateOptions.crl,
       accessLogsBucket: storage.accessLogs.name,
       serverName: loadBalancer.dnsName,
+      objectProvider: config.certificate.mode === "FROMS3" && config.certificate.source === "stack" ? objectProvider(config, provider) : undefined,
     },
     opts,
   );
@@ -139,7 +159,7 @@ export function createStack(config: StackConfig) {
       images,
       dicomBucket: storage.dicom,
       kmsKeyArn: storage.kmsKeyArn,
-      certificate: { ...certificates, kmsKeyArn: config.certificateOptions.kmsKeyArn },
+      certificate: certificates,
       fargate: config.fargate,
       app: config.app,
       oidc: config.oidc,
@@ -222,6 +242,13 @@ export function createStack(config: StackConfig) {
     alarmTopicArn: alarms?.topicArn ?? pulumi.output("(alarms off)"),
     eventQueueUrl: events?.queueUrl ?? pulumi.output("(events off)"),
     eventQueueArn: events?.queueArn ?? pulumi.output("(events off)"),
+    region: config.region,
+    kmsKeyArn: storage.kmsKeyArn ?? pulumi.output("(none: SSE-S3)"),
+    taskRoleArn: service.taskRoleArn,
+    images: { app: images.app, nginx: images.nginx },
+    serverCertificateNotAfter: certificates.serverCertificateNotAfter ?? pulumi.output("(not known to the stack)"),
+    // The post-deploy smoke (deploy-smoke.ts) admits the CI runner here for its duration.
+    nlbSecurityGroupId: loadBalancer.securityGroupId,
   };
 }
 

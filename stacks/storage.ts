@@ -37,6 +37,13 @@ export interface PrivateBucket {
   /** Settings others must wait for: Object Lock needs versioning on, CloudTrail its bucket policy. */
   versioning: aws.s3.BucketVersioning;
   policy: aws.s3.BucketPolicy;
+  /**
+   * The settings that must apply before anything is written into the bucket: ownership,
+   * public access block, default encryption, versioning and the bucket policy. Each is its
+   * own resource that needs only the bucket's name, so without waiting for them an object
+   * could land before its default encryption or policy exists.
+   */
+  posture: pulumi.Resource[];
 }
 
 export function createPrivateBucket(
@@ -69,7 +76,7 @@ export function createPrivateBucket(
     },
     keep,
   );
-  new aws.s3.BucketServerSideEncryptionConfiguration(
+  const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
     `${name}-encryption`,
     {
       bucket: bucket.id,
@@ -147,7 +154,7 @@ export function createPrivateBucket(
     // A policy put before the public access block could briefly be evaluated without it.
     { ...keep, dependsOn: [publicAccess, ownership] },
   );
-  return { bucket, name: bucket.id, arn: bucket.arn, versioning, policy };
+  return { bucket, name: bucket.id, arn: bucket.arn, versioning, policy, posture: [ownership, publicAccess, encryption, versioning, policy] };
 }
 
 export interface StorageArgs {

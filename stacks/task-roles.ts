@@ -108,6 +108,8 @@ export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
     });
   }
   if (p.certificateKmsKeyArn) {
+    // An external bucket encrypted with its own key: reading the files decrypts with it, through S3 only.
+    // (The stack's own certificate bucket uses SSE-S3.)
     statements.push({ Sid: "DecryptTlsMaterial", Effect: "Allow", Action: ["kms:Decrypt"], Resource: p.certificateKmsKeyArn, Condition: viaS3(p.region) });
   }
   if (p.executeCommand) {

@@ -1,6 +1,6 @@
 // More fields of the certificate key: revocation and the subject allowlist of client
-// certificates, and the KMS key of an external certificate bucket. Read after the certificate
-// block, whose mode, authMode and source decide which of them mean anything.
+// certificates. Read after the certificate block, whose mode, authMode and source decide
+// whether they mean anything.
 import { defineBlock } from "./block";
 import { usesClientCertificates } from "./auth-mode";
 import { readPem, type PemSource } from "./certificate-files";
@@ -25,19 +25,15 @@ export interface CertificateOptions {
    * @default [] (any certificate chaining to the truststore)
    */
   allowedClientSubjects: string[];
-  /** certificate.kmsKeyArn: the KMS key of an external certificate bucket; the task role may decrypt with it through S3. @default none */
-  kmsKeyArn?: string;
 }
 
 /** The certificate fields this block reads (the certificate block lets them through). */
-export const CERTIFICATE_OPTION_FIELDS = ["crl", "crlRequired", "allowedClientSubjects", "kmsKeyArn"] as const;
-
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key\/[A-Za-z0-9-]+$/;
+export const CERTIFICATE_OPTION_FIELDS = ["crl", "crlRequired", "allowedClientSubjects"] as const;
 const MAX_SUBJECT_LENGTH = 1024;
 
 export const certificateOptionsBlock = defineBlock({
   keys: [],
-  read(r, earlier: { certificate: CertificateConfig; region: string }): { certificateOptions: CertificateOptions } {
+  read(r, earlier: { certificate: CertificateConfig }): { certificateOptions: CertificateOptions } {
     const key = "certificate";
     const none: CertificateOptions = { crlRequired: false, allowedClientSubjects: [] };
     let fields: Record<string, unknown> = {};
@@ -54,7 +50,7 @@ export const certificateOptionsBlock = defineBlock({
     if (given.length === 0) return { certificateOptions: none };
 
     if (!clientCertificates) {
-      for (const f of given.filter((f) => f !== "kmsKeyArn")) r.report(key, `${f} is only used with authMode clientauth or clientauth+oidc (client certificates)`);
+      for (const f of given) r.report(key, `${f} is only used with authMode clientauth or clientauth+oidc (client certificates)`);
     }
 
     let crl: PemSource | undefined;
@@ -94,16 +90,7 @@ export const certificateOptionsBlock = defineBlock({
       }
     }
 
-    let kmsKeyArn: string | undefined;
-    if (fields.kmsKeyArn !== undefined) {
-      const arn = r.text(key, "kmsKeyArn", fields.kmsKeyArn, "");
-      const m = KMS_KEY_ARN.exec(arn);
-      if (source !== "external") r.report(key, "kmsKeyArn is only used with source external (the stack's own certificate bucket uses SSE-S3)");
-      else if (!m) r.report(key, `kmsKeyArn "${arn}" is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
-      else if (earlier.region !== "" && m[1] !== earlier.region) r.report(key, `kmsKeyArn is in ${m[1]} but the stack deploys to ${earlier.region}`);
-      else kmsKeyArn = arn;
-    }
-    return { certificateOptions: { crlRequired, allowedClientSubjects, ...(crl ? { crl } : {}), ...(kmsKeyArn ? { kmsKeyArn } : {}) } };
+    return { certificateOptions: { crlRequired, allowedClientSubjects, ...(crl ? { crl } : {}) } };
   },
 });
 

@@ -85,7 +85,11 @@ const SUMMARIES: Record<string, Summarizer> = {
     i.certificateArn && `cert=${i.certificateArn}`,
     i.tcpIdleTimeoutSeconds !== undefined && `idleTimeout=${i.tcpIdleTimeoutSeconds}s`,
   ],
-  "aws:s3/bucketObjectv2:BucketObjectv2": (i, r) => [`${i.bucket}/${i.key}`, r.secretInputs.includes("content") ? "content=[secret]" : `content=${pemSummary(i.content)}`],
+  "aws:s3/bucketObjectv2:BucketObjectv2": (i, r) => [
+    `${i.bucket}/${i.key}`,
+    r.secretInputs.includes("content") ? "content=[secret]" : `content=${pemSummary(i.content)}`,
+    `sse=${i.serverSideEncryption ?? "bucket default"}`,
+  ],
   "tls:index/privateKey:PrivateKey": (i) => [`${i.algorithm}${i.rsaBits ? ` ${i.rsaBits}` : ""}`, "key kept as a secret in the stack's state"],
   "tls:index/selfSignedCert:SelfSignedCert": (i) => [`dns=${(i.dnsNames ?? []).join(",")}`, `valid ${i.validityPeriodHours}h, renewed ${i.earlyRenewalHours}h before expiry`],
   "aws:ecs/cluster:Cluster": (i) => [(i.settings ?? []).map((s: Inputs) => `${s.name}=${s.value}`).join(" ")],

@@ -14,8 +14,12 @@ export class HeaderPrefix {
   complete = false;
   header: HeaderResult = { kind: "more" };
 
-  /** Reads from the current part; a failure of the body (truncation, size limit) propagates. */
-  async read(reader: PartReader): Promise<void> {
+  /**
+   * Reads from the current part; a failure of the body (truncation, size limit) propagates.
+   * `beforeGrowing` is awaited once, if the first attempt needs more bytes: holding more than the
+   * first attempt's bytes needs a process slot (store-instances.ts).
+   */
+  async read(reader: PartReader, beforeGrowing?: () => Promise<void>): Promise<void> {
     let nextAttempt = FIRST_HEADER_ATTEMPT;
     for (;;) {
       const chunk = await reader.readBody();
@@ -28,6 +32,8 @@ export class HeaderPrefix {
         this.header = readDicomHeader(this.joined(), this.complete);
         nextAttempt = this.bytes * 4;
         if (this.header.kind !== "more" || this.complete) return;
+        await beforeGrowing?.();
+        beforeGrowing = undefined;
       }
     }
   }

@@ -11,6 +11,7 @@ import { HEADS_BEFORE_LISTING, SeriesListing } from "../storage/series-listing.j
 import { UploadFailed } from "../storage/storage-failure.js";
 import type { ServiceContext } from "../service-context.js";
 import { Semaphore, type Permit } from "../util/semaphore.js";
+import { BodyTooSlow } from "./body-rate.js";
 import { RequestTooLarge } from "./body-source.js";
 import { HeaderPrefix } from "./header-prefix.js";
 import type { InstanceOutcome, StoreResult } from "./outcome.js";
@@ -25,11 +26,19 @@ export interface StoreRequest {
   rootType: string;
   studyUidFromPath?: string;
   log: Logger;
-  /**
-   * The process-wide slot the request was admitted with. The first instance uploads under it and
-   * releases it when done; its owner (the route) releases it in any case when the request ends.
-   */
-  admission?: Permit;
+  /** Who sent the request, for the audit line of an overwrite (never patient data). */
+  sender?: Record<string, string | undefined>;
+}
+
+/**
+ * The request's first instance found no free process slot (MAX_INSTANCES_IN_FLIGHT): the request
+ * is refused as a whole (503), nothing of it stored.
+ */
+export class AtCapacity extends Error {
+  constructor(readonly capacity: number) {
+    super(`the service is at capacity (MAX_INSTANCES_IN_FLIGHT=${capacity}); retry later`);
+    this.name = "AtCapacity";
+  }
 }
 
 /** Warning: data set does not match SOP class (File Meta and data set disagree). */
@@ -60,7 +69,12 @@ class StoreRun {
   private readonly uploads: Promise<void>[] = [];
   /** The latest upload of each key in this request, while it has not finished. */
   private readonly uploading = new Map<string, Promise<unknown>>();
-  private admission: Permit | undefined;
+  /**
+   * Whether an instance of this request has had a process slot. The request holds none until
+   * then (a client trickling its first bytes holds no capacity), and its first instance takes a
+   * free one or the request is refused: never a place in a queue.
+   */
+  private admitted = false;
   /** Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries. */
   private s3Unavailable = false;
   /** Whether the part that broke the request off already has its failure recorded. */
@@ -76,7 +90,6 @@ class StoreRun {
       deps.storage.bucket,
       deps.storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
     );
-    this.admission = req.admission;
   }
 
   async storePart(head: PartHead): Promise<void> {
@@ -89,17 +102,22 @@ class StoreRun {
       return;
     }
 
-    // Step 1: read just enough of the part to know what instance it is.
+    // Step 1: read just enough of the part to know what instance it is; a header that needs more
+    // than the first attempt's bytes is read under the slots its upload will use.
     const prefix = new HeaderPrefix();
+    let taken: Permit | undefined;
     try {
-      await prefix.read(reader);
+      await prefix.read(reader, async () => void (taken = await this.takeSlots()));
     } catch (err) {
+      taken?.release();
+      if (err instanceof AtCapacity) throw err;
       // Cut off before its header could be read: name the instance if the bytes so far allow it.
       this.brokenPart(head.index, prefix.named(), err, `part ${head.index + 1} ended before its closing boundary (truncated instance)`);
       throw err;
     }
     const judged = this.judge(head, prefix);
     if ("refusal" in judged) {
+      taken?.release();
       if (!prefix.complete) await reader.skipBody();
       this.failInstance(head.index, judged.named, judged.refusal);
       return;
@@ -111,7 +129,7 @@ class StoreRun {
     await this.uploading.get(key)?.catch(() => undefined);
 
     // Step 2: upload the part's bytes as they arrive, under a slot of the request and one of the process.
-    const slots = await this.takeSlots();
+    const slots = taken ?? (await this.takeSlots());
     const upload = new InstanceUpload(this.deps, key, header, { log: this.req.log, listing: this.listing });
     const started = Date.now();
     const written = await this.uploadBody(head, prefix, upload, header, slots);
@@ -156,11 +174,22 @@ class StoreRun {
     return { header };
   }
 
-  /** One slot of the request's UPLOAD_INSTANCE_CONCURRENCY and one of the process's MAX_INSTANCES_IN_FLIGHT (the admission slot, first). */
+  /**
+   * One slot of the request's UPLOAD_INSTANCE_CONCURRENCY and one of the process's
+   * MAX_INSTANCES_IN_FLIGHT: the request's first one free now (else AtCapacity), later ones in turn.
+   */
   private async takeSlots(): Promise<Permit> {
     const request = await this.requestSlots.acquire();
-    const process = this.admission ?? (await this.deps.instanceSlots.acquire());
-    this.admission = undefined;
+    let process: Permit | null;
+    if (this.admitted) process = await this.deps.instanceSlots.acquire();
+    else {
+      process = this.deps.instanceSlots.tryAcquire();
+      if (!process) {
+        request.release();
+        throw new AtCapacity(this.deps.config.maxInstancesInFlight);
+      }
+      this.admitted = true;
+    }
     return {
       release() {
         process.release();
@@ -204,6 +233,15 @@ class StoreRun {
         (header.metaSopInstanceUid && header.metaSopInstanceUid !== header.sopInstanceUid) || (header.metaSopClassUid && header.metaSopClassUid !== header.sopClassUid);
       this.record({ ...base, stored: true, warning: mismatch ? WARNING_META_MISMATCH : undefined }, partIndex);
       log.debug({ key: r.key, bytes: r.bytes, sha256: r.sha256, duplicate: r.duplicate, ms: Date.now() - started }, "instance stored");
+      if (r.duplicate === "overwritten") {
+        // An audit trail: other bytes under this SOP Instance UID were replaced, by whom (UIDs, hashes
+        // and the sender's identity; nothing of the data set).
+        this.deps.metrics.overwrites.inc();
+        log.warn(
+          { key: r.key, sha256: r.sha256, bytes: r.bytes, previousSha256: r.replaced?.sha256 ?? null, previousBytes: r.replaced?.size, sender: this.req.sender ?? {} },
+          "instance overwritten: the key held different bytes",
+        );
+      }
     } else {
       if (r.failure === "s3-unavailable") this.s3Unavailable = true;
       const reason = reasonForStorageFailure(r.failure);
@@ -214,7 +252,7 @@ class StoreRun {
 
   /** A part that broke the request off: its failure, named as far as its bytes allow. */
   private brokenPart(partIndex: number, named: Partial<DicomHeader>, err: unknown, truncated: string): void {
-    if (err instanceof RequestTooLarge) this.failInstance(partIndex, named, { reason: Reason.OutOfResources, message: err.message });
+    if (err instanceof RequestTooLarge || err instanceof BodyTooSlow) this.failInstance(partIndex, named, { reason: Reason.OutOfResources, message: err.message });
     else this.failInstance(partIndex, named, { reason: Reason.CannotUnderstand, message: truncated });
     this.brokenPartRecorded = true;
   }
@@ -224,16 +262,20 @@ class StoreRun {
     if (err instanceof RequestTooLarge) {
       this.outcome.requestError = { status: 413, message: err.message };
       if (!this.brokenPartRecorded) this.otherFailure(Reason.OutOfResources, err.message);
+    } else if (err instanceof BodyTooSlow) {
+      this.outcome.requestError = { status: 408, message: err.message };
+      if (!this.brokenPartRecorded) this.otherFailure(Reason.OutOfResources, err.message);
+    } else if (err instanceof AtCapacity) {
+      this.outcome.requestError = { status: 503, message: err.message };
     } else if (err instanceof MultipartError) {
       this.outcome.requestError = { status: 400, message: err.message };
       if (!this.brokenPartRecorded) this.otherFailure(Reason.CannotUnderstand, err.message);
     } else throw err;
   }
 
-  /** Waits for every upload to finish; gives back the admission slot if no instance took it. */
+  /** Waits for every upload to finish. */
   async settled(): Promise<void> {
     await Promise.all(this.uploads);
-    this.admission?.release();
   }
 
   result(): StoreResult {
