@@ -19,12 +19,14 @@ describe("dicom-access", () => {
     });
   });
 
-  it("gives the key no statement that lets the account's IAM decide, and readers decryption through S3 only", () => {
+  it("lets the account's IAM decide only about reading the key's metadata, and readers decrypt through S3 only", () => {
     const doc = dicomKeyPolicy({ ...base, dataReaders: ["arn:aws:iam::123456789012:role/viewer"] });
-    expect(doc.Statement.map((s: any) => s.Sid)).toEqual(["DeployIdentityAdministers", "TaskRoleUsesThroughS3", "DataReadersDecryptThroughS3"]);
-    expect(doc.Statement.every((s: any) => s.Principal.AWS === "arn:aws:iam::123456789012:root" && s.Condition)).toBe(true);
-    expect((doc.Statement[2] as any).Action).toEqual(["kms:Decrypt"]);
-    expect(dicomKeyPolicy(base).Statement).toHaveLength(2);
+    expect(doc.Statement.map((s: any) => s.Sid)).toEqual(["DeployIdentityAdministers", "AccountReadsKeyMetadata", "TaskRoleUsesThroughS3", "DataReadersDecryptThroughS3"]);
+    const unconditioned = doc.Statement.filter((s: any) => !s.Condition);
+    expect(unconditioned.map((s: any) => s.Action)).toEqual([["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListKeyPolicies", "kms:ListKeyRotations"]]);
+    expect(doc.Statement.every((s: any) => s.Principal.AWS === "arn:aws:iam::123456789012:root")).toBe(true);
+    expect((doc.Statement[3] as any).Action).toEqual(["kms:Decrypt"]);
+    expect(dicomKeyPolicy(base).Statement).toHaveLength(3);
     expect(() => dicomKeyPolicy({ ...base, deployRoleArn: "arn:aws:sts::123456789012:assumed-role/deploy/ci" })).toThrow(/IAM role or user ARN/);
   });
 

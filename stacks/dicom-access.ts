@@ -36,6 +36,12 @@ export const KEY_ADMIN_ACTIONS = [
   "kms:CancelKeyDeletion",
 ];
 
+/**
+ * Reading the key's metadata and policy: what `pulumi preview --refresh` and the drift check do
+ * with a read-only role. It neither uses nor changes the key, so the account's IAM decides.
+ */
+export const KEY_READ_ACTIONS = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListKeyPolicies", "kms:ListKeyRotations"];
+
 /** What S3 asks KMS for on the task's behalf: a data key to write (bucket key), decryption to read back and complete uploads. */
 export const TASK_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"];
 
@@ -90,6 +96,7 @@ export function dicomKeyPolicy(p: KeyPolicyInputs) {
       Resource: "*",
       Condition: { ArnEquals: { "aws:PrincipalArn": p.deployRoleArn } },
     },
+    { Sid: "AccountReadsKeyMetadata", Effect: "Allow", Principal: account, Action: [...KEY_READ_ACTIONS], Resource: "*" },
     {
       Sid: "TaskRoleUsesThroughS3",
       Effect: "Allow",

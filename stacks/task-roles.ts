@@ -70,10 +70,10 @@ export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
       Resource: objects,
     },
     {
-      // Listing a series (series-listing.ts) under the prefix only, never the whole bucket.
-      // With a prefix, S3 grants no request without one: the app's readiness must list
-      // under PREFIX (a HeadBucket is refused), and a HEAD of a missing key answers 403,
-      // which the app takes for "new" (conditional writes decide on S3 itself).
+      // Listing a series (series-listing.ts) and the readiness check (bucket-reachable.ts) under
+      // the prefix only, never the whole bucket. S3 then grants no request without a prefix:
+      // no HeadBucket, and a HEAD of a missing key answers 403 instead of 404, which the app
+      // takes for "new" (on Amazon S3 a conditional write decides that anyway).
       Sid: "ListDicomPrefix",
       Effect: "Allow",
       Action: ["s3:ListBucket"],

@@ -85,6 +85,9 @@ describe("the planned prod policies", () => {
     expect(allows(keyPolicy(), key(TASK_ROLE, "kms:Decrypt"))).toBe(false);
     expect(allows(keyPolicy(), key(TASK_ROLE, "kms:PutKeyPolicy"))).toBe(false);
     expect(allows(keyPolicy(), key(`arn:aws:iam::${MOCK_ACCOUNT_ID}:role/Admin`, "kms:Decrypt", VIA_S3))).toBe(false);
+    // A read-only role (previews, the drift check) may read the key's metadata, with its own IAM rights.
+    expect(allows(keyPolicy(), key(`arn:aws:iam::${MOCK_ACCOUNT_ID}:role/prod-preview`, "kms:GetKeyPolicy"))).toBe(true);
+    expect(allows(keyPolicy(), key(`arn:aws:iam::${MOCK_ACCOUNT_ID}:role/prod-preview`, "kms:PutKeyPolicy"))).toBe(false);
   });
 
   it("let the S3 endpoint reach the stack's buckets and ECR's layers, nothing else", () => {

@@ -30,6 +30,8 @@ export const BUCKET_MANAGEMENT_ACTIONS = [
 ];
 /** What the task does with a DICOM object. */
 const TASK_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:AbortMultipartUpload"];
+/** Key metadata reads: no use of the key, no change to it. */
+const KEY_METADATA_READS = ["kms:describekey", "kms:getkeypolicy", "kms:getkeyrotationstatus", "kms:listresourcetags", "kms:listkeypolicies", "kms:listkeyrotations"];
 const KEY_USE_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"];
 
 /** A bucket a role policy lets someone write objects into: the PHI buckets, with the key prefix written under. */
@@ -138,7 +140,7 @@ export const listUnderPrefix: ResourceValidationPolicy = {
 export const keyPolicyExplicit: ResourceValidationPolicy = {
   name: "kms-key-policy-explicit",
   description:
-    "Every KMS key has a policy of its own: no statement hands the key to the account's IAM or to everyone, and whoever may use it for data does so only through a named service (kms:ViaService).",
+    "Every KMS key has a policy of its own: no statement hands the key (beyond reading its metadata) to the account's IAM or to everyone, and whoever may use it for data does so only through a named service (kms:ViaService).",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     if (args.type !== T.kmsKey) return;
@@ -152,7 +154,9 @@ export const keyPolicyExplicit: ResourceValidationPolicy = {
       const label = s.Sid ?? JSON.stringify(actions);
       if (actions.some((a) => a === "*" || a.toLowerCase() === "kms:*")) report(`${label} grants every KMS action`);
       if (s.Principal === "*" || [(s.Principal as { AWS?: unknown })?.AWS].flat().includes("*")) report(`${label} grants to everyone`);
-      if (!s.Condition || !Object.values(s.Condition).some((c) => Object.keys(c).some((k) => k.toLowerCase() === "aws:principalarn"))) {
+      // Reading metadata is left to the account's IAM (previews and refreshes with a read-only role); anything else names its principals.
+      const readsOnly = actions.length > 0 && actions.every((a) => KEY_METADATA_READS.includes(a.toLowerCase()));
+      if (!readsOnly && (!s.Condition || !Object.values(s.Condition).some((c) => Object.keys(c).some((k) => k.toLowerCase() === "aws:principalarn")))) {
         report(`${label} names no principal (aws:PrincipalArn): the account's IAM policies would decide`);
       }
       const uses = actions.some((a) => KEY_USE_ACTIONS.some((k) => wildcardMatch(a, k, true)));
