@@ -24,6 +24,7 @@ const storageArgs: StorageArgs = {
     deployRoleArn: "arn:aws:iam::123456789012:role/deploy",
     taskRoleArn: "arn:aws:iam::123456789012:role/st-task",
     dataReaders: [],
+    smokeObjectKeys: [],
   },
 };
 

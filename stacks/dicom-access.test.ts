@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dicomKeyPolicy, objectAccessStatement, roleOfCaller } from "./dicom-access";
+import { dicomKeyPolicy, objectAccessStatements, roleOfCaller } from "./dicom-access";
 import { MOCK_ACCOUNT_ID, MOCK_DEPLOY_ROLE } from "./offline/mocks";
 import { inputs, json, one, recordWith } from "./testing/harness";
 
@@ -13,10 +13,14 @@ const base = {
 };
 
 describe("dicom-access", () => {
-  it("denies object reads and deletes on aws:PrincipalArn, exempting the task role and the readers", () => {
-    expect(objectAccessStatement("arn:aws:s3:::b", "arn:aws:iam::1:role/t", ["arn:aws:iam::1:role/r-*"]).Condition).toEqual({
-      ArnNotLike: { "aws:PrincipalArn": ["arn:aws:iam::1:role/t", "arn:aws:iam::1:role/r-*"] },
+  it("denies object reads and deletes on aws:PrincipalArn, exempting the task role, the readers and the deploy role, which reads the smoke samples only", () => {
+    const [others, smoke, deletes] = objectAccessStatements("arn:aws:s3:::b", "arn:aws:iam::1:role/t", ["arn:aws:iam::1:role/r-*"], {
+      roleArn: "arn:aws:iam::1:role/d",
+      smokeObjectKeys: ["p/1/2/3.dcm"],
     });
+    expect(others.Condition).toEqual({ ArnNotLike: { "aws:PrincipalArn": ["arn:aws:iam::1:role/t", "arn:aws:iam::1:role/r-*", "arn:aws:iam::1:role/d"] } });
+    expect([smoke.NotResource, smoke.Condition]).toEqual([["arn:aws:s3:::b/p/1/2/3.dcm"], { ArnEquals: { "aws:PrincipalArn": "arn:aws:iam::1:role/d" } }]);
+    expect([deletes.Action, deletes.Resource]).toEqual([["s3:DeleteObject*"], "arn:aws:s3:::b/*"]);
   });
 
   it("lets the account's IAM decide only about reading the key's metadata, and readers decrypt through S3 only", () => {
@@ -48,7 +52,11 @@ describe("dicom-access in the stack", () => {
     const reader = "arn:aws:iam::123456789012:role/research-viewer";
     const { resources } = await recordWith({ dataReaders: [reader] });
     const deny = json(inputs(one(resources, "aws:s3/bucketPolicy:BucketPolicy", "stowrs-test-dicom-policy")).policy).Statement[1];
-    expect(deny.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual(["arn:aws:iam::123456789012:role/stowrs-test-task", reader]);
+    expect(deny.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([
+      "arn:aws:iam::123456789012:role/stowrs-test-task",
+      reader,
+      `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/${MOCK_DEPLOY_ROLE}`,
+    ]);
     const key = json(inputs(one(resources, "aws:kms/key:Key")).policy).Statement;
     expect(key.find((s: any) => s.Sid === "DataReadersDecryptThroughS3").Condition.ArnLike["aws:PrincipalArn"]).toEqual([reader]);
     // The task role the policies name is the one the task runs as.

@@ -48,22 +48,49 @@ export const TASK_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"];
 /** IAM role ARN, without the session part a caller's ARN may carry. */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/;
 
+/** The deploying identity's one look at DICOM objects: the smoke test's HEAD and tags of the samples it stored. */
+export interface DeployAccess {
+  roleArn: string;
+  /** Keys of the smoke samples (stacks/smoke.ts), where the deployed service stores them. */
+  smokeObjectKeys: string[];
+}
+
 /**
- * The DICOM bucket's statement: reading and deleting objects is denied to every principal
- * but the task role and the configured data readers. Bucket settings (policy, lifecycle,
- * versioning...) are untouched, so the deploying identity keeps managing the bucket; and
- * writing stays a matter of IAM (only the task role has s3:PutObject there).
+ * The DICOM bucket's statements: reading and deleting objects is denied to every principal
+ * but the task role and the configured data readers; the deploying identity may read only
+ * the smoke samples' objects (after a deployment, stacks/smoke.ts checks their size and
+ * sha256) and delete nothing. Bucket settings (policy, lifecycle, versioning...) are
+ * untouched, so the deploying identity keeps managing the bucket; writing stays a matter of
+ * IAM (only the task role has s3:PutObject there).
  */
-export function objectAccessStatement(bucketArn: string, taskRoleArn: string, dataReaders: string[]) {
-  return {
-    Sid: "DenyObjectReadDeleteToOthers",
-    Effect: "Deny",
-    Principal: "*",
-    Action: [...OBJECT_READ_DELETE_ACTIONS],
-    Resource: `${bucketArn}/*`,
-    // A request without aws:PrincipalArn (an AWS service principal) is denied too.
-    Condition: { ArnNotLike: { "aws:PrincipalArn": [taskRoleArn, ...dataReaders] } },
-  };
+export function objectAccessStatements(bucketArn: string, taskRoleArn: string, dataReaders: string[], deploy: DeployAccess) {
+  return [
+    {
+      Sid: "DenyObjectReadDeleteToOthers",
+      Effect: "Deny",
+      Principal: "*",
+      Action: [...OBJECT_READ_DELETE_ACTIONS],
+      Resource: `${bucketArn}/*`,
+      // A request without aws:PrincipalArn (an AWS service principal) is denied too.
+      Condition: { ArnNotLike: { "aws:PrincipalArn": [taskRoleArn, ...dataReaders, deploy.roleArn] } },
+    },
+    {
+      Sid: "DeployRoleReadsSmokeSamplesOnly",
+      Effect: "Deny",
+      Principal: "*",
+      Action: ["s3:GetObject*"],
+      NotResource: deploy.smokeObjectKeys.map((key) => `${bucketArn}/${key}`),
+      Condition: { ArnEquals: { "aws:PrincipalArn": deploy.roleArn } },
+    },
+    {
+      Sid: "DeployRoleDeletesNoObject",
+      Effect: "Deny",
+      Principal: "*",
+      Action: ["s3:DeleteObject*"],
+      Resource: `${bucketArn}/*`,
+      Condition: { ArnEquals: { "aws:PrincipalArn": deploy.roleArn } },
+    },
+  ];
 }
 
 export interface KeyPolicyInputs {

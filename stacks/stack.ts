@@ -16,6 +16,8 @@ import { createInterfaceEndpoints } from "./interface-endpoints";
 import { createS3EndpointPolicy } from "./s3-endpoint-policy";
 import { taskRoleArn } from "./task-roles";
 import { guardWorldIngress } from "./world-ingress";
+import { objectKey } from "../app/src/storage/object-key";
+import { loadSamples } from "./smoke/samples";
 import { objectTags } from "./object-tags";
 import { createAuditTrail } from "./audit-trail";
 import { createDicomEvents } from "./events";
@@ -108,7 +110,14 @@ export function createStack(config: StackConfig) {
       encryption: config.bucketEncryption,
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
-      access: { partition, region: config.region, deployRoleArn, taskRoleArn: taskRole, dataReaders: config.dataReaders },
+      access: {
+        partition,
+        region: config.region,
+        deployRoleArn,
+        taskRoleArn: taskRole,
+        dataReaders: config.dataReaders,
+        smokeObjectKeys: loadSamples().map((sample) => objectKey(config.app.prefix, sample)),
+      },
       lifecycle: config.lifecycle,
       objectLock: config.objectLock,
     },

@@ -16,6 +16,7 @@ const args: StorageArgs = {
     deployRoleArn: "arn:aws:iam::123456789012:role/ci-deploy",
     taskRoleArn: "arn:aws:iam::123456789012:role/st-task",
     dataReaders: ["arn:aws:iam::123456789012:role/radiology-viewer"],
+    smokeObjectKeys: ["dicom/1.2.3/1.2.3.4/1.2.3.4.5.dcm"],
   },
 };
 
@@ -67,7 +68,7 @@ describe("createStorage", () => {
   it("denies every request that does not use TLS", async () => {
     const { resources } = await recordComponent((opts) => createStorage(args, opts));
     const policy = json(inputs(settingsOf(resources, "st-dicom").get("BucketPolicy")!).policy);
-    expect(policy.Statement).toHaveLength(2);
+    expect(policy.Statement).toHaveLength(4);
     expect(policy.Statement[0]).toMatchObject({
       Effect: "Deny",
       Principal: "*",
@@ -121,17 +122,40 @@ describe("createStorage", () => {
     expect(inputs(s.get("BucketLifecycleConfiguration")!).rules.map((r: any) => r.id)).toContain("expire-objects");
   });
 
-  it("denies reading and deleting DICOM objects to all but the task role and the data readers", async () => {
+  it("denies reading and deleting DICOM objects to all but the task role and the data readers; the deploy role reads the smoke samples only", async () => {
     const { resources } = await recordComponent((opts) => createStorage(args, opts));
     const policy = json(inputs(settingsOf(resources, "st-dicom").get("BucketPolicy")!).policy);
-    expect(policy.Statement[1]).toEqual({
-      Sid: "DenyObjectReadDeleteToOthers",
-      Effect: "Deny",
-      Principal: "*",
-      Action: ["s3:GetObject*", "s3:DeleteObject*"],
-      Resource: expect.stringMatching(/^arn:aws:s3:::st-dicom-\w+\/\*$/),
-      Condition: { ArnNotLike: { "aws:PrincipalArn": ["arn:aws:iam::123456789012:role/st-task", "arn:aws:iam::123456789012:role/radiology-viewer"] } },
-    });
+    const objects = expect.stringMatching(/^arn:aws:s3:::st-dicom-\w+\/\*$/);
+    expect(policy.Statement.slice(1)).toEqual([
+      {
+        Sid: "DenyObjectReadDeleteToOthers",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["s3:GetObject*", "s3:DeleteObject*"],
+        Resource: objects,
+        Condition: {
+          ArnNotLike: {
+            "aws:PrincipalArn": ["arn:aws:iam::123456789012:role/st-task", "arn:aws:iam::123456789012:role/radiology-viewer", "arn:aws:iam::123456789012:role/ci-deploy"],
+          },
+        },
+      },
+      {
+        Sid: "DeployRoleReadsSmokeSamplesOnly",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["s3:GetObject*"],
+        NotResource: [expect.stringMatching(/^arn:aws:s3:::st-dicom-\w+\/dicom\/1\.2\.3\/1\.2\.3\.4\/1\.2\.3\.4\.5\.dcm$/)],
+        Condition: { ArnEquals: { "aws:PrincipalArn": "arn:aws:iam::123456789012:role/ci-deploy" } },
+      },
+      {
+        Sid: "DeployRoleDeletesNoObject",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["s3:DeleteObject*"],
+        Resource: objects,
+        Condition: { ArnEquals: { "aws:PrincipalArn": "arn:aws:iam::123456789012:role/ci-deploy" } },
+      },
+    ]);
     // The access-log bucket holds no PHI; its policy stays as it was.
     expect(json(inputs(settingsOf(resources, "st-access-logs").get("BucketPolicy")!).policy).Statement.map((s: any) => s.Sid)).toEqual([
       "DenyInsecureTransport",

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BucketEncryption } from "./config";
-import { dicomKeyPolicy, objectAccessStatement } from "./dicom-access";
+import { dicomKeyPolicy, objectAccessStatements } from "./dicom-access";
 import type { LifecycleSettings, ObjectLockSettings } from "./config";
 import { createObjectLock, dicomLifecycleRules } from "./data-lifecycle";
 
@@ -174,6 +174,8 @@ export interface StorageArgs {
     taskRoleArn: pulumi.Input<string>;
     /** dataReaders: principals besides the task role that may read and delete DICOM objects. */
     dataReaders: string[];
+    /** Keys of the smoke samples, the only objects the deploying identity may read (HEAD and tags). */
+    smokeObjectKeys: string[];
   };
   /** Storage class transitions, noncurrent-version expiry and upload cleanup of the DICOM bucket. */
   lifecycle?: LifecycleSettings;
@@ -247,11 +249,14 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
       retain: true,
       protect: args.protectData,
       accessLogs: { bucket: accessLogs.name, prefix: "dicom/" },
-      policyStatements: (arn) => [
-        pulumi
-          .all([arn, args.access.taskRoleArn])
-          .apply(([bucketArn, taskRoleArn]) => objectAccessStatement(bucketArn, taskRoleArn, args.access.dataReaders)),
-      ],
+      policyStatements: (arn) => {
+        const { taskRoleArn, deployRoleArn, dataReaders, smokeObjectKeys } = args.access;
+        const statements = pulumi
+          .all([arn, taskRoleArn, deployRoleArn])
+          .apply(([bucket, task, deploy]) => objectAccessStatements(bucket, task, dataReaders, { roleArn: deploy, smokeObjectKeys }));
+        // One entry per statement: the bucket policy lists them after its TLS-only denial.
+        return [0, 1, 2].map((i) => statements.apply((list) => list[i]));
+      },
       abortIncompleteUploadDays: args.lifecycle?.abortIncompleteUploadDays,
       lifecycleRules: args.lifecycle ? dicomLifecycleRules(args.lifecycle) : undefined,
     },

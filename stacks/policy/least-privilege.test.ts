@@ -3,7 +3,9 @@
 // task role are evaluated against the planned bucket and key policies: nobody is locked out.
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { objectKey } from "../../app/src/storage/object-key";
 import { MOCK_ACCOUNT_ID, MOCK_DEPLOY_ROLE } from "../offline/mocks";
+import { loadSamples } from "../smoke/samples";
 import { recordStack, type RecordedResource } from "../offline/record";
 import { readStackFile } from "../offline/stack-file";
 import { evaluatePolicies } from "./evaluate";
@@ -68,8 +70,12 @@ describe("the planned prod policies", () => {
     for (const action of ["s3:PutObject", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:AbortMultipartUpload"]) {
       expect(denyingStatements(policy, ask(TASK_ROLE, action, object)), action).toEqual([]);
     }
-    // Everyone else, the deploy role included, is refused the PHI.
-    expect(denyingStatements(policy, ask(DEPLOY_ROLE, "s3:GetObject", object))).toEqual(["DenyObjectReadDeleteToOthers"]);
+    // Everyone else is refused the PHI; the deploy role reads (HEAD, tags) the smoke samples only, and deletes nothing.
+    expect(denyingStatements(policy, ask(DEPLOY_ROLE, "s3:GetObject", object))).toEqual(["DeployRoleReadsSmokeSamplesOnly"]);
+    expect(denyingStatements(policy, ask(DEPLOY_ROLE, "s3:DeleteObject", object))).toEqual(["DeployRoleDeletesNoObject"]);
+    for (const key of loadSamples().map((sample) => objectKey("dicom", sample))) {
+      for (const action of ["s3:GetObject", "s3:GetObjectTagging"]) expect(denyingStatements(policy, ask(DEPLOY_ROLE, action, `${bucketArn}/${key}`)), `${action} ${key}`).toEqual([]);
+    }
     expect(denyingStatements(policy, ask(`arn:aws:iam::${MOCK_ACCOUNT_ID}:role/Admin`, "s3:DeleteObjectVersion", object))).toEqual(["DenyObjectReadDeleteToOthers"]);
   });
 
