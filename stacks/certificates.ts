@@ -8,12 +8,14 @@ import { createHash, X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
-import { usesClientCertificates, type CertificateConfig } from "./config";
+import { usesClientCertificates, type CertificateConfig, type PemSource } from "./config";
 import { createPrivateBucket, type EncryptionSpec } from "./storage";
 
 export const CERTIFICATE_OBJECT = "certificate.crt";
 export const KEY_OBJECT = "certificate.key";
 export const TRUSTSTORE_OBJECT = "truststore.crt";
+/** Revocation lists beside the truststore; nginx reads it whenever client certificates are checked (CRL_REQUIRED says whether it must exist). */
+export const CRL_OBJECT = "crl.pem";
 
 /** A generated certificate is valid for a year and replaced by the first `pulumi up` in its last 30 days. */
 export const GENERATED_VALIDITY_HOURS = 365 * 24;
@@ -22,7 +24,8 @@ export const GENERATED_RENEWAL_HOURS = 30 * 24;
 export interface CertificatesArgs {
   appName: string;
   certificate: CertificateConfig;
-  encryption: EncryptionSpec;
+  /** Revocation lists the stack writes as crl.pem (certificate.crl; source stack with client certificates). */
+  crl?: PemSource;
   accessLogsBucket: pulumi.Input<string>;
   /** The name clients use (the NLB's DNS name): a generated certificate is made for it. */
   serverName: pulumi.Input<string>;
@@ -59,6 +62,9 @@ export interface Certificates {
  * the object is encrypted as intended even if it were written before the default, and the
  * plan shows it.
  */
+/** The certificate bucket holds no PHI, so it never uses the DICOM key (whose users are the task role and the data readers). */
+const CERTIFICATE_ENCRYPTION: EncryptionSpec = { kind: "SSE-S3" };
+
 export function objectEncryption(encryption: EncryptionSpec): Pick<aws.s3.BucketObjectv2Args, "serverSideEncryption" | "kmsKeyId" | "bucketKeyEnabled"> {
   return encryption.kind === "SSE-KMS"
     ? { serverSideEncryption: "aws:kms", kmsKeyId: encryption.keyArn, bucketKeyEnabled: true }
@@ -70,7 +76,7 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
   if (cert.mode === "ACM") {
     return { mode: cert.mode, authMode: cert.authMode, acmCertificateArn: cert.arn, objectArns: [], objects: [] };
   }
-  const names = [CERTIFICATE_OBJECT, KEY_OBJECT, ...(usesClientCertificates(cert.authMode) ? [TRUSTSTORE_OBJECT] : [])];
+  const names = [CERTIFICATE_OBJECT, KEY_OBJECT, ...(usesClientCertificates(cert.authMode) ? [TRUSTSTORE_OBJECT, CRL_OBJECT] : [])];
 
   if (cert.source === "external") {
     // ARNs of a named bucket are known without looking it up: arn:aws:s3:::<bucket>/<key>.
@@ -85,12 +91,13 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     };
   }
 
-  // Not retained: when the deployment goes, its private key should go with it.
+  // Not retained: when the deployment goes, its private key should go with it. SSE-S3, never
+  // the DICOM key: that key's users are the task role and the data readers, for PHI only.
   const bucket = createPrivateBucket(
     `${args.appName}-certificates`,
     {
       bucketPrefix: cert.bucket,
-      encryption: args.encryption,
+      encryption: CERTIFICATE_ENCRYPTION,
       retain: false,
       accessLogs: { bucket: args.accessLogsBucket, prefix: "certificates/" },
     },
@@ -124,12 +131,14 @@ export function createCertificates(args: CertificatesArgs, opts: pulumi.CustomRe
     [CERTIFICATE_OBJECT, certificatePem],
     [KEY_OBJECT, keyPem],
     ...(usesClientCertificates(cert.authMode) && cert.truststore ? [[TRUSTSTORE_OBJECT, pulumi.output(cert.truststore.pem)] as [string, pulumi.Output<string>]] : []),
+    // A new CRL is a new digest, so the tasks restart and nginx loads it.
+    ...(usesClientCertificates(cert.authMode) && args.crl ? [[CRL_OBJECT, pulumi.output(args.crl.pem)] as [string, pulumi.Output<string>]] : []),
   ];
   const objects = contents.map(
     ([key, content]) =>
       new aws.s3.BucketObjectv2(
         `${args.appName}-${key.replace(".", "-")}`,
-        { bucket: bucket.name, key, content, contentType: "application/x-pem-file", ...objectEncryption(args.encryption) },
+        { bucket: bucket.name, key, content, contentType: "application/x-pem-file", ...objectEncryption(CERTIFICATE_ENCRYPTION) },
         {
           ...opts,
           provider: args.objectProvider ?? opts.provider,

@@ -315,9 +315,9 @@ export const RESOURCE_ACTIONS: Record<string, TypeActions> = {
   "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": s3ObjectLock,
   "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": s3ObjectLock,
   "aws:s3/bucketObjectv2:BucketObjectv2": {
-    // Objects with tags need the tagging action too; SSE-KMS objects a data key.
-    create: ["s3:PutObject", "s3:PutObjectTagging", "kms:GenerateDataKey"],
-    update: ["s3:PutObject", "s3:PutObjectTagging", "kms:GenerateDataKey"],
+    // Objects with tags need the tagging action too. (The certificate objects use SSE-S3: no data key.)
+    create: ["s3:PutObject", "s3:PutObjectTagging"],
+    update: ["s3:PutObject", "s3:PutObjectTagging"],
     // In a versioned bucket every version of the object is deleted.
     delete: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions"],
     // HEAD and the tag set; the content is not read back.
@@ -521,6 +521,9 @@ export const RESOURCE_ACTIONS: Record<string, TypeActions> = {
 export const INVOKE_ACTIONS: Record<string, string[]> = {
   "aws:index/getCallerIdentity:getCallerIdentity": ["sts:GetCallerIdentity"],
   "aws:index/getAvailabilityZones:getAvailabilityZones": ["ec2:DescribeAvailabilityZones"],
+  // The role behind the caller's session (with its path), the DICOM key's administrator: the
+  // provider reads the role named in the session's ARN.
+  "aws:iam/getSessionContext:getSessionContext": ["iam:GetRole"],
   // Answered from the provider's configuration, without a call.
   "aws:index/getPartition:getPartition": [],
   "aws:index/getRegion:getRegion": [],

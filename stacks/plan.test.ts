@@ -47,7 +47,7 @@ describe("npm run plan", () => {
     expect(stdout).toMatch(/^Stack dev \(.*Pulumi\.dev\.yaml\): \d+ resources/);
     expect(stdout).toContain("TYPE");
     expect(row(stdout, "aws:lb:Listener", "stowrs-dev-tls")).toContain("TCP/443");
-    expect(row(stdout, "aws:lb:TargetGroup", "stowrs-dev-tg")).toContain("health=HTTP:8081/ready");
+    expect(row(stdout, "aws:lb:TargetGroup", "stowrs-dev-tg")).toContain("health=HTTP:8081/live  deregistrationDelay=30s");
     expect(row(stdout, "aws:ecs:Service", "stowrs-dev")).toContain("desired=1");
     expect(row(stdout, "aws:s3:Bucket", "stowrs-dev-dicom")).toContain("retained on destroy");
     expect(stdout).toMatch(/\n {2}serviceUrl: https:\/\//);
@@ -134,7 +134,7 @@ describe("plan of an edited stack file", () => {
     expect(code).toBe(0);
     expect(row(stdout, "aws:vpc:SecurityGroupIngressRule", "stowrs-dev-peer-203-0-113-99-32")).toContain("from 203.0.113.99/32");
     expect(stdout).not.toContain("198-51-100-0-24");
-    expect(row(stdout, "aws:lb:Listener", "stowrs-dev-tls")).toContain(`TLS/443  ELBSecurityPolicy-TLS13-1-2-2021-06  cert=${arn}`);
+    expect(row(stdout, "aws:lb:Listener", "stowrs-dev-tls")).toContain(`TLS/443  ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09  cert=${arn}`);
     expect(stdout).not.toContain("stowrs-dev-certificates");
     expect(row(stdout, "aws:ecs:TaskDefinition", "stowrs-dev")).toContain("UPLOAD_PART_CONCURRENCY=11");
     // (1024 - 256 - 160) / (8 x 13) = 5

@@ -10,7 +10,14 @@ import { createCertificates } from "./certificates";
 import { createImages } from "./images";
 import { createLoadBalancer, UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { createService } from "./service";
-import { PORTS, READY_PATH } from "./containers";
+import { containerBehaviour, PORTS, TARGET_HEALTH_PATH } from "./containers";
+import { drainTimings } from "./drain";
+import { createInterfaceEndpoints } from "./interface-endpoints";
+import { createS3EndpointPolicy } from "./s3-endpoint-policy";
+import { taskRoleArn } from "./task-roles";
+import { guardWorldIngress } from "./world-ingress";
+import { objectKey } from "../app/src/storage/object-key";
+import { loadSamples } from "./smoke/samples";
 import { objectTags } from "./object-tags";
 import { createAuditTrail } from "./audit-trail";
 import { createDicomEvents } from "./events";
@@ -56,14 +63,21 @@ function objectProvider(config: StackConfig, provider: aws.Provider): aws.Provid
 
 export function createStack(config: StackConfig) {
   guardPlaceholders(config);
+  guardWorldIngress(config);
   const { appName } = config;
+  const behaviour = containerBehaviour(config);
   const provider = new aws.Provider(`${appName}-aws`, {
     region: config.region as aws.Region,
     defaultTags: { tags: deploymentTags(config) },
   });
   const opts: pulumi.CustomResourceOptions = { provider };
 
-  const accountId = aws.getCallerIdentityOutput({}, { provider }).accountId;
+  const caller = aws.getCallerIdentityOutput({}, { provider });
+  const accountId = caller.accountId;
+  const partition = aws.getPartitionOutput({}, { provider }).partition;
+  // The identity running `pulumi up` administers the DICOM key: its role's ARN, not its session's.
+  const deployRoleArn = config.deployRoleArn ?? aws.iam.getSessionContextOutput({ arn: caller.arn }, { provider }).issuerArn;
+  const taskRole = taskRoleArn(partition, accountId, appName);
   const zones = aws.getAvailabilityZonesOutput(
     { state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] },
     { provider },
@@ -96,6 +110,14 @@ export function createStack(config: StackConfig) {
       encryption: config.bucketEncryption,
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
+      access: {
+        partition,
+        region: config.region,
+        deployRoleArn,
+        taskRoleArn: taskRole,
+        dataReaders: config.dataReaders,
+        smokeObjectKeys: loadSamples().map((sample) => objectKey(config.app.prefix, sample)),
+      },
       lifecycle: config.lifecycle,
       objectLock: config.objectLock,
     },
@@ -115,7 +137,8 @@ export function createStack(config: StackConfig) {
       allowedPeers: config.allowedPeers,
       certificateMode: config.certificate.mode,
       acmCertificateArn: config.certificate.mode === "ACM" ? config.certificate.arn : undefined,
-      healthCheck: { port: PORTS.health, path: READY_PATH },
+      healthCheck: { port: PORTS.health, path: TARGET_HEALTH_PATH },
+      deregistrationDelaySeconds: drainTimings(behaviour.drainSeconds).deregistrationDelaySeconds,
       deletionProtection: config.nlbDeletionProtection,
       internetAccess: network.internetAccess,
     },
@@ -126,7 +149,7 @@ export function createStack(config: StackConfig) {
     {
       appName,
       certificate: config.certificate,
-      encryption: storage.encryption,
+      crl: config.certificateOptions.crl,
       accessLogsBucket: storage.accessLogs.name,
       serverName: loadBalancer.dnsName,
       objectProvider: config.certificate.mode === "FROMS3" && config.certificate.source === "stack" ? objectProvider(config, provider) : undefined,
@@ -152,10 +175,29 @@ export function createStack(config: StackConfig) {
       upload: config.upload,
       logRetentionDays: config.logRetentionDays,
       upstreamTimeoutSeconds: UPSTREAM_TIMEOUT_SECONDS[config.certificate.mode],
+      behaviour,
     },
     opts,
   );
 
+  createS3EndpointPolicy(
+    {
+      appName,
+      endpointId: network.s3EndpointId,
+      partition,
+      region: config.region,
+      dicomBucketArn: storage.dicom.arn,
+      prefix: config.app.prefix,
+      certificateObjectArns: certificates.objectArns,
+    },
+    opts,
+  );
+  if (config.network.interfaceEndpoints) {
+    createInterfaceEndpoints(
+      { appName, region: config.region, vpcId: network.vpcId, subnetIds: network.privateSubnetIds, clientSecurityGroupId: service.taskSecurityGroupId },
+      opts,
+    );
+  }
   const auditTrail = createAuditTrail(
     {
       appName,

@@ -47,7 +47,7 @@ describe("certificate.kmsKeyArn", () => {
 
   it("belongs to an external bucket only", () => {
     expect(problems({ mode: "FROMS3", kmsKeyArn: SITE_KEY })).toEqual([
-      "stowrs-to-s3:certificate: kmsKeyArn is only used with source external: the bucket the stack makes uses the stack's encryption (bucketEncryption)",
+      "stowrs-to-s3:certificate: kmsKeyArn is only used with source external: the bucket the stack makes uses SSE-S3",
     ]);
     expect(problems({ mode: "ACM", arn: "arn:aws:acm:eu-central-1:123456789012:certificate/0b1c-2d3e", kmsKeyArn: SITE_KEY })).toEqual([
       "stowrs-to-s3:certificate: kmsKeyArn is only used with mode FROMS3",

@@ -4,6 +4,7 @@ import { NAMESPACE } from "./reader";
 import { defineBlock } from "./block";
 import { AUTH_MODES, usesBearerTokens, usesClientCertificates, type AuthMode } from "./auth-mode";
 import { checkServerPair, checkTruststore, isPlaceholderCa, readPem, type PemSource } from "./certificate-files";
+import { CERTIFICATE_OPTION_FIELDS } from "./certificate-options";
 
 export type CertificateMode = "ACM" | "FROMS3";
 
@@ -71,7 +72,7 @@ export const certificateBlock = defineBlock({
     const fallback: CertificateConfig = { ...defaults.certificate, source: "stack", bucket: fallbackBucket };
     const fields = r.object(key, r.raw(key), `{ mode: FROMS3, authMode: anonymous }`);
     if (fields === undefined) return { certificate: fallback };
-    r.unknownFields(key, fields, ["mode", "authMode", "arn", "bucket", "source", "truststore", "serverCertificate", "serverKey", "kmsKeyArn"]);
+    r.unknownFields(key, fields, ["mode", "authMode", "arn", "bucket", "source", "truststore", "serverCertificate", "serverKey", "kmsKeyArn", ...CERTIFICATE_OPTION_FIELDS]);
     const modeText = r.text(key, "mode", fields.mode, "FROMS3");
     const authMode = r.oneOf(key, r.text(key, "authMode", fields.authMode, "anonymous"), AUTH_MODES, "anonymous", "authMode");
     if (modeText !== "ACM" && modeText !== "FROMS3") {
@@ -124,7 +125,7 @@ export const certificateBlock = defineBlock({
     }
 
     // A bucket the stack makes is encrypted with the stack's own key (or SSE-S3).
-    if (fields.kmsKeyArn !== undefined) r.report(key, "kmsKeyArn is only used with source external: the bucket the stack makes uses the stack's encryption (bucketEncryption)");
+    if (fields.kmsKeyArn !== undefined) r.report(key, "kmsKeyArn is only used with source external: the bucket the stack makes uses SSE-S3");
 
     const bucket = r.bucketPrefix(key, fields.bucket, fallbackBucket, "bucket");
     const truststore = fields.truststore === undefined ? undefined : readPem(r, key, "truststore", fields.truststore);

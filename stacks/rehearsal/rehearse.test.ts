@@ -49,7 +49,8 @@ describe("npm run rehearse", () => {
     expect(stdout).toContain("ports: moved to free loopback ports");
     expect(stdout).toMatch(/client: allowedPeers .* treated as including 127\.0\.0\.1/);
     expect(stdout).toContain("nginx: dependsOn app HEALTHY: met");
-    expect(stdout).toMatch(/nlb: target healthy: GET \/ready on port 8081/);
+    expect(stdout).toMatch(/nlb: target healthy: GET \/live on port 8081/);
+    expect(stdout).toMatch(/volumes: root file systems nginx read-only, app read-only; nginx writes OUT_DIR=\/run\/front \(volume nginx-out\), app writes TMPDIR=\/tmp \(volume app-tmp\)/);
     expect(stdout).toMatch(/objects written by the stack: \S+\/certificate\.crt, \S+\/certificate\.key/);
     if (stack === "prod") expect(stdout).toMatch(/without a client certificate: refused \(HTTP 400/);
   });

@@ -22,6 +22,7 @@ import { buildApp } from "./app-build";
 import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
 import { rehearseDrain, type DrainRehearsal } from "./drain";
 import { plannedTask, type PlannedTask } from "./planned-task";
+import { readOnlyRootProblems, writtenPaths } from "./volumes";
 import { startStandInIssuer, type StandInIssuer } from "./issuer";
 import { loadSamples, type Sample } from "../smoke/samples";
 import { storeInstances, type ClientTls } from "../smoke/stow-client";
@@ -124,8 +125,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     const bearerTokens = usesBearerTokens(config.certificate.authMode);
     log(
       `ports: moved to free loopback ports: app ${PORTS.app} -> ${ports.app}, nginx TLS ${PORTS.tls} -> ${ports.tls}, ` +
-        `health ${PORTS.health} -> ${ports.health}` +
-        (bearerTokens ? `, app metrics ${DEFAULT_METRICS_PORT} -> ${ports.metrics}` : ""),
+        `health ${PORTS.health} -> ${ports.health}, app metrics ${DEFAULT_METRICS_PORT} -> ${ports.metrics}`,
     );
     // With bearer tokens, the issuer moves too: a stand-in provider on loopback issues the tokens.
     let issuer: StandInIssuer | undefined;
@@ -141,17 +141,29 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
           `for audience ${config.oidc.audience} with scope ${config.oidc.requiredScope} by the client-credentials grant)`,
       );
     }
+    // Read-only roots: what each container writes must be on its volumes; here each gets a temp directory.
+    const planned = { app: { ...imageEnv("app"), ...envOf(appDef) }, nginx: { ...imageEnv("nginx"), ...envOf(nginxDef) } };
+    const problems = [...readOnlyRootProblems(appDef, planned.app), ...readOnlyRootProblems(nginxDef, planned.nginx)];
+    if (problems.length > 0) throw new Broken(problems.join("; "));
+    const appTmp = path.join(tmp, "app-tmp");
+    fs.mkdirSync(appTmp);
+    const written = [...writtenPaths(nginxDef, planned.nginx), ...writtenPaths(appDef, planned.app)];
+    log(
+      `volumes: root file systems ${[nginxDef, appDef].map((c) => `${c.name} ${c.readonlyRootFilesystem ? "read-only" : "WRITABLE"}`).join(", ")}; ` +
+        `${written.map((w) => `${w.container} writes ${w.label}=${w.path} (volume ${w.volume ?? "none"})`).join(", ")}; here: OUT_DIR and TMPDIR are temp directories`,
+    );
     const appEnv = {
-      ...imageEnv("app"),
-      ...envOf(appDef),
+      ...planned.app,
       PORT: String(ports.app),
-      ...(issuer ? { OIDC_ISSUER: issuer.url, METRICS_PORT: String(ports.metrics) } : {}),
+      // /metrics is on a loopback port of its own in every mode; it moves like the others.
+      METRICS_PORT: String(ports.metrics),
+      TMPDIR: appTmp,
+      ...(issuer ? { OIDC_ISSUER: issuer.url } : {}),
       ...standIn,
       ...options.faults?.app,
     };
     const nginxEnv = {
-      ...withoutOutDir(imageEnv("nginx")),
-      ...envOf(nginxDef),
+      ...withoutOutDir(planned.nginx),
       UPSTREAM: `127.0.0.1:${ports.app}`,
       LISTEN: `127.0.0.1:${ports.tls}`,
       HEALTH_LISTEN: `127.0.0.1:${ports.health}`,
@@ -159,8 +171,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
       ...options.faults?.nginx,
     };
     log(
-      `env: app and nginx get their image's ENV and the task definition's environment; changed: PORT/LISTEN/HEALTH_LISTEN/UPSTREAM${issuer ? "/METRICS_PORT" : ""} (ports), ` +
-        `${issuer ? "OIDC_ISSUER (the stand-in issuer), " : ""}S3_ENDPOINT, S3_FORCE_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the stand-in instead of the task role), OUT_DIR and ACCESS_LOG (temp files)`,
+      `env: app and nginx get their image's ENV and the task definition's environment; changed: PORT/LISTEN/HEALTH_LISTEN/UPSTREAM/METRICS_PORT (ports), ` +
+        `${issuer ? "OIDC_ISSUER (the stand-in issuer), " : ""}S3_ENDPOINT, S3_FORCE_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the stand-in instead of the task role), OUT_DIR, TMPDIR and ACCESS_LOG (temp files)`,
     );
 
     // 4. Containers in dependency order: those nginx depends on first, until their condition holds.
@@ -261,7 +273,7 @@ function imageEnv(container: "app" | "nginx"): Record<string, string> {
 }
 
 function withoutOutDir(env: Record<string, string>): Record<string, string> {
-  // The image's OUT_DIR (/run/front) is replaced by a temp directory the front's user owns.
+  // The planned OUT_DIR (/run/front, a volume) is replaced by a temp directory the front's user owns.
   const { OUT_DIR: _outDir, ...rest } = env;
   return rest;
 }

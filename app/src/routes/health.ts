@@ -13,7 +13,7 @@ export function healthRoutes(svc: ServiceContext) {
   let inFlight: Promise<{ at: number; ok: boolean; error?: string }> | undefined;
 
   const check = async () => {
-    const result = { at: Date.now(), ...(await bucketReachable(svc.storage)) };
+    const result = { at: Date.now(), ...(await bucketReachable(svc.storage, svc.config.prefix)) };
     // Logged when it changes, not at every probe of a load balancer.
     const error = result.ok ? undefined : result.error;
     if (result.ok && cached && !cached.ok) svc.log.info({ bucket: svc.storage.bucket }, "ready: the bucket answers again");
