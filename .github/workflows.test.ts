@@ -306,7 +306,7 @@ describe("deployment on main", () => {
     const steps = stepsOf(job);
     const up = steps.findIndex((s) => s.with?.command === "up");
     const outputs = steps.findIndex((s) => /pulumi stack output --json --stack "\$STACK" > "\$RUNNER_TEMP\/stack-outputs\.json"/.test(s.run ?? ""));
-    const smoke = steps.findIndex((s) => s.run === 'bash stacks/deploy-smoke.sh "$STACK"');
+    const smoke = steps.findIndex((s) => /^\s*npm run deploy-smoke -- "\$STACK" "\$\{args\[@\]\}"$/m.test(s.run ?? "") && /--outputs "\$STACK_OUTPUTS"/.test(s.run ?? ""));
     expect(up).toBeGreaterThan(0);
     expect(outputs).toBeGreaterThan(up);
     expect(smoke).toBeGreaterThan(outputs);

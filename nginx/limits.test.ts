@@ -2,44 +2,22 @@
 // the app: MAX_CONNECTIONS_PER_CLIENT (requests in progress per certificate subject, or per
 // address without client certificates) and BODY_RATE_WINDOW_SECONDS (how long nginx waits
 // for a silent sender, the same window the app averages a body's rate over).
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3rver, type S3rverHandle } from "../app/test/support/s3rver.js";
-import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
+import { certBucket, frontFiles } from "./testing/bucket.js";
 import { send, type Reply, type TlsOptions } from "./testing/client.js";
-import { startFront, type FrontHandle } from "./testing/front.js";
-import { makePki, type Pki } from "./testing/pki.js";
-import { startRecordingUpstream, type RecordingUpstream } from "./testing/upstream.js";
+import { startRecordingBench, type RecordingBench } from "./testing/recording-bench.js";
 import { until } from "./testing/wait.js";
 
-let s3: S3rverHandle;
-let pki: Pki;
-let pkiDir: string;
-let upstream: RecordingUpstream;
-const fronts: FrontHandle[] = [];
-
+let bench: RecordingBench;
 beforeAll(async () => {
-  pkiDir = mkdtempSync(join(tmpdir(), "front-pki-"));
-  pki = makePki(pkiDir);
-  s3 = await startS3rver();
-  upstream = await startRecordingUpstream();
+  bench = await startRecordingBench();
 });
-
 afterAll(async () => {
-  await Promise.all(fronts.map((f) => f.stop()));
-  await upstream?.stop();
-  await s3?.stop();
-  rmSync(pkiDir, { recursive: true, force: true });
+  await bench?.stop();
 });
-
-async function front(env: Record<string, string>): Promise<FrontHandle> {
-  const handle = await startFront({ env: { UPSTREAM: `127.0.0.1:${upstream.port}`, ...env } });
-  fronts.push(handle);
-  return handle;
-}
 
 interface Held {
   reply: Promise<Reply>;
@@ -52,7 +30,7 @@ async function hold(url: string, path: string, tls: TlsOptions): Promise<Held> {
   const body = new PassThrough();
   const reply = send(`${url}${path}`, { method: "POST", headers: { "content-length": 2 }, body, tls });
   body.write("a");
-  await until(() => upstream.inProgress().includes(path), `the app to receive ${path}`);
+  await until(() => bench.upstream.inProgress().includes(path), `the app to receive ${path}`);
   return { reply, finish: () => body.end("b") };
 }
 
@@ -67,13 +45,13 @@ function expectTooMany(reply: Reply, limit: number) {
 
 describe("MAX_CONNECTIONS_PER_CLIENT", () => {
   it("without client certificates: N requests in progress from one address, the next one gets 429 and never reaches the app", async () => {
-    const f = await front({ AUTH_MODE: "anonymous", CERT_MODE: "ACM", MAX_CONNECTIONS_PER_CLIENT: "3" });
+    const f = await bench.front({ AUTH_MODE: "anonymous", CERT_MODE: "ACM", MAX_CONNECTIONS_PER_CLIENT: "3" });
     const tls = { ca: readFileSync(join(f.outDir, "tls", "certificate.crt"), "utf8") };
     const held = [];
     for (let i = 0; i < 3; i += 1) held.push(await hold(f.url, `/addr/held-${i}`, tls));
 
     expectTooMany(await post(f.url, "/addr/one-too-many", tls), 3);
-    expect(upstream.requests.filter((r) => r.url === "/addr/one-too-many")).toHaveLength(0);
+    expect(bench.upstream.requests.filter((r) => r.url === "/addr/one-too-many")).toHaveLength(0);
     const logged = () => f.accessLog().find((l) => l.uri === "/addr/one-too-many");
     await until(() => logged() !== undefined, "the access-log line");
     expect(logged()).toMatchObject({ status: 429, upstreamSeconds: "" });
@@ -85,10 +63,8 @@ describe("MAX_CONNECTIONS_PER_CLIENT", () => {
   });
 
   it("with client certificates: counted per subject, so two certificates from 127.0.0.1 each have their own allowance", async () => {
-    const bucket = `limits-certs`;
-    await createBucket(s3.client, bucket);
-    await putFiles(s3.client, bucket, { "certificate.crt": pki.server.certPem, "certificate.key": pki.server.keyPem, "truststore.crt": pki.ca.certPem });
-    const f = await front({ AUTH_MODE: "clientauth", ...certBucketEnv(s3, bucket), MAX_CONNECTIONS_PER_CLIENT: "2" });
+    const { pki } = bench;
+    const f = await bench.front({ AUTH_MODE: "clientauth", ...(await certBucket(bench.s3, "limits-certs", frontFiles(pki))), MAX_CONNECTIONS_PER_CLIENT: "2" });
     const first = { ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem };
     const second = { ca: pki.ca.certPem, cert: pki.secondClient.certPem, key: pki.secondClient.keyPem };
 
@@ -96,13 +72,13 @@ describe("MAX_CONNECTIONS_PER_CLIENT", () => {
     expectTooMany(await post(f.url, "/dn/first-2", first), 2);
     // Same address, other subject: not touched by the first one's requests.
     held.push(await hold(f.url, "/dn/second-0", second), await hold(f.url, "/dn/second-1", second));
-    expect(upstream.inProgress().filter((p) => p.startsWith("/dn/"))).toHaveLength(4);
+    expect(bench.upstream.inProgress().filter((p) => p.startsWith("/dn/"))).toHaveLength(4);
     expectTooMany(await post(f.url, "/dn/second-2", second), 2);
-    expect(upstream.requests.filter((r) => r.url === "/dn/first-2" || r.url === "/dn/second-2")).toHaveLength(0);
+    expect(bench.upstream.requests.filter((r) => r.url === "/dn/first-2" || r.url === "/dn/second-2")).toHaveLength(0);
 
     held.forEach((h) => h.finish());
     for (const h of held) expect((await h.reply).status).toBe(200);
-    const dns = upstream.requests.filter((r) => r.url.startsWith("/dn/")).map((r) => `${r.url} ${r.headers["x-client-dn"]}`);
+    const dns = bench.upstream.requests.filter((r) => r.url.startsWith("/dn/")).map((r) => `${r.url} ${r.headers["x-client-dn"]}`);
     expect(dns.sort()).toEqual([
       `/dn/first-0 ${pki.client.dn}`,
       `/dn/first-1 ${pki.client.dn}`,
@@ -114,7 +90,7 @@ describe("MAX_CONNECTIONS_PER_CLIENT", () => {
 
 describe("BODY_RATE_WINDOW_SECONDS", () => {
   it("cuts a sender that stops sending after the window (not nginx's old 300 s), and the app's request with it", async () => {
-    const f = await front({ AUTH_MODE: "anonymous", CERT_MODE: "ACM", BODY_RATE_WINDOW_SECONDS: "2" });
+    const f = await bench.front({ AUTH_MODE: "anonymous", CERT_MODE: "ACM", BODY_RATE_WINDOW_SECONDS: "2" });
     const tls = { ca: readFileSync(join(f.outDir, "tls", "certificate.crt"), "utf8") };
     const body = new PassThrough();
     const started = Date.now();
@@ -123,15 +99,15 @@ describe("BODY_RATE_WINDOW_SECONDS", () => {
       (e: Error) => `cut: ${e.message}`,
     );
     body.write(Buffer.alloc(100));
-    await until(() => upstream.inProgress().includes("/silent"), "the app to receive the start of the body");
+    await until(() => bench.upstream.inProgress().includes("/silent"), "the app to receive the start of the body");
     const result = await outcome;
     const seconds = (Date.now() - started) / 1000;
     // nginx closes the connection without an answer (408 in its log); the app's request is cut off.
     expect(result).toMatch(/^cut: (socket hang up|read ECONNRESET)/);
     expect(seconds).toBeGreaterThanOrEqual(1.5);
     expect(seconds).toBeLessThan(30);
-    await until(() => !upstream.inProgress().includes("/silent"), "the app's request to close");
-    expect(upstream.requests.filter((r) => r.url === "/silent")).toHaveLength(0);
+    await until(() => !bench.upstream.inProgress().includes("/silent"), "the app's request to close");
+    expect(bench.upstream.requests.filter((r) => r.url === "/silent")).toHaveLength(0);
     const logged = () => f.accessLog().find((l) => l.uri === "/silent");
     await until(() => logged() !== undefined, "the access-log line");
     expect(logged()).toMatchObject({ status: 408 });

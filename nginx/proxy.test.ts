@@ -4,58 +4,38 @@
 import { createServer as createTlsServer } from "node:tls";
 import { connect as connectHttp2 } from "node:http2";
 import { Agent } from "node:https";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3rver, type S3rverHandle } from "../app/test/support/s3rver.js";
-import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
+import { certBucket, frontFiles } from "./testing/bucket.js";
 import { send, type TlsOptions } from "./testing/client.js";
-import { startFront, type FrontHandle } from "./testing/front.js";
+import type { FrontHandle } from "./testing/front.js";
 import { freePort } from "./testing/net.js";
-import { makePki, type Pki } from "./testing/pki.js";
+import type { Pki } from "./testing/pki.js";
 import { probeTls } from "./testing/tls-probe.js";
-import { startRecordingUpstream, type RecordingUpstream } from "./testing/upstream.js";
+import { startRecordingBench, type RecordingBench } from "./testing/recording-bench.js";
+import type { RecordingUpstream } from "./testing/upstream.js";
 import { until } from "./testing/wait.js";
 
-let s3: S3rverHandle;
+let bench: RecordingBench;
 let pki: Pki;
-let pkiDir: string;
 let upstream: RecordingUpstream;
-const fronts: FrontHandle[] = [];
-
 beforeAll(async () => {
-  pkiDir = mkdtempSync(join(tmpdir(), "front-pki-"));
-  pki = makePki(pkiDir);
-  s3 = await startS3rver();
-  upstream = await startRecordingUpstream();
+  bench = await startRecordingBench();
+  ({ pki, upstream } = bench);
 });
-
 afterAll(async () => {
-  await Promise.all(fronts.map((f) => f.stop()));
-  await upstream?.stop();
-  await s3?.stop();
-  rmSync(pkiDir, { recursive: true, force: true });
+  await bench?.stop();
 });
 
-async function front(env: Record<string, string>): Promise<FrontHandle> {
-  const handle = await startFront({ env: { UPSTREAM: `127.0.0.1:${upstream.port}`, ...env } });
-  fronts.push(handle);
-  return handle;
-}
+const front = (env: Record<string, string>) => bench.front(env);
 
 let bucketCount = 0;
-async function bucketWith(files: Record<string, string>): Promise<Record<string, string>> {
-  const bucket = `proxy-certs-${++bucketCount}`;
-  await createBucket(s3.client, bucket);
-  await putFiles(s3.client, bucket, files);
-  return certBucketEnv(s3, bucket);
-}
+const bucketWith = (files: Record<string, string>) => certBucket(bench.s3, `proxy-certs-${++bucketCount}`, files);
 
 const requestsTo = (path: string) => upstream.requests.filter((r) => r.url === path);
-
 
 describe("clientauth with certificates from S3", () => {
   let mtls: FrontHandle;
@@ -64,11 +44,7 @@ describe("clientauth with certificates from S3", () => {
   beforeAll(async () => {
     mtls = await front({
       AUTH_MODE: "clientauth",
-      ...(await bucketWith({
-        "certificate.crt": pki.server.certPem,
-        "certificate.key": pki.server.keyPem,
-        "truststore.crt": pki.ca.certPem,
-      })),
+      ...(await bucketWith(frontFiles(pki))),
     });
     trusted = { ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem };
   });

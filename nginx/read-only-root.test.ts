@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, type S3rverHandle } from "../app/test/support/s3rver.js";
-import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
+import { certBucket, frontFiles } from "./testing/bucket.js";
 import { send } from "./testing/client.js";
 import { ENTRYPOINT, startFront, type FrontHandle, type Launcher } from "./testing/front.js";
 import { makePki, type Pki } from "./testing/pki.js";
@@ -63,18 +63,11 @@ const READ_ONLY_ROOT: Launcher = {
 
 describe.skipIf(!root)("read-only root file system", () => {
   it("renders and serves mutual TLS with a CRL, writing only into OUT_DIR", async () => {
-    const bucket = "read-only-certs";
-    await createBucket(s3.client, bucket);
-    await putFiles(s3.client, bucket, {
-      "certificate.crt": pki.server.certPem,
-      "certificate.key": pki.server.keyPem,
-      "truststore.crt": pki.ca.certPem,
-      "crl.pem": pki.crl.current,
-    });
+    const certs = await certBucket(s3, "read-only-certs", { ...frontFiles(pki), "crl.pem": pki.crl.current });
     front = await startFront({
       // The tests' access-log file is outside OUT_DIR, and the image's /dev/stdout cannot be
       // opened here (Node's child pipes are sockets); what nginx writes besides is what counts.
-      env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, bucket), CRL_REQUIRED: "true", ACCESS_LOG: "off", UPSTREAM: `127.0.0.1:${upstream.port}` },
+      env: { AUTH_MODE: "clientauth", ...certs, CRL_REQUIRED: "true", ACCESS_LOG: "off", UPSTREAM: `127.0.0.1:${upstream.port}` },
       launcher: READ_ONLY_ROOT,
     });
     expect(front.output()).not.toMatch(/Read-only file system|EROFS|\[emerg\]|\[crit\]/);

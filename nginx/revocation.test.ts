@@ -10,7 +10,7 @@ import { expectedKey } from "../app/test/support/key-layout.js";
 import { multipartBody, multipartContentType } from "../app/test/support/multipart.js";
 import { loadSamples } from "../app/test/support/samples.js";
 import { checkStoredObjects, checkStowReply, type SentPart, type StoredExpectation } from "../app/test/support/stow-check.js";
-import { certBucketEnv, createBucket, putFiles } from "./testing/bucket.js";
+import { certBucket, frontFiles } from "./testing/bucket.js";
 import { send, type Reply, type TlsOptions } from "./testing/client.js";
 import { startFront, type FrontHandle } from "./testing/front.js";
 import { startMtlsStack, type MtlsStack } from "./testing/mtls-stack.js";
@@ -103,16 +103,8 @@ describe("crl.pem and ALLOWED_CLIENT_SUBJECTS before the real app", () => {
   it("with the CA's CRL past its nextUpdate, render logs an ERROR and nginx refuses every certificate of that CA ('CRL has expired')", async () => {
     const { s3, service } = stack!;
     const bucket = "expired-crl-certs";
-    await createBucket(s3.client, bucket);
-    await putFiles(s3.client, bucket, {
-      "certificate.crt": pki.server.certPem,
-      "certificate.key": pki.server.keyPem,
-      "truststore.crt": pki.ca.certPem,
-      "crl.pem": pki.crl.expired,
-    });
-    expiredFront = await startFront({
-      env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, bucket), CRL_REQUIRED: "true", UPSTREAM: `127.0.0.1:${service.port}` },
-    });
+    const certs = await certBucket(s3, bucket, { ...frontFiles(pki), "crl.pem": pki.crl.expired });
+    expiredFront = await startFront({ env: { AUTH_MODE: "clientauth", ...certs, CRL_REQUIRED: "true", UPSTREAM: `127.0.0.1:${service.port}` } });
     expect(expiredFront.output()).toContain(
       `ERROR: s3://${bucket}/crl.pem: the CRL of "CN=Trusted Test CA,O=Front Test" expired at ${pki.crl.expiredNextUpdate}`,
     );

@@ -51,7 +51,7 @@ describe("the program warns (pulumi preview, npm run plan)", () => {
       () => {
         const provider = new aws.Provider("renewal-aws", { region: REGION });
         createCertificates(
-          { appName: "rn", certificate, encryption: { kind: "SSE-S3" }, accessLogsBucket: "logs", serverName: "rn.example.test", now: () => now },
+          { appName: "rn", certificate, accessLogsBucket: "logs", serverName: "rn.example.test", now: () => now },
           { provider },
         );
         return {};

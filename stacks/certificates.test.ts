@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { X509Certificate } from "node:crypto";
+import * as aws from "@pulumi/aws";
 import { afterAll, describe, expect, it } from "vitest";
 import { makePki } from "../nginx/testing/pki";
 import { createCertificates, type CertificatesArgs } from "./certificates";
@@ -11,7 +12,6 @@ import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 const base: Omit<CertificatesArgs, "certificate"> = {
   appName: "ce",
-  encryption: { kind: "SSE-KMS", keyArn: "arn:aws:kms:eu-central-1:123456789012:key/k" },
   accessLogsBucket: "logs-bucket",
   serverName: "ce-nlb-1.elb.eu-central-1.amazonaws.com",
 };
@@ -35,13 +35,13 @@ describe("createCertificates", () => {
     expect(result).toMatchObject({ mode: "ACM", acmCertificateArn: "arn:aws:acm:eu-central-1:1:certificate/x", objectArns: [] });
   });
 
-  it("FROMS3: a private bucket, readable only for the objects nginx needs, gone with the stack", async () => {
+  it("FROMS3: a private bucket under SSE-S3 (never the DICOM key), readable only for the objects nginx needs, gone with the stack", async () => {
     const { resources, result } = await record({ mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "ce-certs" });
     const bucket = one(resources, "aws:s3/bucket:Bucket");
     expect(inputs(bucket).bucketPrefix).toBe("ce-certs");
     expect(ofType(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")).toHaveLength(1);
     expect(inputs(one(resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")).rules[0]
-      .applyServerSideEncryptionByDefault.sseAlgorithm).toBe("aws:kms");
+      .applyServerSideEncryptionByDefault).toEqual({ sseAlgorithm: "AES256" });
     expect(inputs(one(resources, "aws:s3/bucketLogging:BucketLogging"))).toMatchObject({ targetBucket: "logs-bucket", targetPrefix: "certificates/" });
     expect(result.objectArns).toEqual([`arn:aws:s3:::${result.bucketName}/certificate.crt`, `arn:aws:s3:::${result.bucketName}/certificate.key`]);
     // The private key should not outlive the deployment.
@@ -79,7 +79,7 @@ describe("createCertificates", () => {
     expect(written["certificate.key"].secretInputs).toContain("content");
   });
 
-  it("adds the trust store for client authentication, as given", async () => {
+  it("adds the trust store for client authentication, as given, and lets nginx read the revocation list beside it", async () => {
     const { resources, result } = await record({
       mode: "FROMS3",
       authMode: "clientauth",
@@ -87,7 +87,7 @@ describe("createCertificates", () => {
       bucket: "ce-certs",
       truststore: { pem: placeholderCa, origin: "file" },
     });
-    expect(result.objectArns.map((a: string) => a.split("/").pop())).toEqual(["certificate.crt", "certificate.key", "truststore.crt"]);
+    expect(result.objectArns.map((a: string) => a.split("/").pop())).toEqual(["certificate.crt", "certificate.key", "truststore.crt", "crl.pem"]);
     expect(inputs(objects(resources)["truststore.crt"]).content).toBe(placeholderCa);
   });
 
@@ -103,13 +103,46 @@ describe("createCertificates", () => {
     expect(b.result.contentSha256).not.toBe(a.result.contentSha256);
   });
 
-  it("external source: writes nothing, and the task role may read exactly the three files of the named bucket", async () => {
+  it("writes each object only after the bucket's encryption, versioning, public access block and policy", async () => {
+    const { resources } = await record({ mode: "FROMS3", authMode: "clientauth", source: "stack", bucket: "ce-certs", truststore: { pem: placeholderCa, origin: "x" } });
+    const posture = [
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+      "aws:s3/bucketVersioning:BucketVersioning",
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+      "aws:s3/bucketPolicy:BucketPolicy",
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    ].map((type) => one(resources, type).urn);
+    const written = Object.values(objects(resources));
+    expect(written).toHaveLength(3);
+    for (const o of written) expect(o.dependsOn.sort(), o.name).toEqual([...posture].sort());
+  });
+
+  it("names the server-side encryption on each object: SSE-S3, as the bucket's, never a KMS key", async () => {
+    const cert: CertificateConfig = { mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "ce-certs" };
+    const { resources } = await record(cert);
+    for (const o of Object.values(objects(resources))) {
+      expect(inputs(o), o.name).toMatchObject({ serverSideEncryption: "AES256" });
+      expect(inputs(o).kmsKeyId, o.name).toBeUndefined();
+    }
+  });
+
+  it("writes the objects through the object provider when given one", async () => {
+    const { resources } = await recordComponent((opts) => {
+      const objectProvider = new aws.Provider("ce-objects", { region: "eu-central-1" });
+      return createCertificates({ ...base, objectProvider, certificate: { mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "ce-certs" } }, opts);
+    });
+    for (const o of Object.values(objects(resources))) expect(o.provider, o.name).toMatch(/::pulumi:providers:aws::ce-objects::/);
+    expect(one(resources, "aws:s3/bucket:Bucket").provider).toMatch(/::test-aws::/);
+  });
+
+  it("external source: writes nothing, and the task role may read exactly the files nginx reads from the named bucket", async () => {
     const { resources, result } = await record({ mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "site-tls" });
     expect(resources.filter((r) => r.type.startsWith("aws:s3") || r.type.startsWith("tls:"))).toEqual([]);
     expect(result.objectArns).toEqual([
       "arn:aws:s3:::site-tls/certificate.crt",
       "arn:aws:s3:::site-tls/certificate.key",
       "arn:aws:s3:::site-tls/truststore.crt",
+      "arn:aws:s3:::site-tls/crl.pem",
     ]);
     expect(result.bucketName).toBe("site-tls");
     expect(result.contentSha256).toBeUndefined();

@@ -41,8 +41,8 @@ describe("parseConfig defaults", () => {
       bucketEncryption: "SSE-KMS",
       certificate: { mode: "FROMS3", authMode: "anonymous", source: "stack", bucket: "stowrs-test-certs" },
       allowedPeers: ["198.18.0.0/15"],
-      fargate: { cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1 },
-      app: { prefix: "", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
+      fargate: { cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1, drainSeconds: 60, enableExecuteCommand: false },
+      app: { prefix: "", wadoUrl: "", logLevel: "INFO", responseDelay: 0, duplicatePolicy: "overwrite", bodyMinBytesPerSecond: 1024, bodyRateWindowSeconds: 60 },
       // (1024 - 256 for nginx - 160 baseline) / (5 x (2 + 2)) = 30 instances in flight.
       upload: { partSizeMiB: 5, partConcurrency: 2, instanceConcurrency: 4, maxInstancesInFlight: 30 },
       tags: {},
@@ -65,6 +65,11 @@ describe("parseConfig defaults", () => {
       objectLock: { enabled: false, retentionDays: 90 },
       auditTrail: { enabled: true, retentionDays: 2192 },
       events: { enabled: true, retentionSeconds: 345600, maxReceiveCount: 5 },
+      certificateOptions: { crlRequired: false, allowedClientSubjects: [] },
+      front: { maxConnectionsPerClient: 32 },
+      dataReaders: [],
+      network: { interfaceEndpoints: true },
+      allowWorldIngress: false,
       placeholders: [],
     });
   });
@@ -385,12 +390,17 @@ describe("parseConfig rules", () => {
       taskCount: 3,
       minTasks: 2,
       maxTasks: 10,
+      drainSeconds: 60,
+      enableExecuteCommand: false,
     });
     expect(parsed({ app: { prefix: "/incoming/dicom/", logLevel: "debug", responseDelay: 1.5 } }).app).toEqual({
       prefix: "incoming/dicom",
       wadoUrl: "",
       logLevel: "DEBUG",
       responseDelay: 1.5,
+      duplicatePolicy: "overwrite",
+      bodyMinBytesPerSecond: 1024,
+      bodyRateWindowSeconds: 60,
     });
     expect(parsed({ tags: { owner: "radiology-it", "cost-center": 4711 } }).tags).toEqual({ owner: "radiology-it", "cost-center": "4711" });
   });

@@ -10,7 +10,8 @@ import { DEFAULT_METRICS_PORT, loadConfig as loadAppConfig } from "../app/src/co
 import { UPLOAD_INSTANCE_CONCURRENCY, UPLOAD_PART_CONCURRENCY, UPLOAD_PART_SIZE_MIB } from "../app/src/config-limits";
 import { readSettings } from "./testing/nginx-settings";
 import { parseConfig, usesClientCertificates, type StackConfig } from "./config";
-import { containerDefinitions, PORTS, type ContainerDefinition } from "./containers";
+import { containerBehaviour, containerDefinitions, NGINX_OUT_DIR, PORTS, type ContainerDefinition } from "./containers";
+import { drainTimings } from "./drain";
 import { readDockerfile } from "./dockerfile";
 import { UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { recordStack } from "./offline/record";
@@ -18,10 +19,9 @@ import { listStacks, readStackFile } from "./offline/stack-file";
 import { configMap, json, one } from "./testing/harness";
 
 const REPO = path.resolve(__dirname, "..");
-const IMAGE_ENV = {
-  app: readDockerfile(path.join(REPO, "app/Dockerfile")).env,
-  nginx: readDockerfile(path.join(REPO, "nginx/Dockerfile")).env,
-};
+const APP_DOCKERFILE = readDockerfile(path.join(REPO, "app/Dockerfile"));
+const NGINX_DOCKERFILE = readDockerfile(path.join(REPO, "nginx/Dockerfile"));
+const IMAGE_ENV = { app: APP_DOCKERFILE.env, nginx: NGINX_DOCKERFILE.env };
 const MIB = 1024 * 1024;
 const APP_LOG_LEVELS = { ERROR: "error", WARNING: "warn", INFO: "info", DEBUG: "debug", CRITICAL: "fatal" } as const;
 
@@ -52,14 +52,18 @@ function expectBothAccept(containers: ContainerDefinition[], config: StackConfig
     s3Endpoint: undefined,
     s3ForcePathStyle: false,
   });
-  // Bearer tokens: the app checks exactly the stack's issuer, and keeps /metrics on its own loopback port.
-  if (config.oidc) {
-    expect(app.oidc).toMatchObject(config.oidc);
-    expect(app.metrics).toEqual({ port: DEFAULT_METRICS_PORT, host: "127.0.0.1" });
-  } else {
-    expect(app.oidc).toBeUndefined();
-    expect(app.metrics).toBeUndefined();
-  }
+  // Bearer tokens: the app checks exactly the stack's issuer.
+  if (config.oidc) expect(app.oidc).toMatchObject(config.oidc);
+  else expect(app.oidc).toBeUndefined();
+  // /metrics is on its own loopback listener in every mode: nginx's public port reaches PORT only.
+  expect(app.metrics).toEqual({ port: DEFAULT_METRICS_PORT, host: "127.0.0.1" });
+  const behaviour = containerBehaviour(config);
+  const drain = drainTimings(behaviour.drainSeconds);
+  expect(app).toMatchObject({
+    duplicatePolicy: config.app.duplicatePolicy,
+    shutdownTimeoutMs: drain.shutdownTimeoutSeconds * 1000,
+    bodyRate: { minBytesPerSecond: config.app.bodyMinBytesPerSecond, windowMs: config.app.bodyRateWindowSeconds * 1000 },
+  });
 
   const nginx = readSettings(environmentOf(containers.find((c) => c.name === "nginx")!));
   expect(nginx).toMatchObject({
@@ -72,8 +76,37 @@ function expectBothAccept(containers: ContainerDefinition[], config: StackConfig
     listen: { port: PORTS.tls },
     healthListen: { port: PORTS.health },
     upstreamTimeoutSeconds: UPSTREAM_TIMEOUT_SECONDS[config.certificate.mode],
+    outDir: NGINX_OUT_DIR,
+    maxConnectionsPerClient: config.front.maxConnectionsPerClient,
+    bodyRateWindowSeconds: config.app.bodyRateWindowSeconds,
+    // One bound for both containers: nginx's graceful stop never outlasts the app's.
+    shutdownTimeoutSeconds: drain.shutdownTimeoutSeconds,
+    crlRequired: behaviour.front.crlRequired,
+    allowedClientSubjects: behaviour.front.allowedClientSubjects,
     s3: { region: config.region, endpoint: undefined, forcePathStyle: false },
   });
+}
+
+/** With a read-only root file system, every path a container writes must be one of its volumes, declared VOLUME in its image. */
+function expectWritesOnVolumes(containers: ContainerDefinition[]) {
+  for (const c of containers) {
+    const env = environmentOf(c);
+    const image = c.name === "app" ? APP_DOCKERFILE : NGINX_DOCKERFILE;
+    expect(c.readonlyRootFilesystem, c.name).toBe(true);
+    const mounts = c.mountPoints.map((m) => m.containerPath);
+    // Fargate copies ownership into a bind mount only from a VOLUME of the image (else root, 0755).
+    for (const m of mounts.filter((p) => !p.startsWith("/var/lib/amazon") && !p.startsWith("/var/log/amazon"))) {
+      expect(image.volumes, `${c.name}: ${m} is not a VOLUME of its Dockerfile`).toContain(m);
+    }
+    const under = (p: string) => mounts.some((m) => p === m || p.startsWith(`${m}/`));
+    // nginx writes under OUT_DIR and nowhere else (nginx/read-only-root.test.ts).
+    if (c.name === "nginx") expect(under(env.OUT_DIR), `nginx writes only under OUT_DIR=${env.OUT_DIR}`).toBe(true);
+    // With S3_BUCKET the app stores nothing locally (DATA_DIR is the embedded store's); Node's temp directory is a volume.
+    if (c.name === "app") {
+      expect(env.S3_BUCKET).toBeTruthy();
+      expect(under(env.TMPDIR ?? "/tmp"), "app: the temp directory").toBe(true);
+    }
+  }
 }
 
 describe("the planned container environment", () => {
@@ -84,6 +117,7 @@ describe("the planned container environment", () => {
     const containers = json(one(recorded.resources, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions);
     const certBucket = config.certificate.mode === "FROMS3" ? String(recorded.outputs.certificatesBucketName) : undefined;
     expectBothAccept(containers, config, String(recorded.outputs.dicomBucketName), certBucket);
+    expectWritesOnVolumes(containers);
   });
 
   it("of the defaults, of ACM mode, of an external certificate bucket and of each bearer-token mode too", async () => {
@@ -96,6 +130,13 @@ describe("the planned container environment", () => {
       { certificate: { mode: "FROMS3", authMode: "oidc" }, oidc },
       { certificate: { mode: "ACM", authMode: "oidc", arn }, oidc: { issuer: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Example", audience: "1example23456789" } },
       { certificate: { mode: "FROMS3", authMode: "clientauth+oidc", source: "external", bucket: "site-tls" }, oidc },
+      // Every hardening key set away from its default.
+      {
+        certificate: { mode: "FROMS3", authMode: "clientauth", source: "external", bucket: "site-tls", crlRequired: true, allowedClientSubjects: ["CN=pacs1,O=Hospital", "CN=gw\\,2,O=Clinic"] },
+        app: { duplicatePolicy: "reject", bodyMinBytesPerSecond: 4096, bodyRateWindowSeconds: 20 },
+        front: { maxConnectionsPerClient: 4 },
+        fargate: { drainSeconds: 120, enableExecuteCommand: true },
+      },
     ]) {
       const map = configMap(overrides);
       const config = parseConfig(map);
@@ -103,6 +144,7 @@ describe("the planned container environment", () => {
       const containers = json(one(recorded.resources, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions);
       const certBucket = config.certificate.mode === "FROMS3" ? String(recorded.outputs.certificatesBucketName) : undefined;
       expectBothAccept(containers, config, String(recorded.outputs.dicomBucketName), certBucket);
+      expectWritesOnVolumes(containers);
     }
   });
 
@@ -116,20 +158,36 @@ describe("the planned container environment", () => {
         fc.integer({ min: 0, max: 200 }),
         fc.constantFrom(...["ERROR", "WARNING", "INFO", "DEBUG", "CRITICAL"]),
         fc.double({ min: -1, max: 700, noNaN: true }).map((d) => Math.round(d * 10) / 10),
-        (partSizeMiB, partConcurrency, instanceConcurrency, maxInstancesInFlight, logLevel, responseDelay) => {
+        fc.record({
+          bodyMinBytesPerSecond: fc.integer({ min: -1, max: 1024 * 1024 * 1024 + 1 }),
+          bodyRateWindowSeconds: fc.integer({ min: 0, max: 3601 }),
+          drainSeconds: fc.integer({ min: 0, max: 130 }),
+          maxConnectionsPerClient: fc.integer({ min: -1, max: 65536 }),
+          duplicatePolicy: fc.constantFrom("overwrite", "reject"),
+        }),
+        (partSizeMiB, partConcurrency, instanceConcurrency, maxInstancesInFlight, logLevel, responseDelay, extra) => {
           let config: StackConfig;
           try {
             config = parseConfig(
               configMap({
-                fargate: { cpu: 16384, memory: 122880 },
+                fargate: { cpu: 16384, memory: 122880, drainSeconds: extra.drainSeconds },
                 upload: { partSizeMiB, partConcurrency, instanceConcurrency, maxInstancesInFlight },
-                app: { prefix: "in/coming", logLevel, responseDelay },
+                app: {
+                  prefix: "in/coming",
+                  logLevel,
+                  responseDelay,
+                  duplicatePolicy: extra.duplicatePolicy,
+                  bodyMinBytesPerSecond: extra.bodyMinBytesPerSecond,
+                  bodyRateWindowSeconds: extra.bodyRateWindowSeconds,
+                },
+                front: { maxConnectionsPerClient: extra.maxConnectionsPerClient },
               }),
             );
           } catch {
             return; // the stack refuses it: nothing reaches the app
           }
           const containers = containerDefinitions({
+            ...containerBehaviour(config),
             region: config.region,
             images: { app: "a", nginx: "n" },
             dicomBucketName: "dicom-bucket",

@@ -18,6 +18,14 @@ const storageArgs: StorageArgs = {
   encryption: "SSE-S3",
   accessLogRetentionDays: 365,
   protectData: false,
+  access: {
+    partition: "aws",
+    region: "eu-central-1",
+    deployRoleArn: "arn:aws:iam::123456789012:role/deploy",
+    taskRoleArn: "arn:aws:iam::123456789012:role/st-task",
+    dataReaders: [],
+    smokeObjectKeys: [],
+  },
 };
 
 function dicomRules(resources: Awaited<ReturnType<typeof recordComponent>>["resources"]): any[] {

@@ -1,5 +1,5 @@
 // Reads what the build-context test and the rehearsal need from a Dockerfile: what each
-// COPY takes from the build context, and the final stage's ENV, ENTRYPOINT and CMD. Only
+// COPY takes from the build context, and the final stage's ENV, ENTRYPOINT, CMD and VOLUMEs. Only
 // the forms this repository's Dockerfiles use (exec-form ENTRYPOINT/CMD, ENV k=v).
 import * as fs from "node:fs";
 
@@ -10,6 +10,8 @@ export interface Dockerfile {
   env: Record<string, string>;
   entrypoint?: string[];
   cmd?: string[];
+  /** VOLUME paths of the final stage (JSON or plain form). */
+  volumes: string[];
 }
 
 export function readDockerfile(file: string): Dockerfile {
@@ -19,7 +21,7 @@ export function readDockerfile(file: string): Dockerfile {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("#"));
-  const result: Dockerfile = { contextSources: [], env: {} };
+  const result: Dockerfile = { contextSources: [], env: {}, volumes: [] };
   for (const line of lines) {
     const [instruction, ...rest] = line.split(/\s+/);
     const args = rest.join(" ");
@@ -29,6 +31,10 @@ export function readDockerfile(file: string): Dockerfile {
         result.env = {};
         result.entrypoint = undefined;
         result.cmd = undefined;
+        result.volumes = [];
+        break;
+      case "VOLUME":
+        result.volumes.push(...(args.startsWith("[") ? execForm(args, line) : args.split(/\s+/)));
         break;
       case "ENV":
         for (const m of args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|\S*)/g)) result.env[m[1]] = m[3] ?? m[2];

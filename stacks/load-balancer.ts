@@ -6,8 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { CertificateConfig } from "./config";
 
-/** AWS's TLS 1.3 policy with a TLS 1.2 fallback for older senders; no TLS 1.0 or 1.1. */
-export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/**
+ * AWS's current console default for TLS listeners: TLS 1.3, and TLS 1.2 with AEAD (GCM,
+ * CHACHA20) suites only for older senders (no CBC, no TLS 1.0/1.1), with hybrid
+ * post-quantum key exchange (X25519MLKEM768 and friends) for clients that offer it.
+ */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09";
 export const TLS_PORT = 443;
 
 /**
@@ -32,10 +36,14 @@ export interface LoadBalancerArgs {
   allowedPeers: string[];
   certificateMode: CertificateConfig["mode"];
   acmCertificateArn?: string;
-  /** Plain-HTTP port and path on the task that answer 200 only when the app is ready. */
+  /** Plain-HTTP port and path on the task that answer 200 while nginx and the app take requests (no S3). */
   healthCheck: { port: number; path: string };
+  /** How long a deregistered task keeps its connections (drain.ts: fargate.drainSeconds). */
+  deregistrationDelaySeconds: number;
   /** AWS refuses to delete the NLB until this is turned off again. */
   deletionProtection: boolean;
+  /** The attached internet gateway and public routes (Network.internetAccess); the NLB is created after them. */
+  internetAccess: pulumi.Resource[];
 }
 
 export interface LoadBalancer {
@@ -84,7 +92,9 @@ export function createLoadBalancer(args: LoadBalancerArgs, opts: pulumi.CustomRe
       enableCrossZoneLoadBalancing: true,
       enableDeletionProtection: args.deletionProtection,
     },
-    opts,
+    // Its inputs wait only for the subnets; on a first `up` the gateway may not be attached
+    // yet, and ELBv2 then answers InvalidSubnet. Explicit, so the plan shows the order.
+    { ...opts, dependsOn: args.internetAccess },
   );
 
   const terminateAtNlb = args.certificateMode === "ACM";
@@ -97,7 +107,7 @@ export function createLoadBalancer(args: LoadBalancerArgs, opts: pulumi.CustomRe
       // ACM: re-encrypt to nginx; FROMS3: the client's TLS session reaches nginx untouched.
       protocol: terminateAtNlb ? "TLS" : "TCP",
       preserveClientIp: "true",
-      deregistrationDelay: 30,
+      deregistrationDelay: args.deregistrationDelaySeconds,
       healthCheck: {
         enabled: true,
         protocol: "HTTP",

@@ -25,6 +25,13 @@ export interface Network {
   privateRouteTableIds: pulumi.Output<string>[];
   s3EndpointId: pulumi.Output<string>;
   flowLogGroupName: pulumi.Output<string>;
+  /**
+   * What must be in place before anything internet-facing goes into the public subnets: the
+   * internet gateway (created attached to the VPC: the provider returns only once the
+   * attachment is "available") and the public default route with its subnet associations.
+   * ELBv2 refuses an internet-facing load balancer in a VPC without an attached gateway.
+   */
+  internetAccess: pulumi.Resource[];
 }
 
 /** Split the range in eight: private subnets take the low blocks, public the upper half. */
@@ -50,7 +57,7 @@ export function createNetwork(args: NetworkArgs, opts: pulumi.CustomResourceOpti
 
   const igw = new aws.ec2.InternetGateway(`${appName}-igw`, { vpcId: vpc.id, tags: { Name: `${appName}-igw` } }, opts);
   const publicRoutes = new aws.ec2.RouteTable(`${appName}-public-rt`, { vpcId: vpc.id, tags: { Name: `${appName}-public` } }, opts);
-  new aws.ec2.Route(
+  const publicDefault = new aws.ec2.Route(
     `${appName}-public-default`,
     { routeTableId: publicRoutes.id, destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id },
     opts,
@@ -58,9 +65,9 @@ export function createNetwork(args: NetworkArgs, opts: pulumi.CustomResourceOpti
 
   const zones = args.availabilityZones.map((zone, index) => ({ zone, index }));
   const publicSubnets = zones.map(({ zone, index }) => subnet(args, cidr, vpc, zone, index, "public", opts));
-  publicSubnets.forEach((s, i) => {
-    new aws.ec2.RouteTableAssociation(`${appName}-public-${i}`, { subnetId: s.id, routeTableId: publicRoutes.id }, opts);
-  });
+  const publicAssociations = publicSubnets.map(
+    (s, i) => new aws.ec2.RouteTableAssociation(`${appName}-public-${i}`, { subnetId: s.id, routeTableId: publicRoutes.id }, opts),
+  );
 
   const natCount = args.natGatewayPerZone ? zones.length : 1;
   const natGateways = publicSubnets.slice(0, natCount).map((s, i) => {
@@ -161,6 +168,7 @@ export function createNetwork(args: NetworkArgs, opts: pulumi.CustomResourceOpti
     privateRouteTableIds: privateRouteTables.map((t) => t.id),
     s3EndpointId: s3Endpoint.id,
     flowLogGroupName: flowLogGroup.name,
+    internetAccess: [igw, publicDefault, ...publicAssociations],
   };
 }
 

@@ -46,7 +46,7 @@ describe("npm run plan", () => {
     expect(stdout).toMatch(/^Stack fixture-anonymous \(.*Pulumi\.fixture-anonymous\.yaml\): \d+ resources/);
     expect(stdout).toContain("TYPE");
     expect(row(stdout, "aws:lb:Listener", "fixture-anon-tls")).toContain("TCP/443");
-    expect(row(stdout, "aws:lb:TargetGroup", "fixture-anon-tg")).toContain("health=HTTP:8081/ready");
+    expect(row(stdout, "aws:lb:TargetGroup", "fixture-anon-tg")).toContain("health=HTTP:8081/live  deregistrationDelay=30s");
     expect(row(stdout, "aws:ecs:Service", "fixture-anon")).toContain("desired=1");
     expect(row(stdout, "aws:s3:Bucket", "fixture-anon-dicom")).toContain("retained on destroy");
     expect(stdout).toMatch(/\n {2}serviceUrl: https:\/\//);
@@ -80,13 +80,13 @@ describe("npm run plan", () => {
     expect(json.stdout).toContain('"content": "[secret]"');
   });
 
-  it("--json prints one {type, name, provider, inputs} object per resource", async () => {
+  it("--json prints one {type, name, provider, dependsOn, inputs} object per resource", async () => {
     const { code, stdout } = await cli([CLIENTAUTH, "--json"]);
     expect(code).toBe(0);
     const list = JSON.parse(stdout);
     expect(Array.isArray(list)).toBe(true);
     expect(list.length).toBeGreaterThan(50);
-    for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "inputs"]);
+    for (const r of list) expect(Object.keys(r)).toEqual(["type", "name", "provider", "dependsOn", "inputs"]);
     const listener = list.find((r: any) => r.type === "aws:lb/listener:Listener");
     expect(listener).toMatchObject({ name: "fixture-mtls-tls", inputs: { protocol: "TCP", port: 443 } });
     expect(listener.provider).toMatch(/::pulumi:providers:aws::fixture-mtls-aws::/);
@@ -142,7 +142,7 @@ describe("plan of an edited stack file", () => {
     expect(code).toBe(0);
     expect(row(stdout, "aws:vpc:SecurityGroupIngressRule", "fixture-anon-peer-203-0-113-99-32")).toContain("from 203.0.113.99/32");
     expect(stdout).not.toContain("198-51-100-0-24");
-    expect(row(stdout, "aws:lb:Listener", "fixture-anon-tls")).toContain(`TLS/443  ELBSecurityPolicy-TLS13-1-2-2021-06  cert=${arn}`);
+    expect(row(stdout, "aws:lb:Listener", "fixture-anon-tls")).toContain(`TLS/443  ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09  cert=${arn}`);
     expect(stdout).not.toContain("fixture-anon-certificates");
     expect(row(stdout, "aws:ecs:TaskDefinition", "fixture-anon")).toContain("UPLOAD_PART_CONCURRENCY=11");
     // (1024 - 256 - 160) / (8 x 13) = 5

@@ -11,7 +11,7 @@ import { ConfigError } from "./config";
 import { recordStackFile, type RecordedStack } from "./offline/record";
 import { readStackFile, StackFileError } from "./offline/stack-file";
 import { checkStackSet } from "./offline/stack-set";
-import { formatSnapshot, redactSecrets, SNAPSHOT_DIR, snapshotPath, toSnapshot } from "./offline/snapshot";
+import { dependsOnNames, formatSnapshot, redactSecrets, SNAPSHOT_DIR, snapshotPath, toSnapshot } from "./offline/snapshot";
 import { shortType, summarize } from "./offline/summary";
 import { evaluatePolicies, policyConfigFor } from "./policy/evaluate";
 import { policies } from "./policy/rules";
@@ -70,7 +70,8 @@ export async function main(argv: string[], cwd: string, now = new Date()): Promi
     return { code: 0, stdout: `wrote ${target}\n`, stderr: "" };
   }
   if (flags.has("--json")) {
-    const list = plan.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: redactSecrets(r) }));
+    // dependsOn: the explicit ordering the program asks for (names), beside the inputs that imply the rest.
+    const list = plan.resources.map((r) => ({ type: r.type, name: r.name, provider: r.provider, dependsOn: dependsOnNames(r), inputs: redactSecrets(r) }));
     return { code: 0, stdout: `${JSON.stringify(list, null, 2)}\n`, stderr: warnings.map((w) => `warning: ${w}\n`).join("") };
   }
   let table = formatTable(plan, file, warnings);

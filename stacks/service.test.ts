@@ -1,7 +1,9 @@
 import * as aws from "@pulumi/aws";
 import { describe, expect, it } from "vitest";
+import { DEFAULTS } from "./config";
+import { DEFAULT_BEHAVIOUR } from "./testing/behaviour";
 import { createService, type ServiceArgs } from "./service";
-import { containerEnv, inputs, json, ofType, one, recordComponent } from "./testing/harness";
+import { inputs, ofType, one, recordComponent } from "./testing/harness";
 
 function args(listener: aws.lb.Listener, overrides: Partial<ServiceArgs> = {}): ServiceArgs {
   return {
@@ -22,11 +24,12 @@ function args(listener: aws.lb.Listener, overrides: Partial<ServiceArgs> = {}): 
       objects: [],
       contentSha256: "cd".repeat(32),
     },
-    fargate: { cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 6 },
-    app: { prefix: "dicom", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
+    fargate: { ...DEFAULTS.fargate, cpu: 1024, memory: 2048, taskCount: 2, minTasks: 2, maxTasks: 6 },
+    app: { ...DEFAULTS.app, prefix: "dicom", wadoUrl: "", logLevel: "INFO", responseDelay: 0 },
     upload: { partSizeMiB: 8, partConcurrency: 5, instanceConcurrency: 7, maxInstancesInFlight: 3 },
     logRetentionDays: 30,
     upstreamTimeoutSeconds: 3600,
+    behaviour: DEFAULT_BEHAVIOUR,
     ...overrides,
   };
 }
@@ -50,7 +53,13 @@ describe("createService", () => {
       deploymentCircuitBreaker: { enable: true, rollback: true },
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
+      enableExecuteCommand: false,
     });
+  });
+
+  it("allows ECS Exec into the tasks only when asked", async () => {
+    const { resources } = await record({ behaviour: { ...DEFAULT_BEHAVIOUR, executeCommand: true } });
+    expect(inputs(one(resources, "aws:ecs/service:Service")).enableExecuteCommand).toBe(true);
   });
 
   it("makes `pulumi up` wait for a steady state, with a time limit, and roll back a failing deployment", async () => {
@@ -101,94 +110,13 @@ describe("createService", () => {
     expect(await egress({})).toEqual([[443, "AWS APIs (S3, ECR, CloudWatch Logs, STS)"]]);
   });
 
-  it("defines a Fargate task with separate task and execution roles", async () => {
-    const { resources } = await record();
-    const task = inputs(one(resources, "aws:ecs/taskDefinition:TaskDefinition"));
-    expect(task).toMatchObject({ cpu: "1024", memory: "2048", networkMode: "awsvpc", requiresCompatibilities: ["FARGATE"] });
-    expect(task.taskRoleArn).toMatch(/:role\/sv-task-/);
-    expect(task.executionRoleArn).toMatch(/:role\/sv-execution-/);
-    const roles = ofType(resources, "aws:iam/role:Role");
-    expect(roles.map((r) => r.name)).toEqual(["sv-execution", "sv-task"]);
-  });
-
-  it("trusts ECS tasks as AWS documents it: the task role for this account and region, the execution role without conditions", async () => {
-    const { resources } = await record();
-    expect(json(inputs(one(resources, "aws:iam/role:Role", "sv-task")).assumeRolePolicy)).toEqual({
-      Version: "2012-10-17",
-      Statement: [
-        {
-          Effect: "Allow",
-          Principal: { Service: "ecs-tasks.amazonaws.com" },
-          Action: "sts:AssumeRole",
-          Condition: {
-            ArnLike: { "aws:SourceArn": "arn:aws:ecs:eu-central-1:123456789012:*" },
-            StringEquals: { "aws:SourceAccount": "123456789012" },
-          },
-        },
-      ],
-    });
-    expect(json(inputs(one(resources, "aws:iam/role:Role", "sv-execution")).assumeRolePolicy)).toEqual({
-      Version: "2012-10-17",
-      Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
-    });
-  });
-
-  it("attaches the least-privilege policy to the task role", async () => {
-    const { resources } = await record();
-    const policy = json(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "sv-task")).policy);
-    expect(policy.Statement.map((s: any) => [s.Sid, s.Resource])).toEqual([
-      ["WriteDicomObjects", "arn:aws:s3:::dicom-bucket/dicom/*"],
-      ["CheckBucket", "arn:aws:s3:::dicom-bucket"],
-      ["UseDicomKey", "arn:aws:kms:eu-central-1:123456789012:key/k"],
-      ["ReadTlsMaterial", ["arn:aws:s3:::cert-bucket/certificate.crt"]],
-      ["FindTlsMaterial", ["arn:aws:s3:::cert-bucket"]],
-    ]);
-    const execution = json(inputs(one(resources, "aws:iam/rolePolicy:RolePolicy", "sv-execution")).policy);
-    expect(execution.Statement[0].Resource).toEqual([
-      "arn:aws:logs:eu-central-1:123456789012:log-group:/sv/ecs/app:log-stream:*",
-      "arn:aws:logs:eu-central-1:123456789012:log-group:/sv/ecs/nginx:log-stream:*",
-    ]);
-  });
-
-  it("passes the upload settings to the app container", async () => {
-    const { resources } = await record();
-    expect(containerEnv(resources, "app")).toMatchObject({
-      UPLOAD_PART_SIZE_MIB: "8",
-      UPLOAD_PART_CONCURRENCY: "5",
-      UPLOAD_INSTANCE_CONCURRENCY: "7",
-      MAX_INSTANCES_IN_FLIGHT: "3",
-      S3_BUCKET: "dicom-bucket",
-      PREFIX: "dicom",
-    });
-    expect(containerEnv(resources, "nginx")).toMatchObject({ CERT_BUCKET: "cert-bucket", AUTH_MODE: "clientauth" });
-  });
-
-  it("keeps container logs for the configured time", async () => {
-    const { resources } = await record();
-    expect(ofType(resources, "aws:cloudwatch/logGroup:LogGroup").map((g) => [inputs(g).name, inputs(g).retentionInDays])).toEqual([
-      ["/sv/ecs/app", 30],
-      ["/sv/ecs/nginx", 30],
-    ]);
-  });
-
-  it("scales between min and max tasks on CPU and leaves the running count to the scaler", async () => {
-    const { resources } = await record();
-    expect(inputs(one(resources, "aws:appautoscaling/target:Target"))).toMatchObject({
-      minCapacity: 2,
-      maxCapacity: 6,
-      scalableDimension: "ecs:service:DesiredCount",
-      serviceNamespace: "ecs",
-    });
-    expect(inputs(one(resources, "aws:appautoscaling/policy:Policy")).targetTrackingScalingPolicyConfiguration).toMatchObject({
-      predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageCPUUtilization" },
-      targetValue: 60,
-    });
-    expect(one(resources, "aws:ecs/service:Service").options.ignoreChanges).toEqual(["desiredCount"]);
-  });
-
-  it("has no scaler when the task count is fixed", async () => {
-    const { resources } = await record({ fargate: { cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1 } });
-    expect(resources.filter((r) => r.type.startsWith("aws:appautoscaling"))).toEqual([]);
-    expect(one(resources, "aws:ecs/service:Service").options.ignoreChanges).toBeUndefined();
+  it("hands the running count to the scaler when it scales, and sets it when the count is fixed", async () => {
+    const scaled = await record();
+    expect(one(scaled.resources, "aws:ecs/service:Service").options.ignoreChanges).toEqual(["desiredCount"]);
+    expect(inputs(one(scaled.resources, "aws:appautoscaling/target:Target"))).toMatchObject({ minCapacity: 2, maxCapacity: 6, resourceId: expect.stringMatching(/^service\/sv-\w+\/sv-\w+$/) });
+    const fixed = await record({ fargate: { ...DEFAULTS.fargate, cpu: 512, memory: 1024, taskCount: 1, minTasks: 1, maxTasks: 1 } });
+    expect(one(fixed.resources, "aws:ecs/service:Service").options.ignoreChanges).toBeUndefined();
+    expect(inputs(one(fixed.resources, "aws:ecs/service:Service")).desiredCount).toBe(1);
+    expect(fixed.resources.filter((r) => r.type.startsWith("aws:appautoscaling"))).toEqual([]);
   });
 });

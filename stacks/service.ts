@@ -1,12 +1,13 @@
-// ECS on Fargate: cluster, task definition (nginx + app), the task's network access,
-// the service behind the NLB's target group, and CPU-based autoscaling.
+// The ECS service: its cluster, the task security group, and the service behind the NLB's
+// target group. The task definition (task-definition.ts) and the scaling
+// (service-scaling.ts) are components of their own; createService puts the three together.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { AppSettings, CertificateConfig, FargateConfig, OidcConfig, UploadSettings } from "./config";
-import { containerDefinitions, PORTS } from "./containers";
-import { createTaskRoles } from "./task-roles";
+import { PORTS, type ContainerBehaviour } from "./containers";
+import { createServiceScaling, scalesAutomatically } from "./service-scaling";
+import { createTaskDefinition } from "./task-definition";
 
-export const CPU_TARGET_PERCENT = 60;
 /**
  * How long `pulumi up` waits for the service to reach a steady state. Longer than the
  * circuit breaker needs to roll a failing deployment back (it counts failed tasks, each
@@ -33,6 +34,8 @@ export interface ServiceArgs {
     mode: CertificateConfig["mode"];
     authMode: CertificateConfig["authMode"];
     bucketName?: pulumi.Input<string>;
+    /** An external certificate bucket's own KMS key; the task role may decrypt with it. */
+    kmsKeyArn?: string;
     objectArns: pulumi.Input<string>[];
     /** Objects the stack writes; tasks must not start before they exist. */
     objects: pulumi.Resource[];
@@ -44,6 +47,7 @@ export interface ServiceArgs {
   upload: UploadSettings;
   logRetentionDays: number;
   upstreamTimeoutSeconds: number;
+  behaviour: ContainerBehaviour;
 }
 
 export interface Service {
@@ -51,6 +55,8 @@ export interface Service {
   serviceName: pulumi.Output<string>;
   logGroupNames: { app: pulumi.Output<string>; nginx: pulumi.Output<string> };
   taskSecurityGroupId: pulumi.Output<string>;
+  /** The containers' run-time role (operators check grants against it, e.g. in key policies). */
+  taskRoleArn: pulumi.Output<string>;
   autoscaling: boolean;
 }
 
@@ -63,71 +69,7 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
     opts,
   );
 
-  const logGroup = (container: "app" | "nginx") =>
-    new aws.cloudwatch.LogGroup(
-      `${appName}-${container}`,
-      { name: `/${appName}/ecs/${container}`, retentionInDays: args.logRetentionDays },
-      opts,
-    );
-  const appLogs = logGroup("app");
-  const nginxLogs = logGroup("nginx");
-
-  const { taskRole, executionRole, policies } = createTaskRoles(
-    {
-      appName,
-      region: args.region,
-      accountId: args.accountId,
-      dicomBucketArn: args.dicomBucket.arn,
-      prefix: args.app.prefix,
-      kmsKeyArn: args.kmsKeyArn,
-      certificateObjectArns: args.certificate.objectArns,
-      logGroupArns: [appLogs.arn, nginxLogs.arn],
-      ecrRepositoryArns: args.images.ecrRepositoryArns,
-    },
-    opts,
-  );
-
-  const taskDefinition = new aws.ecs.TaskDefinition(
-    `${appName}`,
-    {
-      family: appName,
-      requiresCompatibilities: ["FARGATE"],
-      networkMode: "awsvpc",
-      cpu: String(args.fargate.cpu),
-      memory: String(args.fargate.memory),
-      runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
-      taskRoleArn: taskRole.arn,
-      executionRoleArn: executionRole.arn,
-      containerDefinitions: pulumi
-        .all([
-          args.images.app,
-          args.images.nginx,
-          args.dicomBucket.name,
-          args.certificate.bucketName,
-          appLogs.name,
-          nginxLogs.name,
-          args.certificate.contentSha256,
-        ])
-        .apply(([app, nginx, dicomBucketName, certBucketName, appLogGroup, nginxLogGroup, certificatesSha256]) =>
-          JSON.stringify(
-            containerDefinitions({
-              region: args.region,
-              images: { app, nginx },
-              dicomBucketName,
-              certificate: { mode: args.certificate.mode, authMode: args.certificate.authMode, bucketName: certBucketName },
-              app: args.app,
-              oidc: args.oidc,
-              upload: args.upload,
-              logGroups: { app: appLogGroup, nginx: nginxLogGroup },
-              taskMemoryMiB: args.fargate.memory,
-              upstreamTimeoutSeconds: args.upstreamTimeoutSeconds,
-              certificatesSha256,
-            }),
-          ),
-        ),
-    },
-    opts,
-  );
+  const task = createTaskDefinition(args, opts);
 
   // Tasks accept traffic only from the NLB (TLS and health check), and reach out only
   // on 443: ECR, CloudWatch Logs and STS (and the token issuer, with oidc) through NAT,
@@ -176,12 +118,12 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
     opts,
   );
 
-  const autoscaling = args.fargate.maxTasks > args.fargate.minTasks;
+  const autoscaling = scalesAutomatically(args.fargate);
   const service = new aws.ecs.Service(
     `${appName}`,
     {
       cluster: cluster.arn,
-      taskDefinition: taskDefinition.arn,
+      taskDefinition: task.arn,
       launchType: "FARGATE",
       desiredCount: args.fargate.taskCount,
       networkConfiguration: {
@@ -200,52 +142,30 @@ export function createService(args: ServiceArgs, opts: pulumi.CustomResourceOpti
       availabilityZoneRebalancing: "ENABLED",
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
+      // `aws ecs execute-command` into a running container (fargate.enableExecuteCommand).
+      enableExecuteCommand: args.behaviour.executeCommand,
     },
     {
       ...opts,
       // Tasks need the listener to register with, every role policy to pull, log and read,
       // and the certificate objects nginx fetches at start.
-      dependsOn: [args.loadBalancer.listener, ...policies, ...args.certificate.objects],
+      dependsOn: [args.loadBalancer.listener, ...task.policies, ...args.certificate.objects],
       customTimeouts: { create: STEADY_STATE_TIMEOUT, update: STEADY_STATE_TIMEOUT },
       // Once autoscaling owns the task count, a deployment must not reset it.
       ignoreChanges: autoscaling ? ["desiredCount"] : [],
     },
   );
 
-  if (autoscaling) {
-    const target = new aws.appautoscaling.Target(
-      `${appName}-tasks`,
-      {
-        serviceNamespace: "ecs",
-        scalableDimension: "ecs:service:DesiredCount",
-        resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
-        minCapacity: args.fargate.minTasks,
-        maxCapacity: args.fargate.maxTasks,
-      },
-      opts,
-    );
-    new aws.appautoscaling.Policy(
-      `${appName}-cpu`,
-      {
-        policyType: "TargetTrackingScaling",
-        serviceNamespace: target.serviceNamespace,
-        scalableDimension: target.scalableDimension,
-        resourceId: target.resourceId,
-        targetTrackingScalingPolicyConfiguration: {
-          predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageCPUUtilization" },
-          targetValue: CPU_TARGET_PERCENT,
-          scaleOutCooldown: 60,
-          scaleInCooldown: 300,
-        },
-      },
-      opts,
-    );
-  }
+  createServiceScaling(
+    { appName, clusterName: cluster.name, serviceName: service.name, minTasks: args.fargate.minTasks, maxTasks: args.fargate.maxTasks },
+    opts,
+  );
 
   return {
+    taskRoleArn: task.taskRoleArn,
     clusterName: cluster.name,
     serviceName: service.name,
-    logGroupNames: { app: appLogs.name, nginx: nginxLogs.name },
+    logGroupNames: task.logGroupNames,
     taskSecurityGroupId: taskSecurityGroup.id,
     autoscaling,
   };

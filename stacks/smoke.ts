@@ -83,7 +83,8 @@ export async function smoke(o: SmokeOptions): Promise<{ code: number; summary: s
     s3 = new S3Client({
       endpoint: env.S3_ENDPOINT || undefined,
       forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? ""),
-      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+      // The stack's region when the environment names none (the bucket is there).
+      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (typeof outputs.region === "string" ? outputs.region : undefined),
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
     });

@@ -123,6 +123,12 @@ describe("createStack wiring", () => {
       alarmTopicArn: "arn:aws:sns:eu-central-1:123456789012:stowrs-test-alarms",
       eventQueueUrl: "https://sqs.eu-central-1.amazonaws.com/123456789012/stowrs-test-instances",
       eventQueueArn: "arn:aws:sqs:eu-central-1:123456789012:stowrs-test-instances",
+      region: "eu-central-1",
+      kmsKeyArn: expect.stringMatching(/^arn:aws:kms:eu-central-1:/),
+      taskRoleArn: expect.stringMatching(/^arn:aws:iam::\d{12}:role\/stowrs-test-task/),
+      images: { app: expect.stringMatching(/@sha256:/), nginx: expect.stringMatching(/@sha256:/) },
+      serverCertificateNotAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      nlbSecurityGroupId: expect.any(String),
     });
     expect(resources.length).toBeGreaterThan(50);
   });

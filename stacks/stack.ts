@@ -10,7 +10,15 @@ import { createCertificates } from "./certificates";
 import { createImages } from "./images";
 import { createLoadBalancer, UPSTREAM_TIMEOUT_SECONDS } from "./load-balancer";
 import { createService } from "./service";
-import { PORTS, READY_PATH } from "./containers";
+import { containerBehaviour, PORTS, TARGET_HEALTH_PATH } from "./containers";
+import { drainTimings } from "./drain";
+import { createInterfaceEndpoints } from "./interface-endpoints";
+import { createS3EndpointPolicy } from "./s3-endpoint-policy";
+import { taskRoleArn } from "./task-roles";
+import { guardWorldIngress } from "./world-ingress";
+import { objectKey } from "../app/src/storage/object-key";
+import { loadSamples } from "./smoke/samples";
+import { objectTags } from "./object-tags";
 import { createAuditTrail } from "./audit-trail";
 import { createDicomEvents } from "./events";
 import { createAlarms } from "./alarms";
@@ -36,16 +44,40 @@ export function guardPlaceholders(config: Pick<StackConfig, "placeholders">, dry
   for (const p of config.placeholders) pulumi.log.warn(`${p.key}: placeholder (pulumi up refuses it): ${p.message}`);
 }
 
+/**
+ * The provider for S3 objects: the stack's own while its default tags fit an object's
+ * limit, else one whose default tags are trimmed to it (object-tags.ts), said in a warning.
+ */
+function objectProvider(config: StackConfig, provider: aws.Provider): aws.Provider {
+  const tags = objectTags(deploymentTags(config));
+  if (tags.dropped.length === 0) return provider;
+  pulumi.log.warn(
+    `stowrs-to-s3:tags: S3 objects take at most 10 tags; the certificate objects carry ${Object.keys(tags.kept).join(", ")} ` +
+      `and not ${tags.dropped.join(", ")} (every other resource carries all of them)`,
+  );
+  return new aws.Provider(`${config.appName}-aws-objects`, {
+    region: config.region as aws.Region,
+    defaultTags: { tags: tags.kept },
+  });
+}
+
 export function createStack(config: StackConfig) {
   guardPlaceholders(config);
+  guardWorldIngress(config);
   const { appName } = config;
+  const behaviour = containerBehaviour(config);
   const provider = new aws.Provider(`${appName}-aws`, {
     region: config.region as aws.Region,
     defaultTags: { tags: deploymentTags(config) },
   });
   const opts: pulumi.CustomResourceOptions = { provider };
 
-  const accountId = aws.getCallerIdentityOutput({}, { provider }).accountId;
+  const caller = aws.getCallerIdentityOutput({}, { provider });
+  const accountId = caller.accountId;
+  const partition = aws.getPartitionOutput({}, { provider }).partition;
+  // The identity running `pulumi up` administers the DICOM key: its role's ARN, not its session's.
+  const deployRoleArn = config.deployRoleArn ?? aws.iam.getSessionContextOutput({ arn: caller.arn }, { provider }).issuerArn;
+  const taskRole = taskRoleArn(partition, accountId, appName);
   const zones = aws.getAvailabilityZonesOutput(
     { state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] },
     { provider },
@@ -78,6 +110,14 @@ export function createStack(config: StackConfig) {
       encryption: config.bucketEncryption,
       accessLogRetentionDays: config.accessLogRetentionDays,
       protectData: config.protectData,
+      access: {
+        partition,
+        region: config.region,
+        deployRoleArn,
+        taskRoleArn: taskRole,
+        dataReaders: config.dataReaders,
+        smokeObjectKeys: loadSamples().map((sample) => objectKey(config.app.prefix, sample)),
+      },
       lifecycle: config.lifecycle,
       objectLock: config.objectLock,
     },
@@ -97,8 +137,10 @@ export function createStack(config: StackConfig) {
       allowedPeers: config.allowedPeers,
       certificateMode: config.certificate.mode,
       acmCertificateArn: config.certificate.mode === "ACM" ? config.certificate.arn : undefined,
-      healthCheck: { port: PORTS.health, path: READY_PATH },
+      healthCheck: { port: PORTS.health, path: TARGET_HEALTH_PATH },
+      deregistrationDelaySeconds: drainTimings(behaviour.drainSeconds).deregistrationDelaySeconds,
       deletionProtection: config.nlbDeletionProtection,
+      internetAccess: network.internetAccess,
     },
     opts,
   );
@@ -107,9 +149,10 @@ export function createStack(config: StackConfig) {
     {
       appName,
       certificate: config.certificate,
-      encryption: storage.encryption,
+      crl: config.certificateOptions.crl,
       accessLogsBucket: storage.accessLogs.name,
       serverName: loadBalancer.dnsName,
+      objectProvider: config.certificate.mode === "FROMS3" && config.certificate.source === "stack" ? objectProvider(config, provider) : undefined,
     },
     opts,
   );
@@ -132,10 +175,29 @@ export function createStack(config: StackConfig) {
       upload: config.upload,
       logRetentionDays: config.logRetentionDays,
       upstreamTimeoutSeconds: UPSTREAM_TIMEOUT_SECONDS[config.certificate.mode],
+      behaviour,
     },
     opts,
   );
 
+  createS3EndpointPolicy(
+    {
+      appName,
+      endpointId: network.s3EndpointId,
+      partition,
+      region: config.region,
+      dicomBucketArn: storage.dicom.arn,
+      prefix: config.app.prefix,
+      certificateObjectArns: certificates.objectArns,
+    },
+    opts,
+  );
+  if (config.network.interfaceEndpoints) {
+    createInterfaceEndpoints(
+      { appName, region: config.region, vpcId: network.vpcId, subnetIds: network.privateSubnetIds, clientSecurityGroupId: service.taskSecurityGroupId },
+      opts,
+    );
+  }
   const auditTrail = createAuditTrail(
     {
       appName,
@@ -189,6 +251,13 @@ export function createStack(config: StackConfig) {
     alarmTopicArn: alarms?.topicArn ?? pulumi.output("(alarms off)"),
     eventQueueUrl: events?.queueUrl ?? pulumi.output("(events off)"),
     eventQueueArn: events?.queueArn ?? pulumi.output("(events off)"),
+    region: config.region,
+    kmsKeyArn: storage.kmsKeyArn ?? pulumi.output("(none: SSE-S3)"),
+    taskRoleArn: service.taskRoleArn,
+    images: { app: images.app, nginx: images.nginx },
+    serverCertificateNotAfter: certificates.serverCertificateNotAfter ?? pulumi.output("(not known to the stack)"),
+    // The post-deploy smoke (deploy-smoke.ts) admits the CI runner here for its duration.
+    nlbSecurityGroupId: loadBalancer.securityGroupId,
   };
 }
 

@@ -10,6 +10,14 @@ const args: StorageArgs = {
   encryption: "SSE-KMS",
   accessLogRetentionDays: 365,
   protectData: false,
+  access: {
+    partition: "aws",
+    region: "eu-central-1",
+    deployRoleArn: "arn:aws:iam::123456789012:role/ci-deploy",
+    taskRoleArn: "arn:aws:iam::123456789012:role/st-task",
+    dataReaders: ["arn:aws:iam::123456789012:role/radiology-viewer"],
+    smokeObjectKeys: ["dicom/1.2.3/1.2.3.4/1.2.3.4.5.dcm"],
+  },
 };
 
 /** Every setting resource that targets the bucket recorded under `name`. */
@@ -60,7 +68,7 @@ describe("createStorage", () => {
   it("denies every request that does not use TLS", async () => {
     const { resources } = await recordComponent((opts) => createStorage(args, opts));
     const policy = json(inputs(settingsOf(resources, "st-dicom").get("BucketPolicy")!).policy);
-    expect(policy.Statement).toHaveLength(1);
+    expect(policy.Statement).toHaveLength(4);
     expect(policy.Statement[0]).toMatchObject({
       Effect: "Deny",
       Principal: "*",
@@ -112,6 +120,61 @@ describe("createStorage", () => {
     // S3 server access logging cannot deliver into an SSE-KMS bucket.
     expect(inputs(s.get("BucketServerSideEncryptionConfiguration")!).rules[0].applyServerSideEncryptionByDefault.sseAlgorithm).toBe("AES256");
     expect(inputs(s.get("BucketLifecycleConfiguration")!).rules.map((r: any) => r.id)).toContain("expire-objects");
+  });
+
+  it("denies reading and deleting DICOM objects to all but the task role and the data readers; the deploy role reads the smoke samples only", async () => {
+    const { resources } = await recordComponent((opts) => createStorage(args, opts));
+    const policy = json(inputs(settingsOf(resources, "st-dicom").get("BucketPolicy")!).policy);
+    const objects = expect.stringMatching(/^arn:aws:s3:::st-dicom-\w+\/\*$/);
+    expect(policy.Statement.slice(1)).toEqual([
+      {
+        Sid: "DenyObjectReadDeleteToOthers",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["s3:GetObject*", "s3:DeleteObject*"],
+        Resource: objects,
+        Condition: {
+          ArnNotLike: {
+            "aws:PrincipalArn": ["arn:aws:iam::123456789012:role/st-task", "arn:aws:iam::123456789012:role/radiology-viewer", "arn:aws:iam::123456789012:role/ci-deploy"],
+          },
+        },
+      },
+      {
+        Sid: "DeployRoleReadsSmokeSamplesOnly",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["s3:GetObject*"],
+        NotResource: [expect.stringMatching(/^arn:aws:s3:::st-dicom-\w+\/dicom\/1\.2\.3\/1\.2\.3\.4\/1\.2\.3\.4\.5\.dcm$/)],
+        Condition: { ArnEquals: { "aws:PrincipalArn": "arn:aws:iam::123456789012:role/ci-deploy" } },
+      },
+      {
+        Sid: "DeployRoleDeletesNoObject",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["s3:DeleteObject*"],
+        Resource: objects,
+        Condition: { ArnEquals: { "aws:PrincipalArn": "arn:aws:iam::123456789012:role/ci-deploy" } },
+      },
+    ]);
+    // The access-log bucket holds no PHI; its policy stays as it was.
+    expect(json(inputs(settingsOf(resources, "st-access-logs").get("BucketPolicy")!).policy).Statement.map((s: any) => s.Sid)).toEqual([
+      "DenyInsecureTransport",
+      "AllowS3ServerAccessLogs",
+    ]);
+  });
+
+  it("gives the DICOM key a policy of its own: the deploy role administers, the task role and readers use it through S3 only", async () => {
+    const { resources } = await recordComponent((opts) => createStorage(args, opts));
+    const policy = json(inputs(one(resources, "aws:kms/key:Key")).policy);
+    expect(policy.Statement.map((s: any) => [s.Sid, s.Condition?.ArnEquals?.["aws:PrincipalArn"] ?? s.Condition?.ArnLike?.["aws:PrincipalArn"]])).toEqual([
+      ["DeployIdentityAdministers", "arn:aws:iam::123456789012:role/ci-deploy"],
+      ["AccountReadsKeyMetadata", undefined],
+      ["TaskRoleUsesThroughS3", "arn:aws:iam::123456789012:role/st-task"],
+      ["DataReadersDecryptThroughS3", ["arn:aws:iam::123456789012:role/radiology-viewer"]],
+    ]);
+    for (const s of policy.Statement.slice(2)) {
+      expect(s.Condition.StringEquals).toEqual({ "kms:ViaService": "s3.eu-central-1.amazonaws.com", "kms:CallerAccount": "123456789012" });
+    }
   });
 
   it("rotates the DICOM key", async () => {

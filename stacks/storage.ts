@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BucketEncryption } from "./config";
+import { dicomKeyPolicy, objectAccessStatements } from "./dicom-access";
 import type { LifecycleSettings, ObjectLockSettings } from "./config";
 import { createObjectLock, dicomLifecycleRules } from "./data-lifecycle";
 
@@ -36,6 +37,13 @@ export interface PrivateBucket {
   /** Settings others must wait for: Object Lock needs versioning on, CloudTrail its bucket policy. */
   versioning: aws.s3.BucketVersioning;
   policy: aws.s3.BucketPolicy;
+  /**
+   * The settings that must apply before anything is written into the bucket: ownership,
+   * public access block, default encryption, versioning and the bucket policy. Each is its
+   * own resource that needs only the bucket's name, so without waiting for them an object
+   * could land before its default encryption or policy exists.
+   */
+  posture: pulumi.Resource[];
 }
 
 export function createPrivateBucket(
@@ -68,7 +76,7 @@ export function createPrivateBucket(
     },
     keep,
   );
-  new aws.s3.BucketServerSideEncryptionConfiguration(
+  const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
     `${name}-encryption`,
     {
       bucket: bucket.id,
@@ -146,7 +154,7 @@ export function createPrivateBucket(
     // A policy put before the public access block could briefly be evaluated without it.
     { ...keep, dependsOn: [publicAccess, ownership] },
   );
-  return { bucket, name: bucket.id, arn: bucket.arn, versioning, policy };
+  return { bucket, name: bucket.id, arn: bucket.arn, versioning, policy, posture: [ownership, publicAccess, encryption, versioning, policy] };
 }
 
 export interface StorageArgs {
@@ -157,6 +165,18 @@ export interface StorageArgs {
   accessLogRetentionDays: number;
   /** Pulumi `protect` on the DICOM bucket, its key and the access-log bucket. */
   protectData: boolean;
+  /** Who may read the DICOM objects, and who administers their key (dicom-access.ts). */
+  access: {
+    partition: pulumi.Input<string>;
+    region: string;
+    /** The identity that runs `pulumi up`: the key's administrator. */
+    deployRoleArn: pulumi.Input<string>;
+    taskRoleArn: pulumi.Input<string>;
+    /** dataReaders: principals besides the task role that may read and delete DICOM objects. */
+    dataReaders: string[];
+    /** Keys of the smoke samples, the only objects the deploying identity may read (HEAD and tags). */
+    smokeObjectKeys: string[];
+  };
   /** Storage class transitions, noncurrent-version expiry and upload cleanup of the DICOM bucket. */
   lifecycle?: LifecycleSettings;
   /** S3 Object Lock (governance mode) with a default retention on the DICOM bucket. */
@@ -183,6 +203,13 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
         description: `Encrypts the DICOM objects of ${appName}`,
         enableKeyRotation: true,
         deletionWindowInDays: 30,
+        policy: pulumi
+          .all([args.access.partition, args.accountId, args.access.deployRoleArn, args.access.taskRoleArn])
+          .apply(([partition, accountId, deployRoleArn, taskRoleArn]) =>
+            JSON.stringify(
+              dicomKeyPolicy({ partition, accountId, region: args.access.region, deployRoleArn, taskRoleArn, dataReaders: args.access.dataReaders }),
+            ),
+          ),
       },
       { ...opts, retainOnDelete: true, protect: args.protectData },
     );
@@ -222,6 +249,14 @@ export function createStorage(args: StorageArgs, opts: pulumi.CustomResourceOpti
       retain: true,
       protect: args.protectData,
       accessLogs: { bucket: accessLogs.name, prefix: "dicom/" },
+      policyStatements: (arn) => {
+        const { taskRoleArn, deployRoleArn, dataReaders, smokeObjectKeys } = args.access;
+        const statements = pulumi
+          .all([arn, taskRoleArn, deployRoleArn])
+          .apply(([bucket, task, deploy]) => objectAccessStatements(bucket, task, dataReaders, { roleArn: deploy, smokeObjectKeys }));
+        // One entry per statement: the bucket policy lists them after its TLS-only denial.
+        return [0, 1, 2].map((i) => statements.apply((list) => list[i]));
+      },
       abortIncompleteUploadDays: args.lifecycle?.abortIncompleteUploadDays,
       lifecycleRules: args.lifecycle ? dicomLifecycleRules(args.lifecycle) : undefined,
     },

@@ -14,8 +14,12 @@ export interface TaskRolesArgs {
   prefix: string;
   kmsKeyArn?: pulumi.Input<string>;
   certificateObjectArns: pulumi.Input<string>[];
+  /** The KMS key of an external certificate bucket (certificate.kmsKeyArn), if it has one. */
+  certificateKmsKeyArn?: string;
   logGroupArns: pulumi.Input<string>[];
   ecrRepositoryArns: pulumi.Input<string>[];
+  /** ECS Exec: the SSM channels its agent opens from inside the task. */
+  executeCommand: boolean;
 }
 
 export interface TaskRoles {
@@ -25,14 +29,25 @@ export interface TaskRoles {
   policies: aws.iam.RolePolicy[];
 }
 
-type Statement = { Sid: string; Effect: "Allow"; Action: string[]; Resource: string | string[] };
+type Statement = { Sid: string; Effect: "Allow"; Action: string[]; Resource: string | string[]; Condition?: Record<string, Record<string, string | string[]>> };
 type PolicyDocument = { Version: "2012-10-17"; Statement: Statement[] };
 
 export interface TaskPolicyInputs {
+  region: string;
   dicomBucketArn: string;
   prefix: string;
   kmsKeyArn?: string;
   certificateObjectArns: string[];
+  certificateKmsKeyArn?: string;
+  executeCommand: boolean;
+}
+
+/** The actions ECS Exec's agent needs on the task role (AWS: "Using ECS Exec", IAM permissions). */
+export const EXEC_ACTIONS = ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"];
+
+/** A KMS key used on the task's behalf only by S3 in its region, never directly. */
+export function viaS3(region: string) {
+  return { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } };
 }
 
 /** What the containers may do at run time. */
@@ -55,22 +70,25 @@ export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
       Resource: objects,
     },
     {
-      // The readiness check is a HeadBucket, which S3 authorises as ListBucket; it also
-      // makes a HEAD of a missing key answer 404 rather than 403, so duplicate
-      // detection can tell "new" from "forbidden".
-      Sid: "CheckBucket",
+      // Listing a series (series-listing.ts) and the readiness check (bucket-reachable.ts) under
+      // the prefix only, never the whole bucket. S3 then grants no request without a prefix:
+      // no HeadBucket, and a HEAD of a missing key answers 403 instead of 404, which the app
+      // takes for "new" (on Amazon S3 a conditional write decides that anyway).
+      Sid: "ListDicomPrefix",
       Effect: "Allow",
       Action: ["s3:ListBucket"],
       Resource: p.dicomBucketArn,
+      ...(p.prefix === "" ? {} : { Condition: { StringLike: { "s3:prefix": [`${p.prefix}/*`] } } }),
     },
   ];
   if (p.kmsKeyArn) {
     statements.push({
       Sid: "UseDicomKey",
       Effect: "Allow",
-      // Decrypt is needed to complete multipart uploads and to read certificates.
+      // Decrypt is needed to complete multipart uploads and to read objects back.
       Action: ["kms:GenerateDataKey", "kms:Decrypt"],
       Resource: p.kmsKeyArn,
+      Condition: viaS3(p.region),
     });
   }
   if (p.certificateObjectArns.length > 0) {
@@ -88,6 +106,15 @@ export function taskPolicyDocument(p: TaskPolicyInputs): PolicyDocument {
       Action: ["s3:ListBucket"],
       Resource: [...new Set(p.certificateObjectArns.map((arn) => arn.slice(0, arn.indexOf("/"))))],
     });
+  }
+  if (p.certificateKmsKeyArn) {
+    // An external bucket encrypted with its own key: reading the files decrypts with it, through S3 only.
+    // (The stack's own certificate bucket uses SSE-S3.)
+    statements.push({ Sid: "DecryptTlsMaterial", Effect: "Allow", Action: ["kms:Decrypt"], Resource: p.certificateKmsKeyArn, Condition: viaS3(p.region) });
+  }
+  if (p.executeCommand) {
+    // The channels are opened for the task itself; IAM offers no narrower resource.
+    statements.push({ Sid: "EcsExecChannels", Effect: "Allow", Action: [...EXEC_ACTIONS], Resource: "*" });
   }
   return { Version: "2012-10-17", Statement: statements };
 }
@@ -152,10 +179,23 @@ export function executionRoleTrustPolicy() {
   };
 }
 
+/**
+ * The task role has a fixed name, so its ARN is known before it exists: the DICOM bucket's
+ * policy and the key policy (created before the service) name it, and previews show it.
+ */
+export function taskRoleName(appName: string): string {
+  return `${appName}-task`;
+}
+
+export function taskRoleArn(partition: pulumi.Input<string>, accountId: pulumi.Input<string>, appName: string): pulumi.Output<string> {
+  return pulumi.interpolate`arn:${partition}:iam::${accountId}:role/${taskRoleName(appName)}`;
+}
+
 export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResourceOptions): TaskRoles {
   const taskRole = new aws.iam.Role(
     `${args.appName}-task`,
     {
+      name: taskRoleName(args.appName),
       description: `Run-time permissions of the ${args.appName} containers`,
       assumeRolePolicy: pulumi.output(args.accountId).apply((account) => JSON.stringify(taskRoleTrustPolicy(args.region, account))),
     },
@@ -168,7 +208,17 @@ export function createTaskRoles(args: TaskRolesArgs, opts: pulumi.CustomResource
       policy: pulumi
         .all([args.dicomBucketArn, args.kmsKeyArn, pulumi.all(args.certificateObjectArns)])
         .apply(([dicomBucketArn, kmsKeyArn, certificateObjectArns]) =>
-          JSON.stringify(taskPolicyDocument({ dicomBucketArn, prefix: args.prefix, kmsKeyArn, certificateObjectArns })),
+          JSON.stringify(
+            taskPolicyDocument({
+              region: args.region,
+              dicomBucketArn,
+              prefix: args.prefix,
+              kmsKeyArn,
+              certificateObjectArns,
+              certificateKmsKeyArn: args.certificateKmsKeyArn,
+              executeCommand: args.executeCommand,
+            }),
+          ),
         ),
     },
     opts,

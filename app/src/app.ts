@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { bearerGuard } from "./auth/bearer-guard.js";
-import { errorResponse } from "./routes/error-response.js";
+import { errorResponse, faultHandler } from "./routes/error-response.js";
 import { healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { studiesRoutes } from "./routes/studies.js";
@@ -26,9 +26,6 @@ export function createApp(svc: ServiceContext) {
   // After the POST routes, so it only sees the other methods.
   app.route("/", studiesMethodRoutes());
   app.notFound((c) => errorResponse(c, 404, `no route for ${c.req.method} ${c.req.path}`));
-  app.onError((err, c) => {
-    svc.log.error({ err: { name: err.name, message: err.message, stack: err.stack }, path: c.req.path }, "unhandled error");
-    return errorResponse(c, 500, "internal error; see the service log");
-  });
+  app.onError(faultHandler(svc));
   return app;
 }

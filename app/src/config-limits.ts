@@ -19,6 +19,15 @@ export const MAX_INSTANCES_IN_FLIGHT: IntegerSetting = { env: "MAX_INSTANCES_IN_
 
 export const RESPONSE_DELAY_MAX_SECONDS = 600;
 
+// Slow request bodies. Both containers read the window: the app cuts a body that arrives slower
+// than the minimum rate, averaged over the window, with 408 (stow/body-rate.ts); the nginx front
+// waits at most the window between two reads of a client (client_body_timeout), so it never
+// gives up later than the app would.
+/** Least body bytes per second a client must deliver while the service waits for it; 0 turns the check off. */
+export const BODY_MIN_BYTES_PER_SECOND: IntegerSetting = { env: "BODY_MIN_BYTES_PER_SECOND", default: 1024, min: 0, max: 1024 * 1024 * 1024 };
+/** Seconds over which the body rate is averaged; a body that stalls is cut off at most this long after its last sufficient stretch. */
+export const BODY_RATE_WINDOW_SECONDS: IntegerSetting = { env: "BODY_RATE_WINDOW_SECONDS", default: 60, min: 1, max: 3600 };
+
 /**
  * Data one instance upload can hold at once, in MiB: UPLOAD_PART_CONCURRENCY + 1 part buffers
  * (storage/multipart-stream.ts), and, when an instance outgrows one part, the part's worth of
@@ -39,6 +48,10 @@ export const OIDC_DEFAULT_SCOPE = "dicomweb.write";
 export const OIDC_DEFAULT_ALGORITHMS: readonly string[] = ["RS256", "PS256", "ES256"];
 /** Signature algorithms checked with a public key from the issuer's JWKS. HMAC and "none" are not among them. */
 export const OIDC_SUPPORTED_ALGORITHMS: readonly string[] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+/** `true`: only RFC 9068 access tokens (`typ: at+jwt`) are accepted. */
+export const OIDC_REQUIRE_AT_JWT_ENV = "OIDC_REQUIRE_AT_JWT";
+/** The JWKS URL, when the issuer publishes its keys on another origin than its own. */
+export const OIDC_JWKS_URI_ENV = "OIDC_JWKS_URI";
 export const OIDC_CLOCK_SKEW_SECONDS: IntegerSetting = { env: "OIDC_CLOCK_SKEW_SECONDS", default: 30, min: 0, max: 300 };
 
 /** 127.0.0.0/8, ::1 and localhost: the only hosts an http:// issuer may have. */
@@ -61,6 +74,30 @@ export function oidcIssuerProblem(text: string): string | undefined {
   if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
     return `"${text}" must not carry a query, a fragment or credentials (OpenID Connect Discovery 1.0)`;
   }
+  return undefined;
+}
+
+/**
+ * Why `text` cannot be where the issuer's keys are fetched from, or undefined when it can:
+ * https://, or plain http:// only when the issuer itself is on a loopback address too (local use).
+ */
+export function oidcJwksUriProblem(text: string, issuer: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `"${text}" is not a URL`;
+  }
+  let issuerLoopback = false;
+  try {
+    issuerLoopback = isLoopbackHost(new URL(issuer).hostname);
+  } catch {
+    /* the issuer's own problem is reported on its own */
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname) && issuerLoopback)) {
+    return `"${text}" must be an https:// URL (http:// only on a loopback address, with an issuer on one too)`;
+  }
+  if (url.hash !== "" || url.username !== "" || url.password !== "") return `"${text}" must not carry a fragment or credentials`;
   return undefined;
 }
 

@@ -7,13 +7,20 @@ describe("loadConfig", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       port: 8080,
+      // Loopback: a laptop running `npm start` is no write endpoint for its network (the image sets 0.0.0.0).
+      host: "127.0.0.1",
       bucket: undefined,
       prefix: "",
       logLevel: "info",
       responseDelayMs: 0,
       upload: { partSizeBytes: 5 * 1024 * 1024, partConcurrency: 2, instanceConcurrency: 4 },
       duplicatePolicy: "overwrite",
+      bodyRate: { minBytesPerSecond: 1024, windowMs: 60_000 },
     });
+  });
+
+  it("reads the slow-body limits; a minimum rate of 0 turns the check off", () => {
+    expect(loadConfig({ BODY_MIN_BYTES_PER_SECOND: "0", BODY_RATE_WINDOW_SECONDS: "5" }).bodyRate).toEqual({ minBytesPerSecond: 0, windowMs: 5_000 });
   });
 
   it("reads the Python service's names", () => {
@@ -52,6 +59,9 @@ describe("loadConfig", () => {
     ["PREFIX", "a/../b", /^PREFIX: /],
     ["MAX_REQUEST_BYTES", "0", /^MAX_REQUEST_BYTES: must be between 1/],
     ["MAX_INSTANCE_BYTES", "1e9", /^MAX_INSTANCE_BYTES: expected a whole number/],
+    ["BODY_MIN_BYTES_PER_SECOND", "-1", /^BODY_MIN_BYTES_PER_SECOND: expected a whole number/],
+    ["BODY_RATE_WINDOW_SECONDS", "0", /^BODY_RATE_WINDOW_SECONDS: must be between 1 and 3600/],
+    ["BODY_RATE_WINDOW_SECONDS", "3601", /^BODY_RATE_WINDOW_SECONDS: must be between 1 and 3600/],
   ])("rejects %s=%s naming the variable", (name, value, pattern) => {
     const problems = configProblems({ [name]: value });
     expect(problems).toHaveLength(1);

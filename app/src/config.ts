@@ -1,6 +1,8 @@
 // Service configuration from the environment, validated in one pass.
 // Names and defaults stay compatible with the Python service this replaces.
 import {
+  BODY_MIN_BYTES_PER_SECOND,
+  BODY_RATE_WINDOW_SECONDS,
   MAX_INSTANCES_IN_FLIGHT,
   RESPONSE_DELAY_MAX_SECONDS,
   UPLOAD_INSTANCE_CONCURRENCY,
@@ -37,6 +39,8 @@ export interface Config {
   maxRequestBytes: number;
   maxInstanceBytes: number;
   maxInstancesInFlight: number;
+  /** A body arriving slower than this (while the service waits for it), averaged over the window, is cut off with 408; 0: never. */
+  bodyRate: { minBytesPerSecond: number; windowMs: number };
   s3MaxAttempts: number;
   s3RequestTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -129,7 +133,9 @@ export function loadConfig(env: Env = process.env): Config {
   };
 
   const port = int("PORT", 8080, 0, 65535);
-  const host = read("HOST") ?? "0.0.0.0";
+  // Loopback unless told otherwise: `npm start` on a laptop must not be a write endpoint for its
+  // whole network. The image sets HOST=0.0.0.0 itself (app/Dockerfile).
+  const host = read("HOST") ?? "127.0.0.1";
 
   const bucket = read("S3_BUCKET") ?? read("BUCKETNAME");
   if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
@@ -177,6 +183,7 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const maxInstancesInFlight = int(...setting(MAX_INSTANCES_IN_FLIGHT));
+  const bodyRate = { minBytesPerSecond: int(...setting(BODY_MIN_BYTES_PER_SECOND)), windowMs: int(...setting(BODY_RATE_WINDOW_SECONDS)) * 1000 };
   const s3MaxAttempts = int("S3_MAX_ATTEMPTS", 4, 1, 20);
   const s3RequestTimeoutMs = int("S3_REQUEST_TIMEOUT_SECONDS", 60, 1, 3600) * 1000;
   const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_SECONDS", 30, 0, 3600) * 1000;
@@ -213,6 +220,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxRequestBytes,
     maxInstanceBytes,
     maxInstancesInFlight,
+    bodyRate,
     s3MaxAttempts,
     s3RequestTimeoutMs,
     shutdownTimeoutMs,

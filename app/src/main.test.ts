@@ -1,5 +1,5 @@
 // The entry point as users run it: a child process, its exit codes and its start-up output.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,6 +9,22 @@ import { spawnService, startServiceProcess } from "../test/support/service.js";
 import { postStow } from "../test/support/stow-client.js";
 
 const dirs: string[] = [];
+
+/** The local addresses of the sockets listening on `port`, from the kernel's own table (/proc/net/tcp and tcp6). */
+function listeningSockets(port: number): string[] {
+  const found: string[] = [];
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (!local || state !== "0A") continue; // 0A: LISTEN
+      const [hex, portHex] = local.split(":");
+      if (parseInt(portHex!, 16) !== port) continue;
+      // IPv4 as four little-endian bytes; anything else shown as it is.
+      found.push(hex!.length === 8 ? [3, 2, 1, 0].map((i) => parseInt(hex!.slice(i * 2, i * 2 + 2), 16)).join(".") : hex!);
+    }
+  }
+  return found;
+}
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -38,9 +54,12 @@ describe("main", () => {
   it("without S3_BUCKET runs the embedded store, stores under DATA_DIR, and exits 0 on SIGTERM", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "stowrs-main-"));
     dirs.push(dataDir);
-    const svc = await startServiceProcess({ DATA_DIR: dataDir, LOGLEVEL: "DEBUG" });
+    // HOST unset, as `npm start` runs it: loopback only, and it says so.
+    const svc = await startServiceProcess({ DATA_DIR: dataDir, LOGLEVEL: "DEBUG", HOST: "" });
     try {
-      await expect.poll(() => svc.stderr()).toContain(`${svc.url}/studies`);
+      expect(svc.logRecords("listening")[0]).toMatchObject({ address: `127.0.0.1:${svc.port}`, url: `http://127.0.0.1:${svc.port}` });
+      expect(listeningSockets(svc.port)).toEqual(["127.0.0.1"]);
+      await expect.poll(() => svc.stderr()).toContain(`${svc.url}/studies (listening on 127.0.0.1:${svc.port}, this machine only`);
       const boundary = "main-test";
       const res = await postStow(svc.url, multipartBody([buildInstance({ studyUid: "1.2.3.4", seriesUid: "1.2.3.4.5", sopInstanceUid: "1.2.3.4.5.6" })], boundary), boundary, {
         headers: {},

@@ -1,7 +1,12 @@
 // Prometheus metrics (GET /metrics). One registry per service instance, so tests can run several.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-export function createMetrics() {
+export interface MetricsOptions {
+  /** Log lines dropped so far because stdout was not read (log-sink.ts). */
+  logLinesDropped?: () => number;
+}
+
+export function createMetrics(options: MetricsOptions = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "stowrs_" });
   const m = {
@@ -24,7 +29,22 @@ export function createMetrics() {
     }),
     uploadsInFlight: new Gauge({ name: "stowrs_uploads_in_flight", help: "Instance uploads in progress", registers: [registry] }),
     uploadAborts: new Counter({ name: "stowrs_upload_aborts_total", help: "Multipart uploads aborted", registers: [registry] }),
+    overwrites: new Counter({
+      name: "stowrs_overwrites_total",
+      help: "Instances stored over an object with different bytes at their key (DUPLICATE_POLICY=overwrite); each is logged at WARN with the sender",
+      registers: [registry],
+    }),
     overloadRejections: new Counter({ name: "stowrs_overload_rejections_total", help: "Requests answered 503 because the service was at capacity", registers: [registry] }),
+    logLinesDropped: new Counter({
+      name: "stowrs_log_lines_dropped_total",
+      help: "Log lines dropped because stdout was not being read (its backlog was full)",
+      registers: [registry],
+      collect() {
+        if (!options.logLinesDropped) return;
+        this.reset();
+        this.inc(options.logLinesDropped());
+      },
+    }),
     authRefusals: new Counter({
       name: "stowrs_auth_refusals_total",
       help: "Requests refused for their bearer token, by HTTP status (401, 403, 503) and reason",

@@ -1,5 +1,6 @@
 // CPU time used by processes (Linux /proc): shows which process a phase spends the machine's cores on.
 import { readdirSync, readFileSync } from "node:fs";
+import { descendants } from "../../app/test/support/process-tree.js";
 
 /** Kernel clock ticks per second (USER_HZ); 100 on every mainstream Linux build. */
 const TICKS_PER_SECOND = 100;
@@ -46,21 +47,11 @@ export function cpuMeter(pids: Record<string, number | undefined>): () => Record
 
 /** Descendants of this process (any depth) whose command line starts with `prefix`, e.g. "nginx:" for nginx's master and workers. */
 export function descendantPidsNamed(prefix: string, root = process.pid): number[] {
-  const parent = new Map<number, number>();
-  const cmd = new Map<number, string>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+  return descendants(root).filter((pid) => {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-      cmd.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " "));
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").startsWith(prefix);
     } catch {
-      /* exited meanwhile */
+      return false; // exited meanwhile
     }
-  }
-  const isDescendant = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
-    return false;
-  };
-  return [...cmd.entries()].filter(([pid, c]) => c.startsWith(prefix) && isDescendant(pid)).map(([pid]) => pid);
+  });
 }

@@ -16,7 +16,7 @@ import { embeddedStoreClient, embeddedStoreEnv } from "../../app/test/support/s3
 import { startServiceProcess, type ServiceHandle } from "../../app/test/support/service.js";
 import { errorDocument, failedItems, referencedUids } from "../../app/test/support/store-response.js";
 import { postStow } from "../../app/test/support/stow-client.js";
-import { createBucket, putFiles } from "../../nginx/testing/bucket.js";
+import { createBucket, frontFiles, putFiles } from "../../nginx/testing/bucket.js";
 import { startFront, type FrontHandle } from "../../nginx/testing/front.js";
 import { makePki, type Pki } from "../../nginx/testing/pki.js";
 import { compiledServiceEntry } from "./compiled-service.js";
@@ -153,7 +153,7 @@ async function startTask(opts: TaskOptions): Promise<Task> {
     store = await startEmbeddedStore({ dir: join(dir, "s3"), bucket: BUCKET, tls: { certFile: pki.server.cert, keyFile: pki.server.key } });
     const client = s3();
     await createBucket(client, CERT_BUCKET);
-    await putFiles(client, CERT_BUCKET, { "certificate.crt": pki.server.certPem, "certificate.key": pki.server.keyPem, "truststore.crt": pki.ca.certPem });
+    await putFiles(client, CERT_BUCKET, frontFiles(pki));
     client.destroy();
     const storeEnv: Record<string, string> = { ...embeddedStoreEnv(store.endpoint, BUCKET), NODE_EXTRA_CA_CERTS: pki.ca.cert };
     // The compiled app as the image runs it (node --expose-gc app/dist/main.js).

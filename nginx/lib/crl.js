@@ -71,7 +71,7 @@ export async function checkCrl(crlPem, truststorePath, { now = new Date(), opens
       errors.push(
         `${name}: the CRL of "${crl.issuer}" expired at ${crl.nextUpdate.toISOString()} (its nextUpdate). ` +
           `nginx now refuses EVERY client certificate issued by "${crl.issuer}" ("CRL has expired"): ` +
-          "put that CA's current CRL into ${name} and restart the tasks",
+          `put that CA's current CRL into ${name} and restart the tasks`,
       );
     }
     if (crl.lastUpdate > now) {

@@ -49,6 +49,7 @@ describe("checkCrl", () => {
     expect(check.errors).toHaveLength(1);
     expect(check.errors[0]).toContain(`the CRL of "${ISSUER}" expired at ${pki.crl.expiredNextUpdate}`);
     expect(check.errors[0]).toContain('("CRL has expired")');
+    expect(check.errors[0]).toMatch(/: put that CA's current CRL into crl\.pem and restart the tasks$/);
     // Judged against the clock it is given: the same CRL was current on its first day.
     const then = await checkCrl(Buffer.from(pki.crl.expired), truststore, { now: new Date("2025-01-01T12:00:00Z") });
     expect(then.errors).toEqual([]);

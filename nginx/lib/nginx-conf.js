@@ -243,12 +243,26 @@ ${clientAuthLocations}${limitLocation}    }
             error_page 502 504 = @app_unreachable;
         }
 
+        # The load balancer's target check: nginx and the app both take requests. It asks the
+        # app's liveness, never its readiness, so a slow S3 cannot fail every target at once.
+        location = /live {
+            rewrite ^ /health break;
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Client-DN "";
+            proxy_connect_timeout 2s;
+            proxy_send_timeout 4s;
+            proxy_read_timeout 4s;
+            error_page 502 504 = @app_unreachable;
+        }
+
         location @app_unreachable {
             return 503 "The app behind nginx is not reachable.\\n";
         }
 
         location / {
-            return 404 "Only /health and /ready are served on this port.\\n";
+            return 404 "Only /health, /live and /ready are served on this port.\\n";
         }
     }
 }

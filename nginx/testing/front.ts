@@ -1,5 +1,5 @@
 // Runs the front the way the container does: nginx/entrypoint.sh (render,
-// then exec nginx) with a given environment, on free 127.0.0.1 ports. When
+// then nginx as its child) with a given environment, on free 127.0.0.1 ports. When
 // the tests run as root, the front runs as "nobody" to prove that the
 // rendered configuration needs no privileges.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -52,9 +52,6 @@ function launch(command: string, env: Record<string, string>, launcher?: Launche
     ...(asNobody ? { uid: NOBODY, gid: NOBODY } : {}),
   });
 }
-
-/** The uid and gid the front runs as: nobody when the tests run as root, else the tests' own. */
-export const FRONT_USER = asNobody ? { uid: NOBODY, gid: NOBODY } : undefined;
 
 /** SIGTERM (the entrypoint stops nginx gracefully), then SIGKILL for the whole group. */
 async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {

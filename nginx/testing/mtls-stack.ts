@@ -2,7 +2,7 @@
 // certificates in a bucket, the real app, and the mutual-TLS front before the app.
 import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../../app/test/support/service.js";
-import { certBucketEnv, createBucket, putFiles } from "./bucket.js";
+import { certBucket, frontFiles } from "./bucket.js";
 import { startFront, type FrontHandle } from "./front.js";
 import type { Pki } from "./pki.js";
 
@@ -34,17 +34,9 @@ export async function startMtlsStack(pki: Pki, options: MtlsStackOptions = {}): 
   };
   try {
     s3 = await startS3rver();
-    await createBucket(s3.client, CERT_BUCKET);
-    await putFiles(s3.client, CERT_BUCKET, {
-      "certificate.crt": pki.server.certPem,
-      "certificate.key": pki.server.keyPem,
-      "truststore.crt": pki.ca.certPem,
-      ...options.files,
-    });
+    const certs = await certBucket(s3, CERT_BUCKET, { ...frontFiles(pki), ...options.files });
     service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO" });
-    front = await startFront({
-      env: { AUTH_MODE: "clientauth", ...certBucketEnv(s3, CERT_BUCKET), UPSTREAM: `127.0.0.1:${service.port}`, ...options.env },
-    });
+    front = await startFront({ env: { AUTH_MODE: "clientauth", ...certs, UPSTREAM: `127.0.0.1:${service.port}`, ...options.env } });
     return { s3, service, front, stop };
   } catch (err) {
     await stop();

@@ -4,7 +4,7 @@
 import { startIssuer, makeSigningKey, type TestIssuer } from "../../app/test/support/oidc-issuer.js";
 import { startS3rver, type S3rverHandle } from "../../app/test/support/s3rver.js";
 import { startServiceProcess, type ServiceHandle } from "../../app/test/support/service.js";
-import { certBucketEnv, createBucket, putFiles } from "./bucket.js";
+import { certBucket, frontFiles } from "./bucket.js";
 import { startFront, type FrontHandle } from "./front.js";
 import type { Pki } from "./pki.js";
 
@@ -34,11 +34,10 @@ export async function startOidcStack(pki: Pki, authModes: Array<"oidc" | "client
   try {
     issuer = await startIssuer({ audience: AUDIENCE, keys: [await makeSigningKey("RS256", "front-test-key")] });
     s3 = await startS3rver();
-    await createBucket(s3.client, CERT_BUCKET);
-    await putFiles(s3.client, CERT_BUCKET, { "certificate.crt": pki.server.certPem, "certificate.key": pki.server.keyPem, "truststore.crt": pki.ca.certPem });
+    const certs = await certBucket(s3, CERT_BUCKET, frontFiles(pki));
     service = await startServiceProcess({ ...s3.env, LOGLEVEL: "INFO", OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: AUDIENCE, METRICS_PORT: "0" });
     for (const mode of authModes) {
-      fronts[mode] = await startFront({ env: { AUTH_MODE: mode, ...certBucketEnv(s3, CERT_BUCKET), UPSTREAM: `127.0.0.1:${service.port}` } });
+      fronts[mode] = await startFront({ env: { AUTH_MODE: mode, ...certs, UPSTREAM: `127.0.0.1:${service.port}` } });
     }
     return { issuer, s3, service, fronts, stop };
   } catch (err) {

@@ -4,6 +4,7 @@ import { NAMESPACE } from "./reader";
 import { defineBlock } from "./block";
 import { AUTH_MODES, usesBearerTokens, usesClientCertificates, type AuthMode } from "./auth-mode";
 import { checkServerPair, checkTruststore, isPlaceholderCa, readPem, serverLeaf, type PemSource } from "./certificate-files";
+import { CERTIFICATE_OPTION_FIELDS } from "./certificate-options";
 import { OPAQUE_SECRET } from "./secrets";
 
 export type CertificateMode = "ACM" | "FROMS3";
@@ -30,6 +31,8 @@ export type CertificateConfig =
       /** The operator keeps the files in an existing bucket, named exactly; the stack writes nothing there. */
       source: "external";
       bucket: string;
+      /** The KMS key that bucket encrypts the files with, when it is the bucket's own (SSE-KMS): the task role may decrypt with it. */
+      kmsKeyArn?: string;
     };
 
 /** How nginx gets its server certificate; shown by the rehearsal and in the outputs. */
@@ -40,6 +43,8 @@ export function certificateSummary(c: CertificateConfig): string {
 }
 
 const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate\/[A-Za-z0-9-]+$/;
+/** A key, not an alias: IAM grants kms:Decrypt on key ARNs only. */
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 
 const defaults = {
   /**
@@ -59,7 +64,10 @@ export const certificateBlock = defineBlock({
      * clientauth+oidc, default anonymous); ACM: arn (required); FROMS3: source (stack | external,
      * default stack), bucket (source stack: name prefix, default "<appName>-certs"; external:
      * exact name, required), truststore (PEM text or file path; required with clientauth),
-     * serverCertificate + serverKey (both or neither; the key a secret; default: generated).
+     * serverCertificate + serverKey (both or neither; the key a secret; default: generated),
+     * kmsKeyArn (source external: the ARN of the KMS key that bucket encrypts the files with,
+     * when it is one of its own; the task role gets kms:Decrypt on it; default none: SSE-S3,
+     * or a key whose policy already lets the task role decrypt).
      */
     certificate: CertificateConfig;
   } {
@@ -68,7 +76,7 @@ export const certificateBlock = defineBlock({
     const fallback: CertificateConfig = { ...defaults.certificate, source: "stack", bucket: fallbackBucket };
     const fields = r.object(key, r.raw(key), `{ mode: FROMS3, authMode: anonymous }`, ["serverKey"]);
     if (fields === undefined) return { certificate: fallback };
-    r.unknownFields(key, fields, ["mode", "authMode", "arn", "bucket", "source", "truststore", "serverCertificate", "serverKey"]);
+    r.unknownFields(key, fields, ["mode", "authMode", "arn", "bucket", "source", "truststore", "serverCertificate", "serverKey", "kmsKeyArn", ...CERTIFICATE_OPTION_FIELDS]);
     const modeText = r.text(key, "mode", fields.mode, "FROMS3");
     const authMode = r.oneOf(key, r.text(key, "authMode", fields.authMode, "anonymous"), AUTH_MODES, "anonymous", "authMode");
     if (modeText !== "ACM" && modeText !== "FROMS3") {
@@ -82,7 +90,7 @@ export const certificateBlock = defineBlock({
       if (usesClientCertificates(authMode)) {
         r.report(key, `${authMode} needs mode FROMS3 (the NLB cannot check client certificates, so TLS must pass through to nginx)`);
       }
-      for (const f of ["bucket", "source", "truststore", "serverCertificate", "serverKey"]) {
+      for (const f of ["bucket", "source", "truststore", "serverCertificate", "serverKey", "kmsKeyArn"]) {
         if (fields[f] !== undefined) r.report(key, `${f} is only used with mode FROMS3`);
       }
       const arn = r.text(key, "arn", fields.arn, "");
@@ -113,8 +121,15 @@ export const certificateBlock = defineBlock({
       } else if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes("..")) {
         r.report(key, `bucket "${bucket}" is not a valid S3 bucket name`);
       }
-      return { certificate: { mode, authMode, source, bucket } };
+      const kmsKeyArn = r.text(key, "kmsKeyArn", fields.kmsKeyArn, "");
+      if (kmsKeyArn !== "" && !KMS_KEY_ARN.test(kmsKeyArn)) {
+        r.report(key, `kmsKeyArn "${kmsKeyArn}" is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; an alias ARN grants nothing in an IAM policy)`);
+      }
+      return { certificate: { mode, authMode, source, bucket, ...(KMS_KEY_ARN.test(kmsKeyArn) ? { kmsKeyArn } : {}) } };
     }
+
+    // A bucket the stack makes is encrypted with the stack's own key (or SSE-S3).
+    if (fields.kmsKeyArn !== undefined) r.report(key, "kmsKeyArn is only used with source external: the bucket the stack makes uses SSE-S3");
 
     const bucket = r.bucketPrefix(key, fields.bucket, fallbackBucket, "bucket");
     const truststore = fields.truststore === undefined ? undefined : readPem(r, key, "truststore", fields.truststore);

@@ -25,6 +25,10 @@ import { ConfigError, NAMESPACE, Reader, type ParseOptions } from "./reader";
 import { regionBlock } from "./region";
 import { tagsBlock } from "./tags";
 import { uploadBlock } from "./upload";
+import { accessBlock } from "./access";
+import { certificateOptionsBlock } from "./certificate-options";
+import { frontBlock } from "./front";
+import { allowWorldIngressBlock, networkBlock } from "./network";
 
 export { ConfigError, NAMESPACE, type ParseOptions } from "./reader";
 export { AUTH_MODES, usesBearerTokens, usesClientCertificates, type AuthMode } from "./auth-mode";
@@ -41,6 +45,10 @@ export { OPAQUE_SECRET } from "./secrets";
 export type { AlarmSettings } from "./alarms";
 export { TRANSITION_STORAGE_CLASSES, type AuditTrailSettings, type LifecycleSettings, type ObjectLockSettings, type TransitionStorageClass } from "./data-lifecycle";
 export type { EventSettings } from "./events";
+export type { DuplicatePolicy } from "./app";
+export type { CertificateOptions } from "./certificate-options";
+export type { FrontConfig } from "./front";
+export type { NetworkConfig } from "./network";
 
 /** The blocks in reading order: a block's `earlier` comes from the blocks before it, problems come out in this order. */
 const BLOCKS = [
@@ -64,6 +72,11 @@ const BLOCKS = [
   objectLockBlock,
   auditTrailBlock,
   eventsBlock,
+  certificateOptionsBlock,
+  frontBlock,
+  accessBlock,
+  networkBlock,
+  allowWorldIngressBlock,
 ] as const;
 
 // Fails to compile when a block is listed before one it reads from (the error names the value).

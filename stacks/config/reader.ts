@@ -58,7 +58,8 @@ export class Reader {
   raw(key: string): string | undefined {
     const value = this.own[key];
     if (value === OPAQUE_SECRET) {
-      this.secretWherePlainNeeded(key);
+      // Said once, however many blocks read the key.
+      if (!this.secretReported.has(key)) this.secretWherePlainNeeded(key);
       return undefined;
     }
     return value;

@@ -3,9 +3,13 @@
 // program runs to completion offline and the recorded graph is the same on every run.
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
+import { roleOfCaller } from "../dicom-access";
 import { mockPrivateKey, mockSelfSignedCert } from "./mock-tls";
 
 export const MOCK_ACCOUNT_ID = "123456789012";
+/** The offline plan deploys as a session of this role, as CI would (a role assumed through OIDC). */
+export const MOCK_DEPLOY_ROLE = "stowrs-deploy";
+export const MOCK_CALLER_ARN = `arn:aws:sts::${MOCK_ACCOUNT_ID}:assumed-role/${MOCK_DEPLOY_ROLE}/offline-plan`;
 
 type Inputs = Record<string, any>;
 
@@ -17,10 +21,15 @@ export class OfflineAwsMocks implements pulumi.runtime.Mocks {
       case "aws:index/getCallerIdentity:getCallerIdentity":
         return {
           accountId: MOCK_ACCOUNT_ID,
-          arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/offline-plan`,
-          userId: "AIDAOFFLINEPLAN",
+          arn: MOCK_CALLER_ARN,
+          userId: "AROAOFFLINEPLAN:offline-plan",
           id: MOCK_ACCOUNT_ID,
         };
+      case "aws:iam/getSessionContext:getSessionContext": {
+        const arn = String(args.inputs.arn);
+        const issuerArn = roleOfCaller(arn);
+        return { arn, issuerArn, issuerName: issuerArn.slice(issuerArn.lastIndexOf("/") + 1), issuerId: "AROAOFFLINEPLAN", sessionName: arn.slice(arn.lastIndexOf("/") + 1), id: arn };
+      }
       case "aws:index/getAvailabilityZones:getAvailabilityZones": {
         const names = ["a", "b", "c"].map((z) => `${this.region}${z}`);
         return { names, zoneIds: names.map((_, i) => `${this.region}-az${i + 1}`), id: this.region };

@@ -24,6 +24,11 @@ export interface RecordedResource {
   };
   /** URNs the resource waits for: explicit dependsOn and the resources its inputs come from. */
   dependencies: string[];
+  /**
+   * URNs of the resources the program named in `dependsOn`, exactly as it passed them: the
+   * ordering the program asks for beyond what its inputs already imply.
+   */
+  dependsOn: string[];
   /** Inputs the program passed as secrets; shown as "[secret]" wherever the record is printed. */
   secretInputs: string[];
   urn: string;
@@ -36,6 +41,8 @@ export interface RecordedStack {
   stack: string;
   resources: RecordedResource[];
   outputs: Record<string, unknown>;
+  /** Data sources the program reads (invoke tokens, e.g. aws:index/getCallerIdentity:getCallerIdentity), sorted. */
+  invokes: string[];
 }
 
 type Program = () => StackOutputs | Record<string, unknown>;
@@ -79,6 +86,7 @@ export async function recordStack(
   const captured = new Map<string, { options: RecordedResource["options"]; custom: boolean; secretInputs: string[]; dependencies: string[] }>();
   const recorded: RecordedResource[] = [];
   const mocks = new OfflineAwsMocks(region);
+  const invokes = new Set<string>();
 
   // A throwing mock leaves the outputs that depend on it unresolved rather than failed,
   // so its message is kept here to explain the stall.
@@ -95,7 +103,10 @@ export async function recordStack(
   pulumi.runtime.setAllConfig(config, options.secretKeys ?? []);
   await pulumi.runtime.setMocks(
     {
-      call: (args) => noting(() => mocks.call(args)),
+      call: (args) => {
+        invokes.add(args.token);
+        return noting(() => mocks.call(args));
+      },
       newResource: (args) => {
         const result = noting(() => mocks.newResource(args));
         recorded.push({
@@ -106,6 +117,7 @@ export async function recordStack(
           options: {},
           secretInputs: [],
           dependencies: [],
+          dependsOn: [],
           urn: "",
           id: result.id,
           custom: args.custom ?? true,
@@ -143,6 +155,21 @@ export async function recordStack(
     return register(req, cb);
   };
 
+  // Neither the mocks nor the registration request tell explicit dependsOn apart from the
+  // dependencies inputs imply, so take the options the resource constructor hands to the
+  // runtime (after any transformations), as the engine would receive them.
+  const explicit = new Map<string, pulumi.ResourceOptions["dependsOn"]>();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const runtimeResource = require("@pulumi/pulumi/runtime/resource") as {
+    registerResource: (res: unknown, parent: unknown, t: string, name: string, ...rest: any[]) => void;
+  };
+  const registerResource = runtimeResource.registerResource;
+  runtimeResource.registerResource = (res, parent, t, name, ...rest) => {
+    const opts = rest[4] as pulumi.ResourceOptions | undefined;
+    if (opts?.dependsOn !== undefined) explicit.set(`${t}::${name}`, opts.dependsOn);
+    return registerResource(res, parent, t, name, ...rest);
+  };
+
   const failures: unknown[] = [];
   const onRejection = (reason: unknown) => failures.push(reason);
   let onStall = () => {};
@@ -165,11 +192,14 @@ export async function recordStack(
     else warn(msg);
   };
   let outputs: Record<string, unknown>;
+  const explicitUrns = new Map<string, string[]>();
   try {
     const programOutputs = run();
     outputs = (await Promise.race([resolve(programOutputs), stalled])) as Record<string, unknown>;
     await Promise.race([settle(), stalled]);
+    for (const [key, dependsOn] of explicit) explicitUrns.set(key, await Promise.race([dependsOnUrns(dependsOn), stalled]));
   } finally {
+    runtimeResource.registerResource = registerResource;
     process.off("unhandledRejection", onRejection);
     process.off("beforeExit", onStall);
     (pulumi.log as { warn: typeof warn }).warn = warn;
@@ -185,9 +215,32 @@ export async function recordStack(
       r.dependencies = extra.dependencies;
     }
     r.urn = `urn:pulumi:${stack}::${PROJECT}::${r.type}::${r.name}`;
+    r.dependsOn = explicitUrns.get(`${r.type}::${r.name}`) ?? [];
   }
   recorded.sort((a, b) => (a.name === b.name ? a.type.localeCompare(b.type) : a.name.localeCompare(b.name)));
-  return { stack, resources: recorded, outputs };
+  return { stack, resources: recorded, outputs, invokes: [...invokes].sort() };
+}
+
+/** The name part of a URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */
+export function urnName(urn: string): string {
+  return urn.slice(urn.lastIndexOf("::") + 2);
+}
+
+/** URNs of the resources a `dependsOn` option names (a resource, a list, or outputs of either), sorted. */
+async function dependsOnUrns(dependsOn: pulumi.ResourceOptions["dependsOn"]): Promise<string[]> {
+  const value = await unwrapInput(dependsOn);
+  const items = Array.isArray(value) ? value : [value];
+  const urns: string[] = [];
+  for (const item of items) {
+    const resource = await unwrapInput(item);
+    if (pulumi.Resource.isInstance(resource)) urns.push(await unwrapInput(resource.urn) as string);
+  }
+  return [...new Set(urns)].sort();
+}
+
+async function unwrapInput(value: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) return (value as unknown as { promise(): Promise<unknown> }).promise();
+  return value;
 }
 
 /**

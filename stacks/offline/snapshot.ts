@@ -1,7 +1,7 @@
 // The committed form of a recorded stack: stable, and readable in a pull request diff.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { recordStackFile, type RecordedResource, type RecordedStack } from "./record";
+import { recordStackFile, urnName, type RecordedResource, type RecordedStack } from "./record";
 import type { StackFile } from "./stack-file";
 
 export const SNAPSHOT_DIR = path.resolve(__dirname, "..", "snapshots");
@@ -12,7 +12,11 @@ export function snapshotPath(stack: string): string {
 
 export interface Snapshot {
   stack: string;
-  resources: (Pick<RecordedResource, "type" | "name" | "provider" | "inputs"> & { options?: RecordedResource["options"] })[];
+  resources: (Pick<RecordedResource, "type" | "name" | "provider" | "inputs"> & {
+    options?: RecordedResource["options"];
+    /** Names of the resources the program orders this one after (explicit dependsOn). */
+    dependsOn?: string[];
+  })[];
   outputs: Record<string, unknown>;
 }
 
@@ -29,6 +33,7 @@ export function toSnapshot(recorded: RecordedStack): Snapshot {
       provider: r.provider,
       inputs: expandJsonText(redactSecrets(r)) as Record<string, unknown>,
       ...(Object.keys(r.options).length > 0 ? { options: r.options } : {}),
+      ...(r.dependsOn.length > 0 ? { dependsOn: dependsOnNames(r) } : {}),
     })),
     outputs: recorded.outputs,
   };
@@ -39,6 +44,11 @@ export function redactSecrets(r: Pick<RecordedResource, "inputs" | "secretInputs
   const inputs = { ...r.inputs };
   for (const k of r.secretInputs ?? []) if (k in inputs) inputs[k] = "[secret]";
   return inputs;
+}
+
+/** The explicit dependsOn of a resource as resource names, as `npm run plan -- --json` prints them. */
+export function dependsOnNames(r: Pick<RecordedResource, "dependsOn">): string[] {
+  return r.dependsOn.map(urnName);
 }
 
 export function formatSnapshot(snapshot: Snapshot): string {

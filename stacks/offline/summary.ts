@@ -14,7 +14,11 @@ const SUMMARIES: Record<string, Summarizer> = {
     `${i.destinationCidrBlock} -> ${i.gatewayId ? `igw ${i.gatewayId}` : i.natGatewayId ? `nat ${i.natGatewayId}` : "?"}`,
   ],
   "aws:ec2/natGateway:NatGateway": (i) => [`subnet=${i.subnetId}`],
-  "aws:ec2/vpcEndpoint:VpcEndpoint": (i) => [`${i.vpcEndpointType} ${i.serviceName}`, `routeTables=${(i.routeTableIds ?? []).length}`],
+  "aws:ec2/vpcEndpoint:VpcEndpoint": (i) => [
+    `${i.vpcEndpointType} ${i.serviceName}`,
+    i.vpcEndpointType === "Interface" ? `subnets=${(i.subnetIds ?? []).length}  privateDns=${i.privateDnsEnabled === true}` : `routeTables=${(i.routeTableIds ?? []).length}`,
+  ],
+  "aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy": (i) => [statementSids(i.policy)],
   "aws:ec2/flowLog:FlowLog": (i) => [`traffic=${i.trafficType}`, `to=${i.logDestinationType}`],
   "aws:ec2/securityGroup:SecurityGroup": (i) => [i.description],
   "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (i) => [
@@ -26,7 +30,7 @@ const SUMMARIES: Record<string, Summarizer> = {
     `to ${i.cidrIpv4 ?? `sg ${i.referencedSecurityGroupId}`}`,
   ],
   "aws:cloudwatch/logGroup:LogGroup": (i) => [i.name, `retention=${i.retentionInDays}d`],
-  "aws:kms/key:Key": (i) => [`rotation=${i.enableKeyRotation}`],
+  "aws:kms/key:Key": (i) => [`rotation=${i.enableKeyRotation}`, i.policy ? `policy: ${statementSids(i.policy)}` : "policy: AWS default (the account's IAM decides)"],
   "aws:s3/bucket:Bucket": (i) => [`prefix=${i.bucketPrefix}`, `forceDestroy=${i.forceDestroy}`],
   "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (i) => {
     const rule = i.rules?.[0] ?? {};
@@ -73,6 +77,7 @@ const SUMMARIES: Record<string, Summarizer> = {
     `target=${i.targetType}`,
     `clientIp=${i.preserveClientIp}`,
     `health=${i.healthCheck?.protocol}:${i.healthCheck?.port}${i.healthCheck?.path ?? ""}`,
+    i.deregistrationDelay !== undefined && `deregistrationDelay=${i.deregistrationDelay}s`,
   ],
   "aws:lb/listener:Listener": (i) => [
     `${i.protocol}/${i.port}`,
@@ -80,7 +85,11 @@ const SUMMARIES: Record<string, Summarizer> = {
     i.certificateArn && `cert=${i.certificateArn}`,
     i.tcpIdleTimeoutSeconds !== undefined && `idleTimeout=${i.tcpIdleTimeoutSeconds}s`,
   ],
-  "aws:s3/bucketObjectv2:BucketObjectv2": (i, r) => [`${i.bucket}/${i.key}`, r.secretInputs.includes("content") ? "content=[secret]" : `content=${pemSummary(i.content)}`],
+  "aws:s3/bucketObjectv2:BucketObjectv2": (i, r) => [
+    `${i.bucket}/${i.key}`,
+    r.secretInputs.includes("content") ? "content=[secret]" : `content=${pemSummary(i.content)}`,
+    `sse=${i.serverSideEncryption ?? "bucket default"}`,
+  ],
   "tls:index/privateKey:PrivateKey": (i) => [`${i.algorithm}${i.rsaBits ? ` ${i.rsaBits}` : ""}`, "key kept as a secret in the stack's state"],
   "tls:index/selfSignedCert:SelfSignedCert": (i) => [`dns=${(i.dnsNames ?? []).join(",")}`, `valid ${i.validityPeriodHours}h, renewed ${i.earlyRenewalHours}h before expiry`],
   "aws:ecs/cluster:Cluster": (i) => [(i.settings ?? []).map((s: Inputs) => `${s.name}=${s.value}`).join(" ")],
@@ -181,11 +190,12 @@ function containers(definitions: unknown): string {
       const env = Object.fromEntries((c.environment ?? []).map((e: Inputs) => [e.name, e.value]));
       const keys =
         c.name === "app"
-          ? ["S3_BUCKET", "PREFIX", "LOGLEVEL", "UPLOAD_PART_SIZE_MIB", "UPLOAD_PART_CONCURRENCY", "UPLOAD_INSTANCE_CONCURRENCY", "MAX_INSTANCES_IN_FLIGHT"]
-          : ["CERT_MODE", "AUTH_MODE", "CERT_BUCKET"];
+          ? ["S3_BUCKET", "PREFIX", "LOGLEVEL", "DUPLICATE_POLICY", "UPLOAD_PART_SIZE_MIB", "UPLOAD_PART_CONCURRENCY", "UPLOAD_INSTANCE_CONCURRENCY", "MAX_INSTANCES_IN_FLIGHT"]
+          : ["CERT_MODE", "AUTH_MODE", "CERT_BUCKET", "CRL_REQUIRED"];
       const shown = keys.filter((k) => env[k] !== undefined).map((k) => `${k}=${env[k]}`);
       const label = c.dockerLabels?.["stowrs-to-s3.certificates-sha256"];
-      return `${c.name}[${[`memory=${c.memory}`, ...shown, ...(label ? [`certificates-sha256=${label.slice(0, 12)}`] : [])].join(" ")}]`;
+      const posture = [c.readonlyRootFilesystem === true ? "readonlyRoot" : "WRITABLE ROOT", `stopTimeout=${c.stopTimeout}`];
+      return `${c.name}[${[`memory=${c.memory}`, ...posture, ...shown, ...(label ? [`certificates-sha256=${label.slice(0, 12)}`] : [])].join(" ")}]`;
     })
     .join(" ");
 }

@@ -13,6 +13,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import { leastPrivilegePolicies } from "./least-privilege";
 
 export const T = {
   bucket: "aws:s3/bucket:Bucket",
@@ -183,7 +184,7 @@ export const operationalAlarms: StackValidationPolicy = {
   },
 };
 
-export const policies = [bucketsEncrypted, noPublicBuckets, tlsListeners, noWorldIngress, deploymentTag, queuesEncrypted, alarmsNotify, operationalAlarms];
+export const policies = [bucketsEncrypted, noPublicBuckets, tlsListeners, noWorldIngress, deploymentTag, queuesEncrypted, alarmsNotify, operationalAlarms, ...leastPrivilegePolicies];
 
 function ofType(args: StackValidationArgs, type: string): PolicyResource[] {
   return args.resources.filter((r) => r.type === type);

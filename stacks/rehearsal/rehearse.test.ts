@@ -51,7 +51,8 @@ describe("npm run rehearse", () => {
     expect(stdout).toContain("ports: moved to free loopback ports");
     expect(stdout).toMatch(/client: allowedPeers .* treated as including 127\.0\.0\.1/);
     expect(stdout).toContain("nginx: dependsOn app HEALTHY: met");
-    expect(stdout).toMatch(/nlb: target healthy: GET \/ready on port 8081/);
+    expect(stdout).toMatch(/nlb: target healthy: GET \/live on port 8081/);
+    expect(stdout).toMatch(/volumes: root file systems nginx read-only, app read-only; nginx writes OUT_DIR=\/run\/front \(volume nginx-out\), app writes TMPDIR=\/tmp \(volume app-tmp\)/);
     if (/\(clientauth/.test(lastLine(stdout))) expect(stdout).toMatch(/without a client certificate: refused \(HTTP 400/);
     if (!/, ACM\)$/.test(lastLine(stdout))) {
       expect(stdout).toMatch(/objects written by the stack: \S+\/certificate\.crt, \S+\/certificate\.key/);
@@ -71,14 +72,22 @@ describe("npm run rehearse", () => {
     expect(code, stdout).toBe(0);
   });
 
-  it("passes an operator's prod: own CA, serverCertificate in plain text, serverKey a passphrase secret, decrypted with PULUMI_CONFIG_PASSPHRASE", async () => {
-    const file = variant(tmp, CLIENTAUTH, "prod", (doc) => withOwnCertificates(doc, pki, { passphrase: "hospital passphrase" }));
+  it("passes an operator's prod: own CA with a CRL and listed subjects, serverCertificate in plain text, serverKey a passphrase secret, decrypted with PULUMI_CONFIG_PASSPHRASE", async () => {
+    const file = variant(tmp, CLIENTAUTH, "prod", (doc) => {
+      withOwnCertificates(doc, pki, { passphrase: "hospital passphrase" });
+      // Their CA's revocation list, and only listed senders: the throwaway client must pass both.
+      Object.assign(doc.config["stowrs-to-s3:certificate"], { crl: pki.crl.current, allowedClientSubjects: ["CN=pacs-north,O=Hospital North"] });
+    });
     const result = await rehearse({ target: file, cwd: REPO, env: cleanEnv({ PULUMI_CONFIG_PASSPHRASE: "hospital passphrase" }) });
     expect(result.summary).toMatch(/^rehearsal prod: 3\/3 instances stored through https:\/\/127\.0\.0\.1:\d+ \(clientauth, FROMS3 certificate from config\)$/);
     expect(result.code, result.lines.join("\n")).toBe(0);
     expect(result.lines).toContain("secrets: decrypted stowrs-to-s3:certificate.serverKey with PULUMI_CONFIG_PASSPHRASE (passphrase provider)");
     // CI has no client certificate of the sites' CA: a throwaway CA joins the rehearsal's truststore copy only.
-    expect(result.lines).toContainEqual(expect.stringMatching(/^client: no client certificate given .*: a throwaway CA is added to the rehearsal's copy of truststore\.crt only/));
+    expect(result.lines).toContainEqual(
+      expect.stringMatching(
+        /^client: no client certificate given .*: a throwaway CA is added to the rehearsal's copy of truststore\.crt only .*; subject CN=pacs-north,O=Hospital North \(the first of allowedClientSubjects\), an empty CRL of that CA added to the rehearsal's copy of crl\.pem$/,
+      ),
+    );
     expect(result.lines).toContainEqual(expect.stringMatching(/^client: without a client certificate: refused \(HTTP 400/));
     expect(result.lines).toContain(`client: server certificate sha256 ${certificateSha256(pki.server.certPem)}`);
     // The test PKI's certificates live two days: the renewal notice for a configured certificate.

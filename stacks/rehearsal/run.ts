@@ -20,12 +20,13 @@ import { readDockerfile } from "../dockerfile";
 import { recordStackFile } from "../offline/record";
 import { readStackFile, StackFileError, type StackFile } from "../offline/stack-file";
 import { checkStackSet } from "../offline/stack-set";
-import { issueClientCertificate, PLACEHOLDER_CA, throwawayCa } from "./client-identity";
+import { emptyCrl, issueClientCertificate, PLACEHOLDER_CA, throwawayCa, type CaFiles } from "./client-identity";
 import { revealSecrets, SecretsProblem } from "./secrets";
 import { buildApp } from "./app-build";
 import { ContainerFailure, envOf, freePort, runHealthCheck, startApp, startNginx, type AppProcess } from "./containers";
 import { rehearseDrain, type DrainRehearsal } from "./drain";
 import { plannedTask, type PlannedTask } from "./planned-task";
+import { readOnlyRootProblems, writtenPaths } from "./volumes";
 import { startStandInIssuer, type StandInIssuer } from "./issuer";
 import { loadSamples, type Sample } from "../smoke/samples";
 import { storeInstances, type ClientTls } from "../smoke/stow-client";
@@ -159,8 +160,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
     const bearerTokens = usesBearerTokens(config.certificate.authMode);
     log(
       `ports: moved to free loopback ports: app ${PORTS.app} -> ${ports.app}, nginx TLS ${PORTS.tls} -> ${ports.tls}, ` +
-        `health ${PORTS.health} -> ${ports.health}` +
-        (bearerTokens ? `, app metrics ${DEFAULT_METRICS_PORT} -> ${ports.metrics}` : ""),
+        `health ${PORTS.health} -> ${ports.health}, app metrics ${DEFAULT_METRICS_PORT} -> ${ports.metrics}`,
     );
     // With bearer tokens, the issuer moves too: a stand-in provider on loopback issues the tokens.
     let issuer: StandInIssuer | undefined;
@@ -176,17 +176,29 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
           `for audience ${config.oidc.audience} with scope ${config.oidc.requiredScope} by the client-credentials grant)`,
       );
     }
+    // Read-only roots: what each container writes must be on its volumes; here each gets a temp directory.
+    const planned = { app: { ...imageEnv("app"), ...envOf(appDef) }, nginx: { ...imageEnv("nginx"), ...envOf(nginxDef) } };
+    const problems = [...readOnlyRootProblems(appDef, planned.app), ...readOnlyRootProblems(nginxDef, planned.nginx)];
+    if (problems.length > 0) throw new Broken(problems.join("; "));
+    const appTmp = path.join(tmp, "app-tmp");
+    fs.mkdirSync(appTmp);
+    const written = [...writtenPaths(nginxDef, planned.nginx), ...writtenPaths(appDef, planned.app)];
+    log(
+      `volumes: root file systems ${[nginxDef, appDef].map((c) => `${c.name} ${c.readonlyRootFilesystem ? "read-only" : "WRITABLE"}`).join(", ")}; ` +
+        `${written.map((w) => `${w.container} writes ${w.label}=${w.path} (volume ${w.volume ?? "none"})`).join(", ")}; here: OUT_DIR and TMPDIR are temp directories`,
+    );
     const appEnv = {
-      ...imageEnv("app"),
-      ...envOf(appDef),
+      ...planned.app,
       PORT: String(ports.app),
-      ...(issuer ? { OIDC_ISSUER: issuer.url, METRICS_PORT: String(ports.metrics) } : {}),
+      // /metrics is on a loopback port of its own in every mode; it moves like the others.
+      METRICS_PORT: String(ports.metrics),
+      TMPDIR: appTmp,
+      ...(issuer ? { OIDC_ISSUER: issuer.url } : {}),
       ...standIn,
       ...options.faults?.app,
     };
     const nginxEnv = {
-      ...withoutOutDir(imageEnv("nginx")),
-      ...envOf(nginxDef),
+      ...withoutOutDir(planned.nginx),
       UPSTREAM: `127.0.0.1:${ports.app}`,
       LISTEN: `127.0.0.1:${ports.tls}`,
       HEALTH_LISTEN: `127.0.0.1:${ports.health}`,
@@ -194,8 +206,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
       ...options.faults?.nginx,
     };
     log(
-      `env: app and nginx get their image's ENV and the task definition's environment; changed: PORT/LISTEN/HEALTH_LISTEN/UPSTREAM${issuer ? "/METRICS_PORT" : ""} (ports), ` +
-        `${issuer ? "OIDC_ISSUER (the stand-in issuer), " : ""}S3_ENDPOINT, S3_FORCE_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the stand-in instead of the task role), OUT_DIR and ACCESS_LOG (temp files)`,
+      `env: app and nginx get their image's ENV and the task definition's environment; changed: PORT/LISTEN/HEALTH_LISTEN/UPSTREAM/METRICS_PORT (ports), ` +
+        `${issuer ? "OIDC_ISSUER (the stand-in issuer), " : ""}S3_ENDPOINT, S3_FORCE_PATH_STYLE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the stand-in instead of the task role), OUT_DIR, TMPDIR and ACCESS_LOG (temp files)`,
     );
 
     // 4. Containers in dependency order: those nginx depends on first, until their condition holds.
@@ -297,7 +309,7 @@ function imageEnv(container: "app" | "nginx"): Record<string, string> {
 }
 
 function withoutOutDir(env: Record<string, string>): Record<string, string> {
-  // The image's OUT_DIR (/run/front) is replaced by a temp directory the front's user owns.
+  // The planned OUT_DIR (/run/front, a volume) is replaced by a temp directory the front's user owns.
   const { OUT_DIR: _outDir, ...rest } = env;
   return rest;
 }
@@ -395,23 +407,30 @@ function clientIdentity(config: StackConfig, task: PlannedTask, options: Rehears
     return { cert: options.client.cert, key: options.client.key };
   }
   const truststore = task.objects.find((o) => o.key === "truststore.crt");
-  if (truststore && isPlaceholderCa(truststore.content)) {
-    log("client: client certificate issued now by the placeholder CA (stacks/examples), the truststore this stack writes");
-    return issueClientCertificate(fs.mkdtempSync(path.join(tmp, "client-")), PLACEHOLDER_CA);
-  }
-  if (truststore) {
-    const dir = fs.mkdtempSync(path.join(tmp, "client-"));
-    const ca = throwawayCa(dir);
-    // The stand-in bucket's copy only: the plan, and what `pulumi up` writes, trust your CA alone.
-    truststore.content = `${truststore.content.trimEnd()}\n${ca.pem}`;
-    log(
-      "client: no client certificate given (--client-cert/--client-key, or REHEARSE_CLIENT_CERT/REHEARSE_CLIENT_KEY): a throwaway CA is " +
-        "added to the rehearsal's copy of truststore.crt only (the stack writes your CA alone), and the client certificate is issued by it",
-    );
-    return issueClientCertificate(dir, ca);
-  }
   // An external bucket's truststore is not the stack's to change: only the operator's certificate will do (clientTls says so).
-  return undefined;
+  if (!truststore) return undefined;
+  // A stack that admits listed subjects only gets one of them; one with revocation lists, a CRL of the issuing CA.
+  const subject = config.certificateOptions.allowedClientSubjects[0];
+  const crl = task.objects.find((o) => o.key === "crl.pem");
+  const dir = fs.mkdtempSync(path.join(tmp, "client-"));
+  const extras = (ca: CaFiles) => {
+    if (crl) crl.content = `${crl.content.trimEnd()}\n${emptyCrl(dir, ca)}`;
+    const said = [subject ? `subject ${subject} (the first of allowedClientSubjects)` : "", crl ? "an empty CRL of that CA added to the rehearsal's copy of crl.pem" : ""].filter(Boolean);
+    return said.length > 0 ? `; ${said.join(", ")}` : "";
+  };
+  if (isPlaceholderCa(truststore.content)) {
+    const extra = extras(PLACEHOLDER_CA);
+    log(`client: client certificate issued now by the placeholder CA (stacks/examples), the truststore this stack writes${extra}`);
+    return issueClientCertificate(dir, PLACEHOLDER_CA, subject);
+  }
+  const ca = throwawayCa(dir);
+  // The stand-in bucket's copy only: the plan, and what `pulumi up` writes, trust your CA alone.
+  truststore.content = `${truststore.content.trimEnd()}\n${ca.pem}`;
+  log(
+    "client: no client certificate given (--client-cert/--client-key, or REHEARSE_CLIENT_CERT/REHEARSE_CLIENT_KEY): a throwaway CA is " +
+      `added to the rehearsal's copy of truststore.crt only (the stack writes your CA alone), and the client certificate is issued by it${extras(ca)}`,
+  );
+  return issueClientCertificate(dir, ca, subject);
 }
 
 async function readBack(s3: S3rverHandle, bucket: string, prefix: string, samples: Sample[], acknowledged: string[]): Promise<number> {

@@ -13,6 +13,7 @@ export interface NginxSettings {
   listen: { host: string; port: number };
   healthListen: { host: string; port: number };
   upstreamTimeoutSeconds: number;
+  outDir: string;
   maxConnectionsPerClient: number;
   bodyRateWindowSeconds: number;
   shutdownTimeoutSeconds: number;

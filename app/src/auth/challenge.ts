@@ -1,4 +1,5 @@
 // The WWW-Authenticate value of a refusal (RFC 6750 section 3).
+import { quotedStringText } from "../routes/header-value.js";
 import type { RefusalReason } from "./token-verifier.js";
 
 export const REALM = "stowrs";
@@ -10,8 +11,8 @@ export const REALM = "stowrs";
  */
 export function wwwAuthenticate(refusal: { status: 401 | 403; reason: RefusalReason; description: string }, requiredScope: string): string {
   if (refusal.reason === "missing" || refusal.reason === "not_bearer") return `Bearer realm="${REALM}"`;
-  // Our own sentences, but quoted-string rules hold whatever they say.
-  const description = refusal.description.replace(/["\\\x00-\x1f\x7f]/g, "");
+  // Our own sentences, but they may quote the token: quoted-string rules hold whatever they say.
+  const description = quotedStringText(refusal.description, 1024);
   if (refusal.status === 403) return `Bearer realm="${REALM}", error="insufficient_scope", error_description="${description}", scope="${requiredScope}"`;
   return `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`;
 }

@@ -164,3 +164,52 @@ describe("floods and outages", () => {
     expect(issuer.requests.filter((p) => p === "/jwks")).toEqual([]);
   });
 });
+
+describe("what the issuer's documents may be", () => {
+  /** The provider's own answer for `path`, parsed. */
+  const document = async (issuer: TestIssuer, path: string) => (await (await fetch(`${issuer.issuer}${path}`)).json()) as Record<string, unknown>;
+  const DISCOVERY = "/.well-known/openid-configuration";
+
+  it.each([
+    ["with a Content-Length", false],
+    ["streamed without one", true],
+  ])("refuses a JWKS or a discovery document larger than 256 KiB (%s), and accepts one just under", async (_, chunked) => {
+    const a = await makeSigningKey("RS256", "key-a");
+    const issuer = await issuerWith([a]);
+    const token = await issuer.token();
+    const jwks = await document(issuer, "/jwks");
+    const discovery = await document(issuer, DISCOVERY);
+    const padded = (doc: Record<string, unknown>, bytes: number) => JSON.stringify({ ...doc, padding: "x".repeat(bytes) });
+
+    issuer.serve("/jwks", padded(jwks, 257 * 1024), { chunked });
+    const big = verifierFor(issuer.issuer);
+    expect(await big.keys.refresh()).toBe(false);
+    expect(outcome(await big.verify(token))).toBe("503 issuer_unavailable");
+
+    issuer.serve("/jwks", padded(jwks, 250 * 1024), { chunked });
+    expect(outcome(await verifierFor(issuer.issuer).verify(token))).toBe("ok");
+
+    issuer.serve(DISCOVERY, padded(discovery, 300 * 1024), { chunked });
+    const bigDiscovery = verifierFor(issuer.issuer);
+    expect(outcome(await bigDiscovery.verify(token))).toBe("503 issuer_unavailable");
+  });
+
+  it("takes keys from another origin only when OIDC_JWKS_URI names it", async () => {
+    const a = await makeSigningKey("RS256", "key-a");
+    const issuer = await issuerWith([a]);
+    const token = await issuer.token();
+    // The same server under another host name: another origin as far as the issuer's URL goes.
+    const elsewhere = `${issuer.issuer.replace("127.0.0.1", "localhost")}/jwks`;
+    issuer.serve(DISCOVERY, JSON.stringify({ ...(await document(issuer, DISCOVERY)), jwks_uri: elsewhere }));
+
+    const unnamed = verifierFor(issuer.issuer);
+    expect(await unnamed.keys.refresh()).toBe(false);
+    expect(outcome(await unnamed.verify(token))).toBe("503 issuer_unavailable");
+    expect(outcome(await verifierFor(issuer.issuer, { OIDC_JWKS_URI: elsewhere }).verify(token))).toBe("ok");
+
+    // Named, but the issuer's document says another place: not used either.
+    issuer.serve(DISCOVERY, undefined);
+    const mismatch = verifierFor(issuer.issuer, { OIDC_JWKS_URI: elsewhere });
+    expect(outcome(await mismatch.verify(token))).toBe("503 issuer_unavailable");
+  });
+});

@@ -4,7 +4,7 @@
 // the network may be used, and turns "could not ask the issuer" into IssuerUnavailable (503).
 import { createRemoteJWKSet, customFetch, errors, type FlattenedJWSInput, type JWSHeaderParameters, type RemoteJWKSet } from "jose";
 import type { Logger } from "pino";
-import { isLoopbackHost } from "../config-limits.js";
+import { oidcJwksUriProblem } from "../config-limits.js";
 import type { OidcSettings } from "./settings.js";
 
 /** The issuer could not be asked for what a token needs: a 503, never a 401 and never a pass. */
@@ -14,6 +14,9 @@ export class IssuerUnavailable extends Error {
     this.name = "IssuerUnavailable";
   }
 }
+
+/** The discovery document and the JWKS are small; a larger answer is refused, read no further than this. */
+export const ISSUER_DOCUMENT_MAX_BYTES = 256 * 1024;
 
 export interface IssuerKeys {
   /** jose's key resolver, for jwtVerify: JWKSNoMatchingKey for an unknown kid, IssuerUnavailable when it cannot ask. */
@@ -64,7 +67,14 @@ export function createIssuerKeys(settings: OidcSettings, options: IssuerKeysOpti
       await res.body?.cancel().catch(() => undefined);
       throw failed(`GET ${url}`, new Error(`HTTP ${res.status}`));
     }
-    return res;
+    let body: Uint8Array<ArrayBuffer>;
+    try {
+      body = await boundedBody(res, ISSUER_DOCUMENT_MAX_BYTES);
+    } catch (err) {
+      throw failed(`GET ${url}`, err);
+    }
+    // Handed on whole: jose (and discovery) parse it as JSON.
+    return new Response(body, { status: 200, headers: res.headers });
   };
 
   let remote: Promise<RemoteJWKSet> | undefined;
@@ -95,9 +105,16 @@ export function createIssuerKeys(settings: OidcSettings, options: IssuerKeysOpti
     } catch (err) {
       throw failed(`the discovery document at ${url} has no usable jwks_uri`, err);
     }
-    if (jwksUri.protocol !== "https:" && !(jwksUri.protocol === "http:" && isLoopbackHost(jwksUri.hostname))) {
-      throw failed(`the discovery document at ${url}`, new Error(`jwks_uri ${jwksUri.href} is not https`));
+    // The keys come from the issuer's own origin, or from where OIDC_JWKS_URI says: a discovery
+    // document that names another host is not enough to make the service trust its keys.
+    if (settings.jwksUri !== undefined && jwksUri.href !== settings.jwksUri) {
+      throw failed(`the discovery document at ${url}`, new Error(`names jwks_uri ${jwksUri.href}, not OIDC_JWKS_URI ${settings.jwksUri}`));
     }
+    if (settings.jwksUri === undefined && jwksUri.origin !== new URL(settings.issuer).origin) {
+      throw failed(`the discovery document at ${url}`, new Error(`names jwks_uri ${jwksUri.href}, not on the issuer's origin; set OIDC_JWKS_URI to it if that is where the issuer's keys are`));
+    }
+    const problem = oidcJwksUriProblem(jwksUri.href, settings.issuer);
+    if (problem) throw failed(`the discovery document at ${url}`, new Error(`jwks_uri ${problem}`));
     log?.info({ issuer: settings.issuer, jwksUri: jwksUri.href }, "OIDC issuer discovered");
     return createRemoteJWKSet(jwksUri, {
       cooldownDuration: settings.jwksCooldownMs,
@@ -150,4 +167,35 @@ function describe(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const detail = cause?.code ?? cause?.message;
   return detail ? `${err.message} (${detail})` : err.message;
+}
+
+/** The body of an answer, read as it streams in and given up on as soon as it is larger than `max`. */
+async function boundedBody(res: Response, max: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(res.headers.get("content-length") ?? "NaN");
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error(`the answer is ${declared} bytes, more than the ${max} allowed`);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) {
+        await reader.cancel().catch(() => undefined);
+        throw new Error(`the answer is more than the ${max} bytes allowed`);
+      }
+      chunks.push(value);
+    }
+  }
+  const body = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
 }

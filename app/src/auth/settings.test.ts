@@ -18,6 +18,8 @@ describe("OIDC settings", () => {
       requiredScope: "dicomweb.write",
       algorithms: ["RS256", "PS256", "ES256"],
       clockSkewSeconds: 30,
+      requireAtJwt: false,
+      jwksUri: undefined,
       jwksCooldownMs: 30_000,
       jwksRefreshMs: 600_000,
       fetchTimeoutMs: 5_000,
@@ -40,6 +42,8 @@ describe("OIDC settings", () => {
       OIDC_JWKS_REFRESH_SECONDS: "60",
       OIDC_FETCH_TIMEOUT_SECONDS: "2",
       OIDC_FAILURE_BACKOFF_SECONDS: "3",
+      OIDC_REQUIRE_AT_JWT: "TRUE",
+      OIDC_JWKS_URI: "https://keys.hospital.test/imaging/jwks.json",
       METRICS_PORT: "0",
       METRICS_HOST: "::1",
     });
@@ -51,12 +55,18 @@ describe("OIDC settings", () => {
       jwksRefreshMs: 60_000,
       fetchTimeoutMs: 2000,
       failureBackoffMs: 3000,
+      requireAtJwt: true,
+      jwksUri: "https://keys.hospital.test/imaging/jwks.json",
     });
     expect(c.metrics).toEqual({ port: 0, host: "::1" });
   });
 
   it.each(["http://127.0.0.1:8443", "http://127.9.0.1", "http://localhost:1234/realms/x", "http://[::1]:80"])("allow http:// for the loopback issuer %s", (issuer) => {
     expect(loadConfig({ ...ON, OIDC_ISSUER: issuer }).oidc?.issuer).toBe(issuer);
+  });
+
+  it("allow an http:// OIDC_JWKS_URI only on loopback, for a loopback issuer", () => {
+    expect(loadConfig({ ...ON, OIDC_ISSUER: "http://127.0.0.1:8443", OIDC_JWKS_URI: "http://localhost:8443/keys" }).oidc?.jwksUri).toBe("http://localhost:8443/keys");
   });
 
   it("METRICS_PORT alone moves /metrics without bearer tokens", () => {
@@ -81,6 +91,12 @@ describe("OIDC settings", () => {
     [{ OIDC_JWKS_COOLDOWN_SECONDS: "60" }, /^OIDC_JWKS_COOLDOWN_SECONDS: must be between 1 and 30/],
     [{ OIDC_FAILURE_BACKOFF_SECONDS: "31" }, /^OIDC_FAILURE_BACKOFF_SECONDS: must be between 1 and 30/],
     [{ OIDC_REQUIRED_SCOPES: "dicomweb.write" }, /^OIDC_REQUIRED_SCOPES: not a setting of this service/],
+    [{ OIDC_REQUIRE_AT_JWT: "sometimes" }, /^OIDC_REQUIRE_AT_JWT: expected true or false/],
+    [{ OIDC_JWKS_URI: "keys.hospital.test/jwks" }, /^OIDC_JWKS_URI: .* is not a URL/],
+    [{ OIDC_JWKS_URI: "http://keys.hospital.test/jwks" }, /^OIDC_JWKS_URI: .*must be an https:\/\/ URL/],
+    // Plain http only for a loopback issuer: an https issuer's keys are not fetched in the clear, not even from loopback.
+    [{ OIDC_JWKS_URI: "http://127.0.0.1:9000/jwks" }, /^OIDC_JWKS_URI: .*with an issuer on one too/],
+    [{ OIDC_JWKS_URI: "https://user:pw@keys.hospital.test/jwks" }, /^OIDC_JWKS_URI: .*credentials/],
     [{ METRICS_PORT: "8080" }, /^METRICS_PORT: 8080 is PORT too/],
     [{ METRICS_PORT: "x" }, /^METRICS_PORT: expected a whole number/],
   ])("refuse %o naming the variable", (env, pattern) => {

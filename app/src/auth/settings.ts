@@ -7,9 +7,12 @@ import {
   OIDC_DEFAULT_ALGORITHMS,
   OIDC_DEFAULT_SCOPE,
   OIDC_ISSUER_ENV,
+  OIDC_JWKS_URI_ENV,
+  OIDC_REQUIRE_AT_JWT_ENV,
   OIDC_REQUIRED_SCOPE_ENV,
   oidcAudienceProblem,
   oidcIssuerProblem,
+  oidcJwksUriProblem,
   oidcScopeProblem,
   parseOidcAlgorithms,
 } from "../config-limits.js";
@@ -21,6 +24,10 @@ export interface OidcSettings {
   requiredScope: string;
   algorithms: string[];
   clockSkewSeconds: number;
+  /** Only RFC 9068 access tokens (typ at+jwt); otherwise plain JWT and no typ pass too (Keycloak, Entra ID, Cognito). */
+  requireAtJwt: boolean;
+  /** Where the keys must be fetched from when not on the issuer's own origin; undefined: on its origin. */
+  jwksUri: string | undefined;
   /** An unknown `kid` refetches the JWKS at most this often (jose's cooldownDuration). */
   jwksCooldownMs: number;
   /** The JWKS is fetched again in the background this often, so removed keys drop out. */
@@ -51,6 +58,8 @@ export const OIDC_VARIABLES = [
   OIDC_REQUIRED_SCOPE_ENV,
   OIDC_ALGORITHMS_ENV,
   OIDC_CLOCK_SKEW_SECONDS.env,
+  OIDC_REQUIRE_AT_JWT_ENV,
+  OIDC_JWKS_URI_ENV,
   COOLDOWN.env,
   BACKOFF.env,
   TIMEOUT.env,
@@ -94,6 +103,21 @@ export function readOidcSettings(env: Record<string, string | undefined>, r: Set
     else algorithms = parsed.algorithms;
   }
 
+  let requireAtJwt = false;
+  const rawRequire = r.text(OIDC_REQUIRE_AT_JWT_ENV)?.toLowerCase();
+  if (rawRequire !== undefined) {
+    if (["1", "true", "yes", "on"].includes(rawRequire)) requireAtJwt = true;
+    else if (!["0", "false", "no", "off"].includes(rawRequire)) r.problem(`${OIDC_REQUIRE_AT_JWT_ENV}: expected true or false, got "${rawRequire}"`);
+  }
+
+  let jwksUri = r.text(OIDC_JWKS_URI_ENV);
+  if (jwksUri !== undefined) {
+    const problem = oidcJwksUriProblem(jwksUri, issuer);
+    if (problem) r.problem(`${OIDC_JWKS_URI_ENV}: ${problem}`);
+    // Compared with the discovery document's jwks_uri in the same spelling.
+    else jwksUri = new URL(jwksUri).href;
+  }
+
   const { env: skewEnv, default: skewDefault, min: skewMin, max: skewMax } = OIDC_CLOCK_SKEW_SECONDS;
   const seconds = (s: typeof COOLDOWN) => r.int(s.env, s.default, s.min, s.max) * 1000;
   return {
@@ -102,6 +126,8 @@ export function readOidcSettings(env: Record<string, string | undefined>, r: Set
     requiredScope,
     algorithms,
     clockSkewSeconds: r.int(skewEnv, skewDefault, skewMin, skewMax),
+    requireAtJwt,
+    jwksUri,
     jwksCooldownMs: seconds(COOLDOWN),
     jwksRefreshMs: seconds(REFRESH),
     fetchTimeoutMs: seconds(TIMEOUT),

@@ -93,6 +93,10 @@ describe("refused", () => {
     ["an ID token (Cognito token_use id)", { aud: undefined, client_id: AUDIENCE, token_use: "id" }, { typ: undefined }, "bad_type"],
     ["an ID token (Keycloak payload typ ID)", { typ: "ID" }, { typ: "JWT" }, "bad_type"],
     ["no kid", {}, { kid: undefined }, "malformed"],
+    // ID tokens whatever their typ says: they carry what only an ID token carries.
+    ["an ID token (nonce)", { nonce: "n-0S6_WzA2Mj" }, {}, "bad_type"],
+    ["an ID token (at_hash)", { at_hash: "77QmUPtjPfzWtF2AnpK9RQ" }, { typ: "JWT" }, "bad_type"],
+    ["an ID token (c_hash)", { c_hash: "LDktKdoQak3Pk0cnXxCltA" }, { typ: undefined }, "bad_type"],
   ])("%s: 401 %s", async (_, extra, header, reason) => {
     const claims = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, v === "ISSUER/" ? `${issuer.issuer}/` : v]));
     expect(refusal(await bearer(await forge(claims, header)))).toEqual({ status: 401, reason });
@@ -146,6 +150,17 @@ describe("refused", () => {
   it("an algorithm outside OIDC_ALGORITHMS, signed by the issuer's key: 401 alg_not_allowed", async () => {
     const only = createTokenVerifier({ ...settings, algorithms: ["ES256"] }, keys);
     expect(refusal(await only.verify(`Bearer ${await issuer.token()}`))).toEqual({ status: 401, reason: "alg_not_allowed" });
+  });
+
+  it("with OIDC_REQUIRE_AT_JWT=true, only RFC 9068 access tokens (typ at+jwt): the provider's, not JWT or none", async () => {
+    const strict = createTokenVerifier(loadConfig({ OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: AUDIENCE, OIDC_REQUIRE_AT_JWT: "true" }).oidc!, keys);
+    const real = await issuer.token();
+    expect(JSON.parse(Buffer.from(real.split(".")[0], "base64url").toString()).typ).toBe("at+jwt");
+    expect(refusal(await strict.verify(`Bearer ${real}`))).toEqual({ ok: true });
+    expect(refusal(await strict.verify(`Bearer ${await forge({}, { typ: "application/at+jwt" })}`))).toEqual({ ok: true });
+    for (const typ of ["JWT", undefined, "at+JWT+x"]) {
+      expect(refusal(await strict.verify(`Bearer ${await forge({}, { typ })}`)), `typ ${typ}`).toEqual({ status: 401, reason: "bad_type" });
+    }
   });
 
   it("a token from a second, independent issuer: 401 (its kid is unknown here)", async () => {

@@ -47,6 +47,10 @@ export interface TokenVerifier {
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 /** RFC 9068 access tokens; plain JWT (Keycloak, Entra ID) or none (Amazon Cognito). */
 const ACCEPTED_TYPES = ["at+jwt", "jwt", undefined];
+/** OIDC_REQUIRE_AT_JWT=true: RFC 9068 access tokens only. */
+const AT_JWT_ONLY = ["at+jwt"];
+/** Claims only an ID token carries (OpenID Connect Core 1.0, sections 2 and 3.3.2.11). */
+const ID_TOKEN_CLAIMS = ["nonce", "at_hash", "c_hash"];
 
 export function createTokenVerifier(settings: OidcSettings, keys: IssuerKeys): TokenVerifier {
   const invalid = (reason: RefusalReason, description: string): Verdict => ({ ok: false, status: 401, reason, description });
@@ -64,7 +68,9 @@ export function createTokenVerifier(settings: OidcSettings, keys: IssuerKeys): T
     }
     // Every provider in scope names its key; without a kid jose would try whichever key fits.
     if (typeof header.kid !== "string" || header.kid === "") return invalid("malformed", "the token header names no key (kid)");
-    if (!ACCEPTED_TYPES.includes(normalisedType(header.typ))) return invalid("bad_type", "the token is not an access token (typ)");
+    if (!(settings.requireAtJwt ? AT_JWT_ONLY : ACCEPTED_TYPES).includes(normalisedType(header.typ))) {
+      return invalid("bad_type", settings.requireAtJwt ? "the token is not an access token (typ must be at+jwt)" : "the token is not an access token (typ)");
+    }
 
     let claims: JWTPayload;
     try {
@@ -80,6 +86,9 @@ export function createTokenVerifier(settings: OidcSettings, keys: IssuerKeys): T
 
     // Signed by the issuer, but an ID token: Cognito says so in token_use, Keycloak in the payload's typ.
     if ((claims.token_use !== undefined && claims.token_use !== "access") || claims.typ === "ID") return invalid("bad_type", "the token is not an access token");
+    // Whatever its typ says: an access token never carries these, so this is someone's ID token
+    // (for a login at some client of the issuer), sent where an access token belongs.
+    if (ID_TOKEN_CLAIMS.some((name) => claims[name] !== undefined)) return invalid("bad_type", "the token is an ID token, not an access token");
     const now = Math.floor(Date.now() / 1000);
     if (typeof claims.iat === "number" && claims.iat > now + settings.clockSkewSeconds) return invalid("issued_in_future", "the token was issued in the future");
     if (!forAudience(claims, settings.audience)) return invalid("bad_audience", "the token is for another audience");

@@ -13,11 +13,17 @@ export type WalkResult =
   | { kind: "truncated"; values: Map<number, Buffer> }
   | { kind: "malformed"; message: string; values: Map<number, Buffer> };
 
-const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"]);
+/** A VR as the number its two ASCII letters make (big endian), so that no string is made per element. */
+const vrCode = (vr: string) => (vr.charCodeAt(0) << 8) | vr.charCodeAt(1);
+const codes = (vrs: string) => new Set(vrs.split(" ").map(vrCode));
+const LONG_VRS = codes("OB OD OF OL OV OW SQ UC UN UR UT");
 /** VRs whose encoding the walker and dcmjs agree on (OL, OV, SV and UV they do not both know alike). */
-const COMMON_VRS = new Set("AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OW PN SH SL SQ SS ST TM UC UI UL UN UR US UT".split(" "));
+const COMMON_VRS = codes("AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OW PN SH SL SQ SS ST TM UC UI UL UN UR US UT");
 /** Binary VRs and the size of one value: dcmjs reads them value by value, so a length that is not a multiple throws it off. */
-const VALUE_SIZES: Record<string, number> = { AT: 4, FL: 4, SL: 4, UL: 4, FD: 8, SS: 2, US: 2 };
+const VALUE_SIZES = new Map(Object.entries({ AT: 4, FL: 4, SL: 4, UL: 4, FD: 8, SS: 2, US: 2 }).map(([vr, size]) => [vrCode(vr), size]));
+const VR_OB = vrCode("OB");
+const VR_OW = vrCode("OW");
+const VR_UN = vrCode("UN");
 const UNDEFINED = 0xffffffff;
 const ITEM = 0xfffee000;
 const ITEM_END = 0xfffee00d;
@@ -37,7 +43,7 @@ export function walkTopLevel(buf: Buffer, offset: number, opts: WalkOptions, wan
   try {
     while (r.pos < buf.length) {
       const el = readElement(r, opts, 0);
-      if (wanted.has(el.tag) && el.value) values.set(el.tag, el.value);
+      if (el.length !== undefined && wanted.has(el.tag)) values.set(el.tag, buf.subarray(el.start, el.start + el.length));
       if (el.tag > lastTag) return { kind: "values", values, stoppedAt: "greater-tag" };
     }
     return { kind: "values", values, stoppedAt: "end-of-buffer" };
@@ -77,10 +83,10 @@ export function scanElements(buf: Buffer, offset: number, end: number, opts: Wal
       previous = tag;
       const el = readElement(r, opts, 0);
       if (el.vr !== undefined && !COMMON_VRS.has(el.vr)) return null;
-      if (el.value && !plausibleLength(tag, el.vr, el.value.length)) return null;
+      if (el.length !== undefined && !plausibleLength(tag, el.vr, el.length)) return null;
       if (wanted.has(tag)) {
-        if (!el.value || (el.vr !== undefined && el.vr !== wantedVr)) return null;
-        values.set(tag, el.value);
+        if (el.length === undefined || (el.vr !== undefined && el.vr !== vrCode(wantedVr))) return null;
+        values.set(tag, r.buf.subarray(el.start, el.start + el.length));
       }
     }
     return { values, stoppedAt: "end" };
@@ -91,10 +97,10 @@ export function scanElements(buf: Buffer, offset: number, end: number, opts: Wal
 }
 
 /** Even (PS3.5 7.1.1), a group length of 4 bytes, a binary value a whole number of values. */
-function plausibleLength(tag: number, vr: string | undefined, length: number): boolean {
+function plausibleLength(tag: number, vr: number | undefined, length: number): boolean {
   if (length % 2 !== 0) return false;
   if ((tag & 0xffff) === 0 && length !== 4) return false;
-  const size = vr === undefined ? undefined : VALUE_SIZES[vr];
+  const size = vr === undefined ? undefined : VALUE_SIZES.get(vr);
   return size === undefined || length % size === 0;
 }
 
@@ -124,19 +130,31 @@ class Reader {
   }
 }
 
-function readElement(r: Reader, opts: WalkOptions, depth: number): { tag: number; vr?: string; value?: Buffer } {
+/** One element read: its tag, VR (explicit syntaxes; as a vrCode) and, unless undefined, where its value lies. */
+interface ElementRead {
+  tag: number;
+  vr?: number;
+  start: number;
+  length?: number;
+}
+
+const isUpper = (c: number) => c >= 0x41 && c <= 0x5a;
+
+function readElement(r: Reader, opts: WalkOptions, depth: number): ElementRead {
   const le = opts.littleEndian;
   const group = r.u16(le);
   const element = r.u16(le);
   const tag = ((group << 16) | element) >>> 0;
   if (group === 0xfffe) throw new Malformed(`unexpected item tag (FFFE,${element.toString(16).toUpperCase()}) in a data set`);
-  let vr: string | undefined;
+  let vr: number | undefined;
   let length: number;
   if (opts.explicit) {
     r.need(2);
-    vr = r.buf.toString("latin1", r.pos, r.pos + 2);
+    const c0 = r.buf[r.pos]!;
+    const c1 = r.buf[r.pos + 1]!;
     r.pos += 2;
-    if (!/^[A-Z]{2}$/.test(vr)) throw new Malformed("invalid VR");
+    if (!isUpper(c0) || !isUpper(c1)) throw new Malformed("invalid VR");
+    vr = (c0 << 8) | c1;
     if (LONG_VRS.has(vr)) {
       r.skip(2);
       length = r.u32(le);
@@ -146,13 +164,13 @@ function readElement(r: Reader, opts: WalkOptions, depth: number): { tag: number
   if (length !== UNDEFINED) {
     const start = r.pos;
     r.skip(length);
-    return { tag, vr, value: r.buf.subarray(start, start + length) };
+    return { tag, vr, start, length };
   }
   if (depth >= MAX_DEPTH) throw new Malformed("sequences nested too deeply");
   // Undefined length: a sequence, encapsulated pixel data, or (UN) an implicit VR LE sequence.
-  const itemOpts = vr === "UN" ? { littleEndian: true, explicit: false } : opts;
-  skipItems(r, itemOpts, depth + 1, vr === "OB" || vr === "OW" || tag === 0x7fe00010);
-  return { tag, vr };
+  const itemOpts = vr === VR_UN ? { littleEndian: true, explicit: false } : opts;
+  skipItems(r, itemOpts, depth + 1, vr === VR_OB || vr === VR_OW || tag === 0x7fe00010);
+  return { tag, vr, start: r.pos };
 }
 
 function skipItems(r: Reader, opts: WalkOptions, depth: number, fragments: boolean): void {

@@ -5,7 +5,7 @@
 // elements out of order or cut off, a missing or invalid UID) gets no answer here: the caller
 // then reads the header with dcmjs (header.ts), whose answers decide every unusual case.
 import { scanElements } from "./element-walker.js";
-import type { DicomHeader } from "./header.js";
+import type { DicomHeader } from "./dicom-header.js";
 import { isValidUid, normalizeUid } from "./uid.js";
 
 const IMPLICIT_LE = "1.2.840.10008.1.2";

@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { buildInstance, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
 import { readWellFormedHeader } from "./fast-header.js";
-import { readDicomHeader, readHeaderWithDcmjs, type HeaderResult } from "./header.js";
+import { readHeaderOf, readHeaderWithDcmjsOf } from "../../test/support/header-reading.js";
+import type { HeaderResult } from "./header.js";
 import { isValidUid } from "./uid.js";
 
 /** Feeds growing prefixes ending at the given cut points (then the whole part), as the service does. */
@@ -16,11 +17,11 @@ function readInSteps(data: Buffer, cuts: number[]): { result: HeaderResult; call
   let calls = 0;
   for (const n of points) {
     calls += 1;
-    const r = readDicomHeader(data.subarray(0, n), n === data.length);
+    const r = readHeaderOf(data.subarray(0, n), n === data.length);
     if (r.kind !== "more") return { result: r, calls };
   }
   calls += 1;
-  return { result: readDicomHeader(data, true), calls };
+  return { result: readHeaderOf(data, true), calls };
 }
 
 function checkAnswer(r: HeaderResult): void {
@@ -45,7 +46,7 @@ const bases = [...templates, ...realFiles];
 
 describe("readDicomHeader under hostile input (fuzz)", () => {
   it("gives the same answer whatever the chunking, for intact instances (property)", () => {
-    const whole = bases.map((b) => readDicomHeader(b, true));
+    const whole = bases.map((b) => readHeaderOf(b, true));
     fc.assert(
       fc.property(fc.nat(bases.length - 1), fc.array(fc.nat(20_000), { maxLength: 12 }), (i, cuts) => {
         const { result } = readInSteps(bases[i], cuts);
@@ -113,7 +114,7 @@ describe("readDicomHeader under hostile input (fuzz)", () => {
           const fast = readWellFormedHeader(prefix);
           if (!fast) return;
           direct += 1;
-          expect(readHeaderWithDcmjs(prefix, complete)).toEqual({ kind: "ok", header: fast });
+          expect(readHeaderWithDcmjsOf(prefix, complete)).toEqual({ kind: "ok", header: fast });
         },
       ),
       { numRuns: 20_000 },
@@ -125,7 +126,7 @@ describe("readDicomHeader under hostile input (fuzz)", () => {
   it("reads every intact instance of the templates and real files directly, as dcmjs does", () => {
     for (const base of bases) {
       const fast = readWellFormedHeader(base);
-      const general = readHeaderWithDcmjs(base, true);
+      const general = readHeaderWithDcmjsOf(base, true);
       if (fast) expect(general).toEqual({ kind: "ok", header: fast });
       // The deflated template and files without a File Meta group length are dcmjs's.
       else expect(general.kind).toBe("ok");

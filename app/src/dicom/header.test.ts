@@ -2,12 +2,13 @@ import { readFileSync, existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { buildInstance, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
-import { MAX_HEADER_BYTES, readDicomHeader, type HeaderResult } from "./header.js";
+import { readHeaderOf } from "../../test/support/header-reading.js";
+import { MAX_HEADER_BYTES, type HeaderResult } from "./header.js";
 
 /** Feeds the reader growing prefixes, as the service does. */
 function readIncrementally(data: Buffer, step: number): HeaderResult {
   for (let n = Math.min(step, data.length); ; n = Math.min(n + step, data.length)) {
-    const r = readDicomHeader(data.subarray(0, n), n === data.length);
+    const r = readHeaderOf(data.subarray(0, n), n === data.length);
     if (r.kind !== "more") return r;
     if (n === data.length) throw new Error("reader asked for more after the whole part");
   }
@@ -34,16 +35,16 @@ describe("readDicomHeader", () => {
 
   it("answers from the header bytes alone, without the pixel data", () => {
     const data = buildInstance({ pixels: 1_000_000 });
-    expect(readDicomHeader(data.subarray(0, 4096), false).kind).toBe("ok");
+    expect(readHeaderOf(data.subarray(0, 4096), false).kind).toBe("ok");
   });
 
   it("fails a part without the DICM prefix as unreadable", () => {
-    const r = readDicomHeader(Buffer.from("hello world, this is not DICOM".repeat(10)), true);
+    const r = readHeaderOf(Buffer.from("hello world, this is not DICOM".repeat(10)), true);
     expect(r).toMatchObject({ kind: "invalid", problem: "unreadable" });
   });
 
   it("fails a short part as unreadable", () => {
-    expect(readDicomHeader(Buffer.from("tiny"), true)).toMatchObject({ kind: "invalid", problem: "unreadable" });
+    expect(readHeaderOf(Buffer.from("tiny"), true)).toMatchObject({ kind: "invalid", problem: "unreadable" });
   });
 
   it.each([["0020000D"], ["0020000E"], ["00080018"], ["00080016"]])("fails an instance missing %s for its UIDs", (tag) => {
@@ -59,7 +60,7 @@ describe("readDicomHeader", () => {
 
   it("fails a truncated instance", () => {
     const data = buildInstance({ pixels: 100 });
-    const r = readDicomHeader(data.subarray(0, 200), true);
+    const r = readHeaderOf(data.subarray(0, 200), true);
     expect(r.kind).toBe("invalid");
   });
 
@@ -69,8 +70,8 @@ describe("readDicomHeader", () => {
     const element = Buffer.from([0x09, 0x00, 0x10, 0x10, 0x4f, 0x42, 0, 0, 0, 0, 0, 0]);
     element.writeUInt32LE(MAX_HEADER_BYTES * 2, 8);
     const data = Buffer.concat([instance, element, Buffer.alloc(MAX_HEADER_BYTES)]);
-    expect(readDicomHeader(data.subarray(0, MAX_HEADER_BYTES - 1), false).kind).toBe("more");
-    expect(readDicomHeader(data, false)).toMatchObject({ kind: "invalid", problem: "uids" });
+    expect(readHeaderOf(data.subarray(0, MAX_HEADER_BYTES - 1), false).kind).toBe("more");
+    expect(readHeaderOf(data, false)).toMatchObject({ kind: "invalid", problem: "uids" });
   });
 
   it("reads past a UN element of undefined length (an implicit VR sequence, PS3.5 6.2.2)", () => {
@@ -88,7 +89,7 @@ describe("readDicomHeader", () => {
     ]);
     const data = Buffer.concat([base.subarray(0, at), creator, un, base.subarray(at)]);
     expect(readIncrementally(data, 64)).toMatchObject({ kind: "ok", header: uids });
-    expect(readDicomHeader(data, true)).toMatchObject({ kind: "ok", header: uids });
+    expect(readHeaderOf(data, true)).toMatchObject({ kind: "ok", header: uids });
   });
 
   const pydicomFiles = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
@@ -110,7 +111,7 @@ describe("readDicomHeader", () => {
         (cut, flips, complete) => {
           const data = Buffer.from(base.subarray(0, cut));
           for (const [pos, byte] of flips) if (pos < data.length) data[pos] = byte;
-          const r = readDicomHeader(data, complete);
+          const r = readHeaderOf(data, complete);
           if (complete) expect(r.kind).not.toBe("more");
           if (r.kind === "invalid") expect(["unreadable", "uids"]).toContain(r.problem);
         },

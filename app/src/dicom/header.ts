@@ -1,51 +1,18 @@
 // Reads the few attributes the service needs from the start of a PS3.10 instance, without ever
 // looking at pixel data: it is called with a growing prefix of the part until it has an answer,
 // so only the header bytes are ever held in memory. A well-formed instance is read directly
-// (fast-header.ts); every other one, and every failure, is read with dcmjs.
-import { createRequire } from "node:module";
-import { inflateRawSync, constants as zlibConstants } from "node:zlib";
-import type dcmjsModule from "dcmjs";
+// (fast-header.ts); every other one, and every failure, is read with dcmjs (dcmjs.ts, within its
+// budget), and where dcmjs gives up, with the element walker. A deflated data set is inflated by
+// the caller (deflated-dataset.ts) and handed in beside the prefix.
+import type { InflatedDataset } from "./deflated-dataset.js";
+import { arrayBufferOf, dcmjs, DcmjsBudgetExceeded, DCMJS_LIMITS, withinBudget, type DcmjsDict, type DcmjsStream } from "./dcmjs.js";
+import { MAX_HEADER_BYTES, type DicomHeader, type HeaderProblem, type HeaderResult } from "./dicom-header.js";
 import { walkTopLevel } from "./element-walker.js";
 import { readWellFormedHeader } from "./fast-header.js";
 import { isValidUid, normalizeUid } from "./uid.js";
 
-const require = createRequire(import.meta.url);
-let dcmjsData: DcmjsData | undefined;
-
-/**
- * dcmjs, loaded when a header first needs it: about 16 MiB of memory (its data dictionary) that a
- * service receiving only well-formed instances never spends.
- */
-function dcmjs(): DcmjsData {
-  if (!dcmjsData) {
-    const loaded = require("dcmjs") as typeof dcmjsModule;
-    // dcmjs logs through loglevel; its messages can quote attribute values (PHI), so silence all of them.
-    loaded.log.setLevel("silent");
-    for (const name of ["validation.dcmjs", "AsyncDicomReader"]) loaded.log.getLogger(name).setLevel("silent");
-    dcmjsData = loaded.data as unknown as DcmjsData;
-  }
-  return dcmjsData;
-}
-
-interface DcmjsStream {
-  offset: number;
-  size: number;
-  /** Reads past it fail, and end() is true at it. */
-  endOffset: number;
-  end(): boolean;
-  reset(): DcmjsStream;
-  increment(n: number): void;
-  readAsciiString(n: number): string;
-  more(n: number): DcmjsStream;
-}
-type DcmjsDict = Record<string, { vr: string; Value?: unknown[]; _rawValue?: unknown }>;
-interface DcmjsData {
-  ReadBufferStream: new (buffer: ArrayBuffer, littleEndian?: boolean | null, options?: { noCopy?: boolean }) => DcmjsStream;
-  DicomMessage: {
-    _read(stream: DcmjsStream, syntax: string, options: Record<string, unknown>): DcmjsDict;
-    _readTag(stream: DcmjsStream, syntax: string, options?: Record<string, unknown>): { tag: { toCleanString(): string }; values: unknown[] };
-  };
-}
+export { MAX_HEADER_BYTES, type DicomHeader, type HeaderProblem, type HeaderResult };
+export type { InflatedDataset };
 
 export const TRANSFER_SYNTAX = {
   implicitLE: "1.2.840.10008.1.2",
@@ -54,31 +21,14 @@ export const TRANSFER_SYNTAX = {
   explicitBE: "1.2.840.10008.1.2.2",
 } as const;
 
-/** The attributes needed to name, store and report an instance. */
-export interface DicomHeader {
-  sopClassUid: string;
-  sopInstanceUid: string;
-  studyUid: string;
-  seriesUid: string;
-  transferSyntaxUid: string;
-  /** Media Storage SOP Class / Instance UIDs of the File Meta, when present. */
-  metaSopClassUid?: string;
-  metaSopInstanceUid?: string;
-}
-
 /**
- * Why a part is not a storable instance: "unreadable", it cannot be read as a PS3.10 file at all;
- * "uids", it can, but a UID needed to name and store it is missing or invalid.
+ * What a prefix says: a HeaderResult, or, for a deflated data set that was not handed in
+ * inflated, where its deflated bytes start (then ask again with them inflated).
  */
-export type HeaderProblem = "unreadable" | "uids";
+export type PrefixRead = HeaderResult | { kind: "deflated"; datasetOffset: number };
 
-export type HeaderResult =
-  | { kind: "ok"; header: DicomHeader }
-  | { kind: "more" }
-  | { kind: "invalid"; problem: HeaderProblem; message: string; partial: Partial<DicomHeader> };
-
-/** The four UIDs must lie within this many bytes of the start of the instance. */
-export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+/** The reason text of a deflated instance whose UIDs are not within MAX_HEADER_BYTES of its inflated data set. */
+export const INFLATED_HEADER_TOO_LARGE = "header too large after inflation";
 
 const TAGS = {
   sopClassUid: "00080016",
@@ -97,10 +47,6 @@ const NAMES: Record<keyof typeof TAGS, string> = {
   seriesUid: "Series Instance UID (0020,000E)",
 };
 
-function arrayBufferOf(buf: Buffer): ArrayBuffer {
-  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-}
-
 /**
  * A UI value exactly as written. dcmjs "formats" UI values by deleting every character that is not
  * a digit or a dot ("1.2.3/4" becomes "1.2.34") and splits them at backslashes, so its Value would
@@ -117,15 +63,15 @@ function first(dict: DcmjsDict, tag: string): unknown {
 /**
  * @param prefix the first bytes of the part
  * @param complete whether prefix is the whole part
+ * @param inflated for a deflated instance, its data set inflated so far
  */
-export function readDicomHeader(prefix: Buffer, complete: boolean): HeaderResult {
+export function readDicomHeader(prefix: Buffer, complete: boolean, inflated?: InflatedDataset): PrefixRead {
   const wellFormed = readWellFormedHeader(prefix);
-  return wellFormed ? { kind: "ok", header: wellFormed } : readHeaderWithDcmjs(prefix, complete);
+  return wellFormed ? { kind: "ok", header: wellFormed } : readHeaderWithDcmjs(prefix, complete, inflated);
 }
 
 /** The general reader: every answer for unusual instances, and every failure, comes from here. */
-export function readHeaderWithDcmjs(prefix: Buffer, complete: boolean): HeaderResult {
-  const { DicomMessage, ReadBufferStream } = dcmjs();
+export function readHeaderWithDcmjs(prefix: Buffer, complete: boolean, inflated?: InflatedDataset): PrefixRead {
   const more = !complete && prefix.length < MAX_HEADER_BYTES;
   if (prefix.length < 132) {
     return more ? { kind: "more" } : invalid("unreadable", "too short to be a DICOM PS3.10 file", {});
@@ -136,53 +82,36 @@ export function readHeaderWithDcmjs(prefix: Buffer, complete: boolean): HeaderRe
 
   let transferSyntaxUid: string | undefined;
   let metaUids: Pick<DicomHeader, "metaSopClassUid" | "metaSopInstanceUid"> = {};
-  let dataset: DatasetBytes;
-  // One stream (one copy of the prefix) for the File Meta and, unless deflated, the data set.
-  const prefixStream = new ReadBufferStream(arrayBufferOf(prefix), null, { noCopy: true });
+  let metaEnd: number;
   try {
-    const meta = readFileMeta(prefixStream, prefix.length);
+    const meta = readFileMeta(prefix);
+    metaEnd = meta.end;
     transferSyntaxUid = normalizeUid(first(meta.dict, "00020010"));
     metaUids = { metaSopClassUid: normalizeUid(first(meta.dict, "00020002")), metaSopInstanceUid: normalizeUid(first(meta.dict, "00020003")) };
-    if (!transferSyntaxUid) {
-      return more ? { kind: "more" } : invalid("unreadable", "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
-    }
-    dataset = datasetBytes(prefix, meta.end, transferSyntaxUid, complete);
   } catch (e) {
     return more ? { kind: "more" } : invalid("unreadable", `unreadable File Meta Information: ${messageOf(e)}`, {});
   }
-
-  const options = { untilTag: TAGS.seriesUid, includeUntilTagValue: true, stopOnGreaterTag: true, ignoreErrors: false };
-  const stream = dataset.buffer === prefix ? prefixStream : new ReadBufferStream(arrayBufferOf(dataset.buffer), null, { noCopy: true });
-  stream.offset = dataset.offset;
-  let values: Record<keyof typeof TAGS, unknown>;
-  let stoppedEarly = false;
-  let parseError: unknown;
-  try {
-    const dict = DicomMessage._read(stream, dataset.syntax, options);
-    stoppedEarly = !stream.end();
-    values = pick(dict);
-  } catch (e) {
-    // Truncated prefix, or a quirk dcmjs is strict about (an unusual character set, a UN
-    // element of undefined length): read again leniently and keep what came before it.
-    parseError = e;
-    stream.offset = dataset.offset;
-    values = pick(DicomMessage._read(stream, dataset.syntax, { ...options, ignoreErrors: true }));
-    const walked = walkTopLevel(
-      dataset.buffer,
-      dataset.offset,
-      { littleEndian: dataset.syntax !== TRANSFER_SYNTAX.explicitBE, explicit: dataset.syntax !== TRANSFER_SYNTAX.implicitLE },
-      WANTED,
-      LAST_WANTED,
-    );
-    for (const key of Object.keys(TAGS) as (keyof typeof TAGS)[]) {
-      const found = walked.values.get(parseInt(TAGS[key], 16));
-      if (values[key] === undefined && found) values[key] = found.toString("latin1");
-    }
-    if (walked.kind === "values") {
-      parseError = undefined;
-      stoppedEarly = walked.stoppedAt === "greater-tag";
-    }
+  if (!transferSyntaxUid) {
+    return more ? { kind: "more" } : invalid("unreadable", "File Meta Information has no Transfer Syntax UID (0002,0010)", {});
   }
+
+  // The data set: its bytes, and whether more of them may still come.
+  let dataset: { bytes: Buffer; syntax: string; more: boolean; complete: boolean; overBudget: boolean; inflateError?: string };
+  if (transferSyntaxUid === TRANSFER_SYNTAX.deflatedLE) {
+    if (!inflated) return { kind: "deflated", datasetOffset: metaEnd };
+    dataset = {
+      bytes: inflated.bytes,
+      syntax: TRANSFER_SYNTAX.explicitLE,
+      more: !inflated.complete && !inflated.overBudget,
+      complete: inflated.complete,
+      overBudget: inflated.overBudget,
+      inflateError: inflated.error,
+    };
+  } else {
+    const syntax = transferSyntaxUid === TRANSFER_SYNTAX.implicitLE || transferSyntaxUid === TRANSFER_SYNTAX.explicitBE ? transferSyntaxUid : TRANSFER_SYNTAX.explicitLE;
+    dataset = { bytes: prefix.subarray(metaEnd), syntax, more, complete, overBudget: false };
+  }
+  const { values, stoppedEarly, parseError } = readDataset(dataset.bytes, dataset.syntax);
 
   const partial: Partial<DicomHeader> = { transferSyntaxUid };
   const missing: string[] = [];
@@ -205,51 +134,86 @@ export function readHeaderWithDcmjs(prefix: Buffer, complete: boolean): HeaderRe
   if (bad.length) {
     return invalid("uids", `invalid UID in ${bad.join(", ")}`, partial);
   }
-  if (more && !stoppedEarly) return { kind: "more" };
-  if (parseError !== undefined && complete) {
+  if (dataset.more && !stoppedEarly) return { kind: "more" };
+  if (dataset.inflateError !== undefined && !stoppedEarly) {
+    return invalid("unreadable", `the deflated data set cannot be inflated: ${dataset.inflateError}`, partial);
+  }
+  if (dataset.overBudget && !stoppedEarly) {
+    return invalid("unreadable", `${INFLATED_HEADER_TOO_LARGE} (${missing.join(", ")} not within the first ${MAX_HEADER_BYTES} bytes of the data set)`, partial);
+  }
+  if (parseError !== undefined && dataset.complete) {
     return invalid("unreadable", `unreadable data set: ${messageOf(parseError)}`, partial);
   }
   return invalid("uids", `missing ${missing.join(", ")}`, partial);
 }
 
-function readFileMeta(stream: DcmjsStream, available: number): { dict: DcmjsDict; end: number } {
-  const { DicomMessage } = dcmjs();
-  stream.reset();
-  stream.increment(132);
-  const groupLength = DicomMessage._readTag(stream, TRANSFER_SYNTAX.explicitLE);
-  if (groupLength.tag.toCleanString() === "00020000") {
-    const length = Number(groupLength.values[0]);
-    if (!Number.isFinite(length) || stream.offset + length > available) throw new RangeError("File Meta Information is incomplete");
-    // Read group 0002 up to its stated end and no further (what dcmjs's more() does, without a copy).
-    const end = stream.offset + length;
-    stream.endOffset = end;
-    try {
-      const dict = DicomMessage._read(stream, TRANSFER_SYNTAX.explicitLE, { ignoreErrors: false });
-      return { dict, end };
-    } finally {
-      stream.endOffset = stream.size;
+function readFileMeta(prefix: Buffer): { dict: DcmjsDict; end: number } {
+  const { DicomMessage, ReadBufferStream } = dcmjs();
+  const stream = new ReadBufferStream(arrayBufferOf(prefix), null, { noCopy: true });
+  return withinBudget(() => {
+    stream.increment(132);
+    const groupLength = DicomMessage._readTag(stream, TRANSFER_SYNTAX.explicitLE);
+    if (groupLength.tag.toCleanString() === "00020000") {
+      const length = Number(groupLength.values[0]);
+      if (!Number.isFinite(length) || stream.offset + length > prefix.length) throw new RangeError("File Meta Information is incomplete");
+      // Read group 0002 up to its stated end and no further (what dcmjs's more() does, without a copy).
+      const end = stream.offset + length;
+      stream.endOffset = end;
+      return { dict: DicomMessage._read(stream, TRANSFER_SYNTAX.explicitLE, { ignoreErrors: false }), end };
     }
-  }
-  // No group length: read group 0002 element by element, as dcmjs itself does.
-  stream.offset = 132;
-  const dict = DicomMessage._read(stream, TRANSFER_SYNTAX.explicitLE, { untilTag: "00030000", stopOnGreaterTag: true, ignoreErrors: false });
-  return { dict, end: stream.offset };
+    // No group length: read group 0002 element by element, as dcmjs itself does.
+    stream.offset = 132;
+    const dict = DicomMessage._read(stream, TRANSFER_SYNTAX.explicitLE, { untilTag: "00030000", stopOnGreaterTag: true, ignoreErrors: false });
+    return { dict, end: stream.offset };
+  });
 }
 
-interface DatasetBytes {
-  buffer: Buffer;
-  offset: number;
-  syntax: string;
+interface DatasetRead {
+  values: Record<keyof typeof TAGS, unknown>;
+  /** Reading stopped at a tag past Series Instance UID: more bytes would not change the answer. */
+  stoppedEarly: boolean;
+  /** Why the data set could not be read up to there, when it could not. */
+  parseError?: unknown;
 }
 
-function datasetBytes(prefix: Buffer, metaEnd: number, ts: string, complete: boolean): DatasetBytes {
-  if (ts === TRANSFER_SYNTAX.deflatedLE) {
-    // Inflate only what has arrived; a sync flush returns the bytes so far without failing on the cut.
-    const inflated = inflateRawSync(prefix.subarray(metaEnd), complete ? {} : { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-    return { buffer: inflated, offset: 0, syntax: TRANSFER_SYNTAX.explicitLE };
+/**
+ * dcmjs reads the first DCMJS_LIMITS.datasetBytes of the data set within its budget; where it
+ * fails (a truncated prefix, a quirk it is strict about such as an unusual character set or a UN
+ * element of undefined length, or its budget) or has not reached Series Instance UID by the end
+ * of what it was given, the element walker reads the whole of `bytes` and fills in what dcmjs
+ * did not find.
+ */
+function readDataset(bytes: Buffer, syntax: string): DatasetRead {
+  const { DicomMessage, ReadBufferStream } = dcmjs();
+  const given = bytes.length > DCMJS_LIMITS.datasetBytes ? bytes.subarray(0, DCMJS_LIMITS.datasetBytes) : bytes;
+  const options = { untilTag: TAGS.seriesUid, includeUntilTagValue: true, stopOnGreaterTag: true, ignoreErrors: false };
+  const stream: DcmjsStream = new ReadBufferStream(arrayBufferOf(given), null, { noCopy: true });
+  let values: Record<keyof typeof TAGS, unknown>;
+  let parseError: unknown;
+  try {
+    const dict = withinBudget(() => DicomMessage._read(stream, syntax, options));
+    const stoppedEarly = !stream.end();
+    values = pick(dict);
+    if (stoppedEarly || given === bytes) return { values, stoppedEarly };
+  } catch (e) {
+    parseError = e;
+    // Read again leniently and keep what came before the failure; a pass that ran out of budget
+    // would only run out again.
+    stream.offset = 0;
+    values = e instanceof DcmjsBudgetExceeded ? pick({}) : pick(withinBudget(() => DicomMessage._read(stream, syntax, { ...options, ignoreErrors: true })));
   }
-  const syntax = ts === TRANSFER_SYNTAX.implicitLE || ts === TRANSFER_SYNTAX.explicitBE ? ts : TRANSFER_SYNTAX.explicitLE;
-  return { buffer: prefix, offset: metaEnd, syntax };
+  const walked = walkTopLevel(bytes, 0, { littleEndian: syntax !== TRANSFER_SYNTAX.explicitBE, explicit: syntax !== TRANSFER_SYNTAX.implicitLE }, WANTED, LAST_WANTED);
+  for (const key of Object.keys(TAGS) as (keyof typeof TAGS)[]) {
+    const found = walked.values.get(parseInt(TAGS[key], 16));
+    if (values[key] === undefined && found) values[key] = found.toString("latin1");
+  }
+  if (walked.kind === "values") return { values, stoppedEarly: walked.stoppedAt === "greater-tag" };
+  // dcmjs's account of the failure stands where it read everything; where it was cut short (by
+  // the bytes it was given or by its budget), the walker's does.
+  if (parseError === undefined || given !== bytes || parseError instanceof DcmjsBudgetExceeded) {
+    parseError = new Error(walked.kind === "malformed" ? walked.message : "the data set ends inside an element");
+  }
+  return { values, stoppedEarly: false, parseError };
 }
 
 function pick(dict: DcmjsDict): Record<keyof typeof TAGS, unknown> {

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { extname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { ConfigError } from "../config.js";
 
 export const EMBEDDED_ACCESS_KEY = "S3RVER";
 export const EMBEDDED_SECRET_KEY = "S3RVER";
@@ -70,7 +72,25 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
+/** How long a graceful stop may take before the store is killed. */
+const STOP_TIMEOUT_MS = 3_000;
+
+/** Whether s3rver is installed: a development dependency, so not in the image (npm ci --omit=dev). */
+function s3rverInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve("s3rver");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+  if (!s3rverInstalled()) {
+    throw new ConfigError([
+      "S3_BUCKET is required in this image; the embedded store is for local runs (its S3-compatible server, s3rver, is a development dependency and not installed here)",
+    ]);
+  }
   mkdirSync(opts.dir, { recursive: true });
   let { child, port } = await spawnStore(opts, opts.port ?? 0);
   return {
@@ -84,7 +104,10 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Em
     dir: opts.dir,
     async stop() {
       child.kill("SIGTERM");
+      // It exits within 2 s of the signal itself (exit-with-parent.ts); should it not, it is killed.
+      const kill = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
       await waitExit(child);
+      clearTimeout(kill);
     },
     async kill() {
       child.kill("SIGKILL");

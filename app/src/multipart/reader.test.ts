@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { chunked } from "../../test/support/chunked.js";
-import { MultipartError, MultipartReader } from "./reader.js";
+import { MULTIPART_LIMITS, MultipartError, MultipartReader } from "./reader.js";
 
 
 interface ReadPart {
@@ -111,6 +111,42 @@ describe("MultipartReader", () => {
   it("limits the size of part headers", async () => {
     const data = Buffer.from(`--b\r\nX-Big: ${"a".repeat(1 << 20)}\r\n\r\nx\r\n--b--`, "latin1");
     await expect(readAll(data, "b")).rejects.toMatchObject({ kind: "limit" });
+  });
+
+  it(`limits the headers of a part to ${MULTIPART_LIMITS.maxHeaderBytes} bytes however many lines they hold`, async () => {
+    const lines = "X-A: b\r\n".repeat(MULTIPART_LIMITS.maxHeaderBytes / 8 + 1);
+    await expect(readAll(Buffer.from(`--b\r\n${lines}\r\nx\r\n--b--`, "latin1"), "b")).rejects.toMatchObject({ kind: "limit" });
+  });
+
+  it(`limits the bytes before the first delimiter to ${MULTIPART_LIMITS.maxPreambleBytes}`, async () => {
+    // As it arrives: bytes without a delimiter are not kept past the limit.
+    const data = Buffer.from(`${"p".repeat(MULTIPART_LIMITS.maxPreambleBytes + 4096)}\r\n--b\r\n\r\nx\r\n--b--`, "latin1");
+    const cuts = Array.from({ length: data.length / 1024 }, (_, i) => (i + 1) * 1024);
+    await expect(readAll(data, "b", cuts)).rejects.toMatchObject({ kind: "framing" });
+  });
+
+  it(`reads at most ${MULTIPART_LIMITS.maxParts} parts, then refuses the next one`, async () => {
+    const parts = (n: number) => build(Array.from({ length: n }, () => Buffer.alloc(0)), "b");
+    expect(await readAll(parts(MULTIPART_LIMITS.maxParts), "b")).toHaveLength(MULTIPART_LIMITS.maxParts);
+    await expect(readAll(parts(MULTIPART_LIMITS.maxParts + 1), "b")).rejects.toMatchObject({ kind: "parts" });
+  });
+
+  it("hands on data full of boundary look-alikes in whole chunks, not a few bytes at a time", async () => {
+    const lookalike = Buffer.from("\r\n--bX", "latin1");
+    const data = Buffer.alloc(1024 * 1024, 0x20);
+    for (let at = 0; at + lookalike.length <= data.length; at += lookalike.length) lookalike.copy(data, at);
+    const body = build([data], "b");
+    const reader = new MultipartReader(chunked(body, Array.from({ length: 16 }, (_, i) => (i + 1) * 65_536)), "b");
+    await reader.nextPart();
+    let chunks = 0;
+    const got: Buffer[] = [];
+    for (let c = await reader.readBody(); c; c = await reader.readBody()) {
+      chunks += 1;
+      got.push(Buffer.from(c));
+    }
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+    // About one chunk per chunk read (a look-alike cut by a chunk's end may split one more).
+    expect(chunks).toBeLessThanOrEqual(2 * 17 + 2);
   });
 
   it("unfolds folded header lines", async () => {

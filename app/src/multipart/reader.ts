@@ -7,7 +7,8 @@
 export class MultipartError extends Error {
   constructor(
     message: string,
-    readonly kind: "framing" | "truncated" | "limit",
+    /** "limit": part headers or preamble over their limits; "parts": more parts than maxParts. */
+    readonly kind: "framing" | "truncated" | "limit" | "parts",
   ) {
     super(message);
     this.name = "MultipartError";
@@ -26,9 +27,14 @@ export interface MultipartLimits {
   maxHeaderBytes: number;
   /** Largest run of bytes before the first delimiter. */
   maxPreambleBytes: number;
+  /**
+   * Most parts in one body. Each part is answered for (an outcome, an item in the response), so
+   * without it a few MiB of empty parts would buy hundreds of MiB of answers.
+   */
+  maxParts: number;
 }
 
-const DEFAULT_LIMITS: MultipartLimits = { maxHeaderBytes: 16 * 1024, maxPreambleBytes: 64 * 1024 };
+export const MULTIPART_LIMITS: MultipartLimits = { maxHeaderBytes: 16 * 1024, maxPreambleBytes: 64 * 1024, maxParts: 10_000 };
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -61,7 +67,7 @@ export class MultipartReader {
     limits: Partial<MultipartLimits> = {},
   ) {
     this.delimiter = Buffer.from(`\r\n--${boundary}`, "latin1");
-    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.limits = { ...MULTIPART_LIMITS, ...limits };
   }
 
   /** True once the close delimiter has been read. */
@@ -74,6 +80,9 @@ export class MultipartReader {
     if (this.state === "body") await this.skipBody();
     if (this.state === "done") return null;
     if (this.state === "preamble" && !(await this.findFirstDelimiter())) return null;
+    if (this.partIndex + 1 >= this.limits.maxParts) {
+      throw new MultipartError(`more than ${this.limits.maxParts} parts in one request; send the rest in another request`, "parts");
+    }
     const headers = await this.readHeaders();
     this.state = "body";
     this.partIndex += 1;
@@ -83,18 +92,19 @@ export class MultipartReader {
   /** Next chunk of the current part's data; null at the end of the part. */
   async readBody(): Promise<Buffer | null> {
     while (this.state === "body") {
-      const i = this.buf.indexOf(this.delimiter);
-      if (i !== -1) {
-        const d = this.classify(i);
+      // Boundary-like bytes that are not a delimiter belong to the data: look past them at once,
+      // so that data full of look-alikes still comes out in whole chunks, not a few bytes at a time.
+      const found = this.nextDelimiter();
+      if (found) {
+        const { i, d } = found;
         if (d.kind === "more") {
+          if (i > 0) {
+            const data = this.buf.subarray(0, i);
+            this.buf = this.buf.subarray(i);
+            return data;
+          }
           await this.pull();
           continue;
-        }
-        if (d.kind === "none") {
-          // Boundary-like bytes that are not a delimiter belong to the data.
-          const data = this.buf.subarray(0, i + 1);
-          this.buf = this.buf.subarray(i + 1);
-          return data;
         }
         const data = this.buf.subarray(0, i);
         if (d.kind === "close") {
@@ -140,6 +150,15 @@ export class MultipartReader {
     const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
     if (chunk.length) this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     return true;
+  }
+
+  /** The first delimiter in buf, or bytes that might still turn out to be one ("more"); null when there is neither. */
+  private nextDelimiter(): { i: number; d: Exclude<Delimiter, { kind: "none" }> } | null {
+    for (let i = this.buf.indexOf(this.delimiter); i !== -1; i = this.buf.indexOf(this.delimiter, i + 1)) {
+      const d = this.classify(i);
+      if (d.kind !== "none") return { i, d };
+    }
+    return null;
   }
 
   /** Bytes at the end of buf that might be the start of a delimiter. */

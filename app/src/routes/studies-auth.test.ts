@@ -108,6 +108,13 @@ const REFUSALS: Array<[string, () => Promise<string | undefined>, number, string
     "alg_not_allowed",
     invalidToken("the token's signing algorithm is not accepted"),
   ],
+  [
+    "an ID token (signed by the issuer, but carrying nonce and at_hash)",
+    async () => `Bearer ${await forge({ nonce: "n-0S6_WzA2Mj", at_hash: "77QmUPtjPfzWtF2AnpK9RQ" })}`,
+    401,
+    "bad_type",
+    invalidToken("the token is an ID token, not an access token"),
+  ],
   ["a token from a second issuer (same kid)", async () => `Bearer ${await second.token()}`, 401, "bad_signature", invalidToken("the token's signature is invalid")],
   [
     "a valid token without the scope",
@@ -196,14 +203,13 @@ describe("POST /studies with bearer tokens required", () => {
     sentTokens.push(token);
     // A sender with a valid token takes the only slot (MAX_INSTANCES_IN_FLIGHT=1) and pauses mid-body.
     const held = newInstanceUids();
-    const body = multipartBody([buildInstance(held)], B);
+    const body = multipartBody([buildInstance({ ...held, pixels: 200_000 })], B);
     const head =
       `POST /studies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${multipartContentType(B)}\r\nContent-Length: ${body.length}\r\n` +
       `Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`;
-    const received = await metricsValue("stowrs_bytes_received_total", {});
-    const holder = rawExchange(service.port, head, { pieces: [body.subarray(0, 100), 3000, body.subarray(100)], timeoutMs: 10_000 });
-    // Its body is read only once it holds the slot.
-    await expect.poll(() => metricsValue("stowrs_bytes_received_total", {}), { interval: 50 }).toBeGreaterThan(received);
+    const holder = rawExchange(service.port, head, { pieces: [body.subarray(0, 40_000), 3000, body.subarray(40_000)], timeoutMs: 10_000 });
+    // It holds the slot once its instance's header has arrived and its upload has started.
+    await expect.poll(() => metricsValue("stowrs_uploads_in_flight", {}), { interval: 50 }).toBe(1);
     const small = () => multipartBody([buildInstance(newInstanceUids())], B);
     expect((await withToken(token, small())).status, "the slot is taken").toBe(503);
     const ids = newInstanceUids();
@@ -261,6 +267,16 @@ describe("POST /studies with bearer tokens required", () => {
     const back = await withToken(unknownKid, multipartBody([buildInstance(ids)], B));
     expect(back.status, back.text).toBe(200);
     expect(await getObject(s3.client, s3.bucket, expectedKey(ids))).toBeDefined();
+  });
+
+  it("audits an overwrite with the token's subject and client id", async () => {
+    const ids = newInstanceUids();
+    expect((await withToken(await issuer.token(), multipartBody([buildInstance({ ...ids, pixels: 1_000 })], B))).status).toBe(200);
+    const res = await withToken(await issuer.token(), multipartBody([buildInstance({ ...ids, pixels: 1_001 })], B));
+    expect(res.status).toBe(200);
+    await expect.poll(() => logLines().filter((l) => l.msg === "instance overwritten: the key held different bytes" && l.key === expectedKey(ids)).length).toBe(1);
+    const line = logLines().find((l) => l.msg === "instance overwritten: the key held different bytes" && l.key === expectedKey(ids));
+    expect(line).toMatchObject({ level: "warn", requestId: res.headers.get("x-request-id"), sender: { sub: "modality-1", clientId: "modality-1" } });
   });
 
   it("logs refusals with their reason and never a token", async () => {

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deflateBombInstance } from "../../test/support/deflate-bomb.js";
 import { buildInstance, newInstanceUids, newUid, SYNTHETIC_SYNTAXES } from "../../test/support/dicom.js";
 import { startInProcessService } from "../../test/support/in-process.js";
 import { expectedKey, KEY_LAYOUT } from "../../test/support/key-layout.js";
@@ -12,7 +13,9 @@ import { getObject as getStoredObject } from "../../test/support/s3-objects.js";
 import { startS3rver, type S3rverHandle } from "../../test/support/s3rver.js";
 import { failedItems, otherReasons, referencedUids } from "../../test/support/store-response.js";
 import { postStow } from "../../test/support/stow-client.js";
+import { MULTIPART_LIMITS } from "../multipart/reader.js";
 import type { RunningService } from "../server.js";
+import { Reason } from "../stow/reasons.js";
 
 let s3: S3rverHandle;
 let svc: RunningService;
@@ -276,5 +279,28 @@ describe("limits and settings", () => {
     } finally {
       await tiny.shutdown();
     }
+  });
+});
+
+describe("POST /studies: bounds on what a small request can make the service do", () => {
+  it(`stores the instances among the first ${MULTIPART_LIMITS.maxParts} parts, reads the rest of the body without storing it, and answers 202 with 0xA700`, async () => {
+    const ids = newInstanceUids();
+    const empty = Array.from({ length: MULTIPART_LIMITS.maxParts + 50 }, () => Buffer.alloc(0));
+    const res = await post(multipartBody([buildInstance(ids), ...empty], B));
+    expect(res.status).toBe(202);
+    expect(referencedUids(res.json)).toEqual([ids.sopInstanceUid]);
+    const others = otherReasons(res.json);
+    expect(others).toHaveLength(MULTIPART_LIMITS.maxParts);
+    expect(others.at(-1)).toBe(Reason.OutOfResources);
+    expect(res.headers.get("warning")).toMatch(/more than 10000 parts/);
+  });
+
+  it("fails a deflated instance whose data set inflates past MAX_HEADER_BYTES before its UIDs: 0xC000, 'header too large after inflation', nothing stored", async () => {
+    const bomb = deflateBombInstance(64 * 1024 * 1024);
+    const res = await post(multipartBody([Buffer.concat([...bomb.chunks()])], B));
+    expect(res.status).toBe(409);
+    expect(failedItems(res.json)).toEqual([{ uid: bomb.uids.sopInstanceUid, reason: Reason.CannotUnderstand }]);
+    expect(res.headers.get("warning")).toMatch(/header too large after inflation/);
+    expect(await getObject(expectedKey(bomb.uids))).toBeUndefined();
   });
 });

@@ -16,7 +16,15 @@ import { UploadFailed, type StorageFailure } from "./storage-failure.js";
 import type { UploadSettings } from "./upload-settings.js";
 
 export type UploadResult =
-  | { stored: true; key: string; bytes: number; sha256: string; duplicate: Duplicate }
+  | {
+      stored: true;
+      key: string;
+      bytes: number;
+      sha256: string;
+      duplicate: Duplicate;
+      /** With duplicate "overwritten": what was at the key before (its sha256 unknown when it carried none). */
+      replaced?: ExistingObject;
+    }
   | { stored: false; key: string; failure: StorageFailure; message: string };
 
 /** What belongs to the request an upload is part of. */
@@ -59,6 +67,8 @@ export class InstanceUpload {
   private bytes = 0;
   private aborted = false;
   private released = false;
+  /** The object the duplicate rules decided to replace. */
+  private replaced?: ExistingObject;
 
   constructor(
     private readonly settings: UploadSettings,
@@ -228,6 +238,7 @@ export class InstanceUpload {
       return this.failed(s3FailureOf(err), `checking for an existing object failed: ${describeS3Error(err)}`);
     }
     const rule = duplicateRule(found, this.bytes, sha256, this.settings.config.duplicatePolicy);
+    if (rule === "overwritten" && found) this.replaced = found;
     // Identical bytes are already stored: acknowledge without writing them again.
     if (rule === "identical") return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate: "identical" };
     if (rule === "reject") return this.failed("duplicate-differs", "an instance with this SOP Instance UID and different content is already stored");
@@ -266,7 +277,7 @@ export class InstanceUpload {
 
   private stored(sha256: string, duplicate: Duplicate): UploadResult {
     this.settings.metrics.bytesStored.inc(this.bytes);
-    return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate };
+    return { stored: true, key: this.key, bytes: this.bytes, sha256, duplicate, ...(duplicate === "overwritten" ? { replaced: this.replaced } : {}) };
   }
 
   /** Gives up on this instance: nothing will be written at its key. */

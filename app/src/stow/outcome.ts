@@ -24,16 +24,29 @@ export interface OtherFailure {
 export interface StoreResult {
   instances: InstanceOutcome[];
   otherFailures: OtherFailure[];
-  /** Set when the request body itself could not be read to its end. */
-  requestError?: { status: 400 | 413; message: string };
+  /**
+   * Set when the request body itself could not be read to its end (400, 413), arrived too slowly
+   * (408), or the service had no slot for its first instance (503, nothing stored).
+   */
+  requestError?: { status: 400 | 408 | 413 | 503; message: string };
+  /**
+   * Set when a fault of the service itself broke the request off (its rest unread): the answer
+   * still lists what was stored, and the fault is a processing failure (0x0110) among the others.
+   */
+  faulted?: boolean;
   parts: number;
   bytes: number;
   /** S3 was unavailable for an instance of this request (logged: the stack's S3-unavailable alarm counts it). */
   s3Unavailable?: boolean;
 }
 
-/** PS3.18 10.5.3: 200 all stored, 202 partly, 409 none (400/413 when the body itself was unusable). */
-export function statusOf(result: StoreResult): 200 | 202 | 400 | 409 | 413 {
+/**
+ * PS3.18 10.5.3: 200 all stored, 202 partly, 409 none (400/413 when the body itself was unusable).
+ * A body cut off for arriving too slowly is 408 whatever was stored before it (the answer lists
+ * that), so that the client knows its request was not received whole.
+ */
+export function statusOf(result: StoreResult): 200 | 202 | 400 | 408 | 409 | 413 | 503 {
+  if (result.requestError?.status === 408) return 408;
   const stored = result.instances.filter((i) => i.stored);
   const failures = result.instances.length - stored.length + result.otherFailures.length;
   const warnings = stored.some((i) => i.warning !== undefined);

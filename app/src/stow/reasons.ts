@@ -1,6 +1,6 @@
 // Failure and warning reasons of the Store Instances Response (PS3.18 Annex I, PS3.4 Annex B),
 // and the one place where the causes found below the STOW layer (DICOM header, storage) become them.
-import type { HeaderProblem } from "../dicom/header.js";
+import type { HeaderProblem } from "../dicom/dicom-header.js";
 import type { StorageFailure } from "../storage/storage-failure.js";
 
 export const Reason = {

@@ -2,7 +2,7 @@
 // (read its header prefix, upload its body, record its outcome), and its upload finishes while
 // the next parts are read, within the configured concurrency.
 import type { Logger } from "pino";
-import type { DicomHeader } from "../dicom/header.js";
+import type { DicomHeader } from "../dicom/dicom-header.js";
 import { parseMediaType } from "../multipart/content-type.js";
 import { MultipartError } from "../multipart/reader.js";
 import { InstanceUpload, type UploadResult } from "../storage/instance-upload.js";
@@ -11,6 +11,7 @@ import { HEADS_BEFORE_LISTING, SeriesListing } from "../storage/series-listing.j
 import { UploadFailed } from "../storage/storage-failure.js";
 import type { ServiceContext } from "../service-context.js";
 import { Semaphore, type Permit } from "../util/semaphore.js";
+import { BodyTooSlow } from "./body-rate.js";
 import { RequestTooLarge } from "./body-source.js";
 import { HeaderPrefix } from "./header-prefix.js";
 import type { InstanceOutcome, StoreResult } from "./outcome.js";
@@ -25,18 +26,29 @@ export interface StoreRequest {
   rootType: string;
   studyUidFromPath?: string;
   log: Logger;
-  /**
-   * The process-wide slot the request was admitted with. The first instance uploads under it and
-   * releases it when done; its owner (the route) releases it in any case when the request ends.
-   */
-  admission?: Permit;
+  /** Who sent the request, for the audit line of an overwrite (never patient data). */
+  sender?: Record<string, string | undefined>;
+}
+
+/**
+ * The request's first instance found no free process slot (MAX_INSTANCES_IN_FLIGHT): the request
+ * is refused as a whole (503), nothing of it stored.
+ */
+export class AtCapacity extends Error {
+  constructor(readonly capacity: number) {
+    super(`the service is at capacity (MAX_INSTANCES_IN_FLIGHT=${capacity}); retry later`);
+    this.name = "AtCapacity";
+  }
 }
 
 /** Warning: data set does not match SOP class (File Meta and data set disagree). */
 const WARNING_META_MISMATCH = 0xb007;
+/** The words of a processing failure that is the service's own fault (details in its log only). */
+const FAULT = "processing failure (a fault of the service; see its log)";
 
 type Failure = { reason: ReasonCode; message: string };
 
+/** Never throws: whatever happens once the body is being read, the answer lists what was stored. */
 export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promise<StoreResult> {
   const run = new StoreRun(deps, req);
   try {
@@ -44,10 +56,18 @@ export async function storeInstances(deps: StoreDeps, req: StoreRequest): Promis
     await req.reader.drain();
   } catch (err) {
     run.endedEarly(err);
+    // Past the parts limit the body is still sound: read it to its end (discarding it), so that a
+    // client still sending gets the answer instead of a reset connection.
+    if (err instanceof MultipartError && err.kind === "parts") await req.reader.drain().catch(() => undefined);
   } finally {
     await run.settled();
   }
   return run.result();
+}
+
+/** A request body that stopped being readable (cut off, malformed, over a limit, too slow): not a fault of the service. */
+function isBodyFailure(err: unknown): boolean {
+  return err instanceof RequestTooLarge || err instanceof BodyTooSlow || err instanceof MultipartError;
 }
 
 /** The state of one request while its parts go through. */
@@ -56,11 +76,17 @@ class StoreRun {
   /** Part index of each instance outcome: uploads finish in any order, the answer lists them in order. */
   private readonly order = new Map<InstanceOutcome, number>();
   private readonly requestSlots: Semaphore;
-  private readonly listing: SeriesListing;
+  /** Made with the first instance, so that nothing that can fail runs before the parts are read. */
+  private listing: SeriesListing | undefined;
   private readonly uploads: Promise<void>[] = [];
   /** The latest upload of each key in this request, while it has not finished. */
   private readonly uploading = new Map<string, Promise<unknown>>();
-  private admission: Permit | undefined;
+  /**
+   * Whether an instance of this request has had a process slot. The request holds none until
+   * then (a client trickling its first bytes holds no capacity), and its first instance takes a
+   * free one or the request is refused: never a place in a queue.
+   */
+  private admitted = false;
   /** Once S3 is known to be unavailable, later instances fail at once instead of each waiting out retries. */
   private s3Unavailable = false;
   /** Whether the part that broke the request off already has its failure recorded. */
@@ -71,12 +97,15 @@ class StoreRun {
     private readonly req: StoreRequest,
   ) {
     this.requestSlots = new Semaphore(deps.config.upload.instanceConcurrency);
-    this.listing = new SeriesListing(
-      deps.storage.client,
-      deps.storage.bucket,
-      deps.storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
-    );
-    this.admission = req.admission;
+  }
+
+  private seriesListing(): SeriesListing {
+    const { storage } = this.deps;
+    return (this.listing ??= new SeriesListing(
+      storage.client,
+      storage.bucket,
+      storage.conditionalWrites.usable() ? HEADS_BEFORE_LISTING.conditional : HEADS_BEFORE_LISTING.headFirst,
+    ));
   }
 
   async storePart(head: PartHead): Promise<void> {
@@ -89,17 +118,22 @@ class StoreRun {
       return;
     }
 
-    // Step 1: read just enough of the part to know what instance it is.
+    // Step 1: read just enough of the part to know what instance it is; a header that needs more
+    // than the first attempt's bytes is read under the slots its upload will use.
     const prefix = new HeaderPrefix();
+    let taken: Permit | undefined;
     try {
-      await prefix.read(reader);
+      await prefix.read(reader, async () => void (taken = await this.takeSlots()));
     } catch (err) {
+      taken?.release();
+      if (err instanceof AtCapacity) throw err;
       // Cut off before its header could be read: name the instance if the bytes so far allow it.
       this.brokenPart(head.index, prefix.named(), err, `part ${head.index + 1} ended before its closing boundary (truncated instance)`);
       throw err;
     }
     const judged = this.judge(head, prefix);
     if ("refusal" in judged) {
+      taken?.release();
       if (!prefix.complete) await reader.skipBody();
       this.failInstance(head.index, judged.named, judged.refusal);
       return;
@@ -111,8 +145,8 @@ class StoreRun {
     await this.uploading.get(key)?.catch(() => undefined);
 
     // Step 2: upload the part's bytes as they arrive, under a slot of the request and one of the process.
-    const slots = await this.takeSlots();
-    const upload = new InstanceUpload(this.deps, key, header, { log: this.req.log, listing: this.listing });
+    const slots = taken ?? (await this.takeSlots());
+    const upload = new InstanceUpload(this.deps, key, header, { log: this.req.log, listing: this.seriesListing() });
     const started = Date.now();
     const written = await this.uploadBody(head, prefix, upload, header, slots);
     if (written.failure) {
@@ -127,11 +161,20 @@ class StoreRun {
     const finished = upload.finish();
     this.uploading.set(key, finished);
     this.uploads.push(
-      finished.then((result) => {
-        slots.release();
-        if (this.uploading.get(key) === finished) this.uploading.delete(key);
-        this.recordUpload(head.index, header, result, written.bytes, started);
-      }),
+      finished.then(
+        (result) => {
+          slots.release();
+          if (this.uploading.get(key) === finished) this.uploading.delete(key);
+          this.recordUpload(head.index, header, result, written.bytes, started);
+        },
+        (err: unknown) => {
+          // finish() settles every S3 outcome itself; landing here is a fault of the service.
+          slots.release();
+          if (this.uploading.get(key) === finished) this.uploading.delete(key);
+          this.fault(err);
+          this.failInstance(head.index, header, { reason: Reason.ProcessingFailure, message: FAULT });
+        },
+      ),
     );
   }
 
@@ -156,11 +199,22 @@ class StoreRun {
     return { header };
   }
 
-  /** One slot of the request's UPLOAD_INSTANCE_CONCURRENCY and one of the process's MAX_INSTANCES_IN_FLIGHT (the admission slot, first). */
+  /**
+   * One slot of the request's UPLOAD_INSTANCE_CONCURRENCY and one of the process's
+   * MAX_INSTANCES_IN_FLIGHT: the request's first one free now (else AtCapacity), later ones in turn.
+   */
   private async takeSlots(): Promise<Permit> {
     const request = await this.requestSlots.acquire();
-    const process = this.admission ?? (await this.deps.instanceSlots.acquire());
-    this.admission = undefined;
+    let process: Permit | null;
+    if (this.admitted) process = await this.deps.instanceSlots.acquire();
+    else {
+      process = this.deps.instanceSlots.tryAcquire();
+      if (!process) {
+        request.release();
+        throw new AtCapacity(this.deps.config.maxInstancesInFlight);
+      }
+      this.admitted = true;
+    }
     return {
       release() {
         process.release();
@@ -204,6 +258,15 @@ class StoreRun {
         (header.metaSopInstanceUid && header.metaSopInstanceUid !== header.sopInstanceUid) || (header.metaSopClassUid && header.metaSopClassUid !== header.sopClassUid);
       this.record({ ...base, stored: true, warning: mismatch ? WARNING_META_MISMATCH : undefined }, partIndex);
       log.debug({ key: r.key, bytes: r.bytes, sha256: r.sha256, duplicate: r.duplicate, ms: Date.now() - started }, "instance stored");
+      if (r.duplicate === "overwritten") {
+        // An audit trail: other bytes under this SOP Instance UID were replaced, by whom (UIDs, hashes
+        // and the sender's identity; nothing of the data set).
+        this.deps.metrics.overwrites.inc();
+        log.warn(
+          { key: r.key, sha256: r.sha256, bytes: r.bytes, previousSha256: r.replaced?.sha256 ?? null, previousBytes: r.replaced?.size, sender: this.req.sender ?? {} },
+          "instance overwritten: the key held different bytes",
+        );
+      }
     } else {
       if (r.failure === "s3-unavailable") this.s3Unavailable = true;
       const reason = reasonForStorageFailure(r.failure);
@@ -214,26 +277,44 @@ class StoreRun {
 
   /** A part that broke the request off: its failure, named as far as its bytes allow. */
   private brokenPart(partIndex: number, named: Partial<DicomHeader>, err: unknown, truncated: string): void {
-    if (err instanceof RequestTooLarge) this.failInstance(partIndex, named, { reason: Reason.OutOfResources, message: err.message });
-    else this.failInstance(partIndex, named, { reason: Reason.CannotUnderstand, message: truncated });
+    if (err instanceof RequestTooLarge || err instanceof BodyTooSlow) this.failInstance(partIndex, named, { reason: Reason.OutOfResources, message: err.message });
+    else if (isBodyFailure(err)) this.failInstance(partIndex, named, { reason: Reason.CannotUnderstand, message: truncated });
+    else this.failInstance(partIndex, named, { reason: Reason.ProcessingFailure, message: FAULT });
     this.brokenPartRecorded = true;
   }
 
-  /** The request body could not be read to its end (or something unexpected broke). */
+  /** The request body could not be read to its end, or a fault of the service broke the request off. */
   endedEarly(err: unknown): void {
     if (err instanceof RequestTooLarge) {
       this.outcome.requestError = { status: 413, message: err.message };
       if (!this.brokenPartRecorded) this.otherFailure(Reason.OutOfResources, err.message);
+    } else if (err instanceof BodyTooSlow) {
+      this.outcome.requestError = { status: 408, message: err.message };
+      if (!this.brokenPartRecorded) this.otherFailure(Reason.OutOfResources, err.message);
+    } else if (err instanceof AtCapacity) {
+      this.outcome.requestError = { status: 503, message: err.message };
+    } else if (err instanceof MultipartError && err.kind === "parts") {
+      this.outcome.requestError = { status: 413, message: err.message };
+      this.otherFailure(Reason.OutOfResources, err.message);
     } else if (err instanceof MultipartError) {
       this.outcome.requestError = { status: 400, message: err.message };
       if (!this.brokenPartRecorded) this.otherFailure(Reason.CannotUnderstand, err.message);
-    } else throw err;
+    } else {
+      this.fault(err);
+      this.outcome.faulted = true;
+      if (!this.brokenPartRecorded) this.otherFailure(Reason.ProcessingFailure, FAULT);
+    }
   }
 
-  /** Waits for every upload to finish; gives back the admission slot if no instance took it. */
+  /** A fault of the service (a bug, or an error no layer below turned into a cause): logged with its stack, never shown to the client. */
+  private fault(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.req.log.error({ err: { name: e.name, message: e.message, stack: e.stack } }, "store request: fault of the service");
+  }
+
+  /** Waits for every upload to finish. */
   async settled(): Promise<void> {
     await Promise.all(this.uploads);
-    this.admission?.release();
   }
 
   result(): StoreResult {

@@ -3,10 +3,9 @@
 // admitted requests are stored byte-exact, memory stays bounded, and the refused ones succeed on
 // retry once the load has passed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildInstance, newUid } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy } from "../support/faulty-s3-proxy.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { expectWordKept, sentInstance } from "../support/ledger.js";
 import { fetchMetrics, metric } from "../support/metrics.js";
 import { multipartBody, multipartContentType } from "../support/multipart.js";
 import { piecewisePost } from "../support/piecewise-client.js";
@@ -37,14 +36,9 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-function instance(pixels: number): SentInstance {
-  const ids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
-  return { ...ids, bytes: buildInstance({ ...ids, pixels }) };
-}
-
 describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACITY}, S3 answering after ${S3_DELAY_MS} ms`, () => {
   it("refuses the excess with 503 and Retry-After, stores what it admitted, and keeps memory bounded", async () => {
-    const warm = [instance(1 * MIB)];
+    const warm = [sentInstance(1 * MIB)];
     expect((await postStow(svc.url, multipartBody(warm.map((i) => i.bytes), B), B)).status).toBe(200);
     const baseline = procStats(svc.pid).rssBytes;
     let peak = baseline;
@@ -52,7 +46,7 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
 
     // S3 is slow: every admitted instance holds its slot for a while.
     proxy.addRule({ match: (r) => r.operation === "PutObject" || r.operation === "UploadPart", fault: { kind: "delay", ms: S3_DELAY_MS } });
-    const studies = Array.from({ length: CLIENTS }, () => [instance(2 * MIB), instance(3 * MIB)]);
+    const studies = Array.from({ length: CLIENTS }, () => [sentInstance(2 * MIB), sentInstance(3 * MIB)]);
     let answers: StowReply[];
     try {
       answers = await Promise.all(studies.map((sent) => postStow(svc.url, multipartBody(sent.map((i) => i.bytes), B), B)));
@@ -69,7 +63,7 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
     for (const n of refused) {
       expect(answers[n].headers.get("retry-after")).toMatch(/^\d+$/);
       expect(answers[n].json?.error).toMatch(/capacity/);
-      // Refused before its body was read: nothing of it is in S3.
+      // Refused before any of its instances was uploaded: nothing of it is in S3.
       for (const i of studies[n]) expect(await getObject(s3.client, s3.bucket, expectedKey(i))).toBeUndefined();
     }
     for (const [n, a] of answers.entries()) if (a.status === 200) await expectWordKept(s3, studies[n], a, []);
@@ -101,21 +95,29 @@ describe(`overload: ${CLIENTS} clients at once, MAX_INSTANCES_IN_FLIGHT=${CAPACI
     );
   });
 
-  it("admits no more requests than it has slots when they all arrive before any instance is read", async () => {
-    const sent = Array.from({ length: 3 * CAPACITY }, () => [instance(200_000)]);
+  it("holds no slot for requests still sending their first bytes, and admits no more than it has slots when their first instances arrive together", async () => {
+    const bytesReceived = async () => metric(await fetchMetrics(svc.url), "stowrs_bytes_received_total") ?? 0;
+    const received = await bytesReceived();
+    const sent = Array.from({ length: 3 * CAPACITY }, () => [sentInstance(200_000)]);
     const bodies = sent.map((s) => multipartBody(s.map((i) => i.bytes), B));
     const posts = sent.map(() => piecewisePost(`${svc.url}/studies`, multipartContentType(B)));
     const answered: Array<StowReply | undefined> = posts.map(() => undefined);
     posts.forEach((p, n) => p.answer.then((a) => (answered[n] = a)).catch(() => undefined));
-    // Every request starts (its head and a few bytes of body), none yet has a DICOM header to read.
+    // Every request starts (its head and a few bytes of body), none yet has a DICOM header to read:
+    // none holds a slot, so none is refused (a trickling client holds no capacity).
     await Promise.all(posts.map((p, n) => p.write(bodies[n].subarray(0, 64))));
-    // Beyond capacity, the answer is 503 now, not a place in a queue.
+    await expect.poll(() => bytesReceived(), { timeout: 10_000 }).toBeGreaterThanOrEqual(received + 3 * CAPACITY * 64);
+    expect(answered.filter((a) => a !== undefined)).toHaveLength(0);
+    expect(metric(await fetchMetrics(svc.url), "stowrs_uploads_in_flight")).toBe(0);
+    // Now each sends past its instance's header: beyond capacity, the answer is 503 now, not a place in a queue.
+    const HEAD_BYTES = 40_000;
+    await Promise.all(posts.map((p, n) => p.write(bodies[n].subarray(64, HEAD_BYTES))));
     await expect.poll(() => answered.filter((a) => a?.status === 503).length, { timeout: 10_000 }).toBe(2 * CAPACITY);
     for (const a of answered) if (a) expect(a.headers.get("retry-after")).toMatch(/^\d+$/);
     // The admitted ones carry on and are stored; the refused ones hang up, having their answer.
     const admitted = posts.flatMap((p, n) => (answered[n] ? (p.vanish(), []) : [n]));
     expect(admitted).toHaveLength(CAPACITY);
-    await Promise.all(admitted.map((n) => posts[n].write(bodies[n].subarray(64)).then(() => posts[n].end())));
+    await Promise.all(admitted.map((n) => posts[n].write(bodies[n].subarray(HEAD_BYTES)).then(() => posts[n].end())));
     for (const n of admitted) {
       const a = await posts[n].answer;
       expect(a.status).toBe(200);

@@ -4,11 +4,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../../src/server.js";
 import { Reason } from "../../src/stow/reasons.js";
-import { buildInstance, newUid } from "../support/dicom.js";
+import { buildInstance } from "../support/dicom.js";
 import { startFaultyS3Proxy, type FaultyS3Proxy, type S3Operation } from "../support/faulty-s3-proxy.js";
 import { startInProcessService } from "../support/in-process.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { expectWordKept, sentInstance, type SentInstance } from "../support/ledger.js";
 import { fetchMetrics, metric } from "../support/metrics.js";
 import { multipartBody } from "../support/multipart.js";
 import { getObject } from "../support/s3-objects.js";
@@ -51,11 +51,6 @@ async function service(env: Record<string, string> = {}) {
   return svc;
 }
 
-function instance(pixels = 2048): SentInstance {
-  const ids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
-  return { ...ids, bytes: buildInstance({ ...ids, pixels }) };
-}
-
 const on = (operation: S3Operation, key?: string) => (r: { operation: S3Operation; key?: string }) =>
   r.operation === operation && (key === undefined || r.key === key);
 
@@ -72,7 +67,7 @@ describe("transient S3 faults are retried away", () => {
     ["an answer lost after S3 stored the object", { kind: "lose-answer" }],
   ] as const)("a PutObject answered once with %s is retried and the instance stored byte-exact", async (_, fault) => {
     await service();
-    const a = instance();
+    const a = sentInstance();
     proxy.addRule({ match: on("PutObject", expectedKey(a)), fault, times: 1 });
     const res = await store([a]);
     expect(res.status).toBe(200);
@@ -82,7 +77,7 @@ describe("transient S3 faults are retried away", () => {
 
   it("a 2 MiB instance (sent as it arrived, in many chunks, in one PutObject) cut mid-body is sent again from its first byte", async () => {
     await service();
-    const a = instance(2 * MIB);
+    const a = sentInstance(2 * MIB);
     proxy.addRule({ match: on("PutObject", expectedKey(a)), fault: { kind: "cut", afterBytes: 700_000 }, times: 2 });
     const res = await store([a]);
     expect(res.status).toBe(200);
@@ -92,7 +87,7 @@ describe("transient S3 faults are retried away", () => {
 
   it("a multipart upload with a failing CreateMultipartUpload, UploadPart and cut part is retried and stored byte-exact", async () => {
     await service();
-    const big = instance(17 * MIB);
+    const big = sentInstance(17 * MIB);
     const key = expectedKey(big);
     proxy.addRule({ match: on("CreateMultipartUpload", key), fault: { kind: "error", status: 500, code: "InternalError" }, times: 1 });
     proxy.addRule({ match: on("UploadPart", key), fault: { kind: "error", status: 503, code: "SlowDown" }, times: 2 });
@@ -107,7 +102,7 @@ describe("transient S3 faults are retried away", () => {
 
   it("a CompleteMultipartUpload whose answer is lost is not reported as a failure while the object is stored", async () => {
     await service();
-    const big = instance(11 * MIB);
+    const big = sentInstance(11 * MIB);
     proxy.addRule({ match: on("CompleteMultipartUpload", expectedKey(big)), fault: { kind: "lose-answer" }, times: 1 });
     const res = await store([big]);
     // The retries of CompleteMultipartUpload fail (the upload is no longer open), yet the object is there.
@@ -118,7 +113,7 @@ describe("transient S3 faults are retried away", () => {
 
   it("a PutObject whose answer is lost, and whose retries are refused, is reported stored because S3 holds the bytes", async () => {
     await service();
-    const a = instance();
+    const a = sentInstance();
     proxy.addRule({ match: on("PutObject", expectedKey(a)), fault: { kind: "lose-answer" }, times: 1 });
     proxy.addRule({ match: on("PutObject", expectedKey(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([a]);
@@ -134,8 +129,8 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     ["connections cut", { kind: "cut", afterBytes: 100 }],
   ] as const)("a small instance whose PutObject always gets %s fails with 0xA700 after S3_MAX_ATTEMPTS; the others are stored", async (_, fault) => {
     await service();
-    const doomed = instance();
-    const fine = [instance(), instance()];
+    const doomed = sentInstance();
+    const fine = [sentInstance(), sentInstance()];
     proxy.addRule({ match: on("PutObject", expectedKey(doomed)), fault });
     const res = await store([fine[0], doomed, fine[1]]);
     expect(res.status).toBe(202);
@@ -147,7 +142,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 
   it("retries with backoff: the attempts are spread out, not sent back to back", async () => {
     await service({ S3_MAX_ATTEMPTS: "5" });
-    const doomed = instance();
+    const doomed = sentInstance();
     proxy.addRule({ match: on("PutObject", expectedKey(doomed)), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([doomed]);
     expect(res.status).toBe(409);
@@ -160,8 +155,8 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 
   it("a large instance whose parts always get SlowDown fails with 0xA700, its multipart upload is aborted, nothing is at its key", async () => {
     await service();
-    const big = instance(12 * MIB);
-    const after = instance();
+    const big = sentInstance(12 * MIB);
+    const after = sentInstance();
     const key = expectedKey(big);
     proxy.addRule({ match: on("UploadPart", key), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([big, after]);
@@ -186,8 +181,8 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
     ["throttled (SlowDown)", { kind: "error", status: 503, code: "SlowDown" }, UNAVAILABLE],
   ] as const)("a part %s while the instance's data is still arriving fails the instance, and the request is answered", async (_, fault, reasons) => {
     await service({ UPLOAD_PART_CONCURRENCY: "2" });
-    const big = instance(40 * MIB);
-    const after = instance();
+    const big = sentInstance(40 * MIB);
+    const after = sentInstance();
     proxy.addRule({ match: on("UploadPart", expectedKey(big)), fault });
     const res = await store([big, after]);
     expect([202, 409]).toContain(res.status);
@@ -198,7 +193,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 
   it("a CompleteMultipartUpload that always fails leaves nothing at the key and reports 0xA700", async () => {
     await service();
-    const big = instance(6 * MIB);
+    const big = sentInstance(6 * MIB);
     proxy.addRule({ match: on("CompleteMultipartUpload", expectedKey(big)), fault: { kind: "error", status: 500, code: "InternalError" } });
     const res = await store([big]);
     expect(res.status).toBe(409);
@@ -208,7 +203,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 
   it("a refusal (403 AccessDenied) is not retried and fails with 0x0110", async () => {
     await service();
-    const denied = instance();
+    const denied = sentInstance();
     proxy.addRule({ match: on("PutObject", expectedKey(denied)), fault: { kind: "error", status: 403, code: "AccessDenied" } });
     const res = await store([denied]);
     expect(res.status).toBe(409);
@@ -218,7 +213,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 
   it("the duplicate check failing with 503 fails the instance with 0xA700 instead of writing blind (HEAD first)", async () => {
     await service({ S3_CONDITIONAL_WRITES: "off" });
-    const a = instance();
+    const a = sentInstance();
     proxy.addRule({ match: on("HeadObject", expectedKey(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
     const res = await store([a]);
     expect(res.status).toBe(409);
@@ -228,7 +223,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 
   it("the duplicate check failing with 503 after a refused conditional PUT fails the instance with 0xA700 and keeps what is stored", async () => {
     await service();
-    const a = instance();
+    const a = sentInstance();
     expect((await store([a])).status).toBe(200);
     const changed = { ...a, bytes: buildInstance({ ...a, pixels: 2050 }) };
     proxy.addRule({ match: on("HeadObject", expectedKey(a)), fault: { kind: "error", status: 503, code: "SlowDown" } });
@@ -241,7 +236,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 
   it("a conditional PUT refused again and again while nothing is at the key fails with 0x0110 after a bounded number of rounds", async () => {
     await service();
-    const a = instance();
+    const a = sentInstance();
     proxy.addRule({ match: on("PutObject", expectedKey(a)), fault: { kind: "error", status: 409, code: "ConditionalRequestConflict" } });
     const res = await store([a]);
     expect(res.status).toBe(409);
@@ -251,7 +246,7 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 
   it("a failing sha256 tag does not fail an instance S3 stored", async () => {
     await service();
-    const big = instance(6 * MIB);
+    const big = sentInstance(6 * MIB);
     proxy.addRule({ match: on("PutObjectTagging", expectedKey(big)), fault: { kind: "error", status: 500, code: "InternalError" } });
     const res = await store([big]);
     expect(res.status).toBe(200);
@@ -262,8 +257,8 @@ describe("persistent S3 faults end in an honest failure after bounded retries", 
 describe("slow S3", () => {
   it("answers within the S3 request timeout when S3 does not answer, failing the stuck instance with 0xA700", async () => {
     await service({ S3_REQUEST_TIMEOUT_SECONDS: "1", S3_MAX_ATTEMPTS: "2" });
-    const stuck = instance();
-    const fine = instance();
+    const stuck = sentInstance();
+    const fine = sentInstance();
     // S3 sits on the request far longer than the service may wait.
     proxy.addRule({ match: on("PutObject", expectedKey(stuck)), fault: { kind: "delay", ms: 60_000 } });
     const res = await store([fine, stuck]);
@@ -277,8 +272,8 @@ describe("slow S3", () => {
 
   it("stores byte-exact through an S3 that is slow but within the timeout", async () => {
     await service({ S3_REQUEST_TIMEOUT_SECONDS: "5" });
-    const big = instance(11 * MIB);
-    const small = instance();
+    const big = sentInstance(11 * MIB);
+    const small = sentInstance();
     proxy.addRule({ match: (r) => r.operation === "UploadPart" || r.operation === "PutObject", fault: { kind: "delay", ms: 300 } });
     const res = await store([big, small]);
     expect(res.status).toBe(200);
@@ -290,11 +285,11 @@ describe("slow S3", () => {
 describe("after the faults", () => {
   it("the same service stores normally once S3 recovers", async () => {
     await service();
-    const first = instance();
+    const first = sentInstance();
     proxy.addRule({ match: on("PutObject"), fault: { kind: "error", status: 503, code: "SlowDown" } });
     expect((await store([first])).status).toBe(409);
     proxy.clearRules();
-    const next = [instance(), instance(7 * MIB)];
+    const next = [sentInstance(), sentInstance(7 * MIB)];
     const res = await store(next);
     expect(res.status).toBe(200);
     await expectWordKept(s3, next, res, []);

@@ -4,10 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../../src/server.js";
 import { Reason } from "../../src/stow/reasons.js";
-import { buildInstance, newUid } from "../support/dicom.js";
 import { startInProcessService } from "../support/in-process.js";
 import { expectedKey } from "../support/key-layout.js";
-import { expectWordKept, type SentInstance } from "../support/ledger.js";
+import { expectWordKept, sentInstance, type SentInstance } from "../support/ledger.js";
 import { fetchMetrics, metric } from "../support/metrics.js";
 import { multipartBody, multipartContentType } from "../support/multipart.js";
 import { piecewisePost, writeInPieces } from "../support/piecewise-client.js";
@@ -33,14 +32,9 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-function instance(pixels: number): SentInstance {
-  const ids = { studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid() };
-  return { ...ids, bytes: buildInstance({ ...ids, pixels }) };
-}
-
 /** Four small instances, one that needs a multipart upload, three small ones. */
 function study(): SentInstance[] {
-  return [...[1, 2, 3, 4].map(() => instance(200_000)), instance(30 * MIB), ...[1, 2, 3].map(() => instance(200_000))];
+  return [...[1, 2, 3, 4].map(() => sentInstance(200_000)), sentInstance(30 * MIB), ...[1, 2, 3].map(() => sentInstance(200_000))];
 }
 
 async function until(check: () => Promise<boolean>, what: string, ms = 30_000) {
@@ -98,7 +92,7 @@ describe("S3 killed in the middle of a multi-instance request", () => {
     expect(failed).toEqual(sent.slice(4).map((i) => i.sopInstanceUid));
 
     // The same service, not restarted, stores the next study.
-    const next = [instance(100_000), instance(7 * MIB)];
+    const next = [sentInstance(100_000), sentInstance(7 * MIB)];
     const res = await postStow(svc.url, multipartBody(next.map((i) => i.bytes), B), B);
     expect(res.status).toBe(200);
     await expectWordKept(s3, next, res, []);
@@ -117,7 +111,7 @@ describe("S3 killed in the middle of a multi-instance request", () => {
     // S3 may have stored an instance and died before it could say so (see expectWordKept).
     await expectWordKept(s3, sent, answer, ALLOWED, { afterS3Crash: true });
 
-    const next = [instance(50_000)];
+    const next = [sentInstance(50_000)];
     const res = await postStow(svc.url, multipartBody(next.map((i) => i.bytes), B), B);
     expect(res.status).toBe(200);
     await expectWordKept(s3, next, res, []);

@@ -2,6 +2,7 @@
 // Instances Response said about it, and what the S3 server holds.
 import type { S3Client } from "@aws-sdk/client-s3";
 import { expect } from "vitest";
+import { buildInstance, newInstanceUids } from "./dicom.js";
 import { expectedKey } from "./key-layout.js";
 import { getObject } from "./s3-objects.js";
 import { failedItems, referencedUids } from "./store-response.js";
@@ -11,6 +12,12 @@ export interface SentInstance {
   seriesUid: string;
   sopInstanceUid: string;
   bytes: Buffer;
+}
+
+/** A new instance (fresh UIDs) with `pixels` bytes of pixel data, as a client of these tests sends it. */
+export function sentInstance(pixels = 2048): SentInstance {
+  const ids = newInstanceUids();
+  return { ...ids, bytes: buildInstance({ ...ids, pixels }) };
 }
 
 /**

@@ -45,6 +45,11 @@ export interface TestIssuer {
   /** Publish another JWKS (and sign with another key) without changing the issuer URL or port. */
   rotate(next: { keys: SigningKey[]; signKid?: string }): void;
   setMode(mode: IssuerMode): Promise<void>;
+  /**
+   * Answer GET `path` with `body` (as application/json) instead of the provider's answer, with a
+   * Content-Length or, `chunked`, without one; undefined gives the path back to the provider.
+   */
+  serve(path: string, body: string | undefined, opts?: { chunked?: boolean }): void;
   /** A client-credentials access token (the JWT). */
   token(opts?: { client?: { id: string; secret: string }; scope?: string; resource?: string }): Promise<string>;
   close(): Promise<void>;
@@ -70,11 +75,21 @@ export async function startIssuer(opts: TestIssuerOptions): Promise<TestIssuer> 
   let handler: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
   const requests: string[] = [];
   const sockets = new Set<Socket>();
+  const served = new Map<string, { body: string; chunked: boolean }>();
   const server = createServer((req, res) => {
     requests.push(req.url ?? "");
     if (mode === "hang") return; // never answers: the service's fetch must time out
     if (mode === "http500") {
       res.writeHead(500, { "content-type": "text/plain" }).end("down for maintenance");
+      return;
+    }
+    const own = served.get((req.url ?? "").split("?")[0]!);
+    if (own) {
+      const bytes = Buffer.from(own.body);
+      res.writeHead(200, { "content-type": "application/json", ...(own.chunked ? {} : { "content-length": String(bytes.length) }) });
+      // In pieces, so that a chunked answer really streams.
+      for (let at = 0; at < bytes.length; at += 16 * 1024) res.write(bytes.subarray(at, at + 16 * 1024));
+      res.end();
       return;
     }
     handler(req, res);
@@ -163,6 +178,10 @@ export async function startIssuer(opts: TestIssuerOptions): Promise<TestIssuer> 
       if (!server.listening) await listen(port);
       if (next === "up") for (const s of sockets) s.destroy(); // drops requests left hanging
       mode = next;
+    },
+    serve(path, body, { chunked = false } = {}) {
+      if (body === undefined) served.delete(path);
+      else served.set(path, { body, chunked });
     },
     async token({ client: who = WRITER, scope = writeScope, resource: target = resource } = {}) {
       const res = await fetch(`${issuer}/token`, {
