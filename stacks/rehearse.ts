@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { readOutputsFile } from "./certificate-renewal";
 import { takeOption } from "./cli-options";
+import { endLeftovers } from "./rehearsal/leftovers";
 import { rehearse, type RehearseOptions } from "./rehearsal/run";
 
 const USAGE =
@@ -60,10 +61,29 @@ export async function main(argv: string[], cwd: string, env: Record<string, stri
   return result.code;
 }
 
+/** The whole rehearsal's deadline (REHEARSE_TIMEOUT_SECONDS); a drain rehearsal of a 120 s stack takes about 5 minutes. */
+export const DEFAULT_TIMEOUT_SECONDS = 900;
+
 if (require.main === module) {
-  // npm runs scripts from the package root; INIT_CWD is where the user typed the command.
-  main(process.argv.slice(2), process.env.INIT_CWD ?? process.cwd()).then((code) => {
+  // Whatever way the rehearsal ends (done, failed, its deadline, Ctrl-C, SIGTERM), nothing it
+  // started keeps running, and stderr says so; stdout's last line stays the summary.
+  const limit = Number(process.env.REHEARSE_TIMEOUT_SECONDS || DEFAULT_TIMEOUT_SECONDS);
+  let ending = false;
+  const end = async (code: number, why?: string) => {
+    if (ending) return;
+    ending = true;
+    if (why) process.stderr.write(`rehearsal: ${why}: stopping everything it started\n`);
+    process.stderr.write(`rehearsal: ${await endLeftovers()}\n`);
     // Exit once stdout has drained, so the summary is the last line even through a pipe.
     process.stdout.write("", () => process.exit(code));
-  });
+  };
+  process.once("SIGINT", () => void end(130, "interrupted (SIGINT)"));
+  process.once("SIGTERM", () => void end(143, "stopped (SIGTERM)"));
+  if (!(limit > 0)) {
+    process.stderr.write(`REHEARSE_TIMEOUT_SECONDS must be a positive number of seconds, got "${process.env.REHEARSE_TIMEOUT_SECONDS}"\n`);
+    process.exit(2);
+  }
+  setTimeout(() => void end(1, `FAILED: not done after ${limit} s (REHEARSE_TIMEOUT_SECONDS)`), limit * 1000).unref();
+  // npm runs scripts from the package root; INIT_CWD is where the user typed the command.
+  main(process.argv.slice(2), process.env.INIT_CWD ?? process.cwd()).then((code) => end(code));
 }

@@ -28,10 +28,10 @@ function cleanEnv(extra: Record<string, string> = {}): Record<string, string | u
 /** `npm run rehearse -- <target> [options]` as a user types it. */
 async function cli(target: string, options: string[] = [], env: Record<string, string | undefined> = cleanEnv()) {
   try {
-    const { stdout } = await run("npm", ["run", "--silent", "rehearse", "--", target, ...options], { cwd: REPO, env, maxBuffer: 16 << 20 });
-    return { code: 0, stdout };
+    const { stdout, stderr } = await run("npm", ["run", "--silent", "rehearse", "--", target, ...options], { cwd: REPO, env, maxBuffer: 16 << 20 });
+    return { code: 0, stdout, stderr };
   } catch (err: any) {
-    return { code: err.code as number, stdout: String(err.stdout) };
+    return { code: err.code as number, stdout: String(err.stdout), stderr: String(err.stderr) };
   }
 }
 
@@ -44,9 +44,11 @@ const SUMMARY = (stack: string) =>
 
 describe("npm run rehearse", () => {
   it.each(listStacks(REPO))("passes for the repository's stack file %s, ending with the one-line summary", async (stack) => {
-    const { code, stdout } = await cli(stack);
+    const { code, stdout, stderr } = await cli(stack);
     expect(lastLine(stdout)).toMatch(SUMMARY(stack));
     expect(code, stdout).toBe(0);
+    // Its own stops ended every process it started, and it says so.
+    expect(stderr).toContain("rehearsal: every process the rehearsal started has ended");
     // What it rehearsed, said out loud.
     expect(stdout).toContain("ports: moved to free loopback ports");
     expect(stdout).toMatch(/client: allowedPeers .* treated as including 127\.0\.0\.1/);
@@ -187,5 +189,14 @@ describe("npm run rehearse", () => {
     const direct = await rehearse({ target: CLIENTAUTH, cwd: REPO, env: cleanEnv(), drain: true, drainTesting: { delaySeconds: 3, signalNginxDirectly: true } });
     expect(direct.code).toBe(1);
     expect(direct.summary).toMatch(/^rehearsal fixture-clientauth: FAILED: drain: the upload was cut off \((socket hang up|read ECONNRESET)\); a new connection after the signal was refused$/);
+  });
+});
+
+describe("npm run rehearse, cut short", () => {
+  it("past REHEARSE_TIMEOUT_SECONDS fails, ends every process it had started and says which", async () => {
+    const { code, stderr } = await cli(ANONYMOUS, [], cleanEnv({ REHEARSE_TIMEOUT_SECONDS: "1" }));
+    expect(code).toBe(1);
+    expect(stderr).toContain("rehearsal: FAILED: not done after 1 s (REHEARSE_TIMEOUT_SECONDS): stopping everything it started");
+    expect(stderr).toMatch(/rehearsal: (ended \d+ process\(es\) still running: \d+ \(.+\)|every process the rehearsal started has ended)/);
   });
 });
