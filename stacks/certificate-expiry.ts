@@ -15,6 +15,7 @@
 import { X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { serviceTrustPolicy } from "./service-trust";
 
 export type ServerCertificateSource =
   | { kind: "acm"; arn: string }
@@ -72,17 +73,7 @@ export function createCertificateExpiryCheck(args: CertificateExpiryArgs, opts: 
     `${appName}-certificate-check`,
     {
       description: `${appName}: EventBridge Scheduler publishes the server certificate's notAfter`,
-      assumeRolePolicy: pulumi.jsonStringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Principal: { Service: "scheduler.amazonaws.com" },
-            Action: "sts:AssumeRole",
-            Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
-          },
-        ],
-      }),
+      assumeRolePolicy: pulumi.jsonStringify(serviceTrustPolicy("scheduler.amazonaws.com", args.accountId)),
     },
     opts,
   );

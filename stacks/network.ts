@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { parseCidr, subnetOf, type Cidr } from "./cidr";
+import { serviceTrustPolicy } from "./service-trust";
 
 export interface NetworkArgs {
   appName: string;
@@ -116,17 +117,7 @@ export function createNetwork(args: NetworkArgs, opts: pulumi.CustomResourceOpti
     `${appName}-flow-logs`,
     {
       description: `VPC flow logs of ${appName}`,
-      assumeRolePolicy: pulumi.jsonStringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Principal: { Service: "vpc-flow-logs.amazonaws.com" },
-            Action: "sts:AssumeRole",
-            Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
-          },
-        ],
-      }),
+      assumeRolePolicy: pulumi.jsonStringify(serviceTrustPolicy("vpc-flow-logs.amazonaws.com", args.accountId)),
     },
     opts,
   );
