@@ -233,8 +233,10 @@ describe("the request line and headers", () => {
     }
   });
 
-  it("3,000 short headers within 16 KiB: answered by the service", async () => {
-    const headers = Array.from({ length: 3_000 }, (_, i) => `x${i % 10}:a\r\n`).join("");
+  it("500 short headers: answered by the service", async () => {
+    // Node 22 answers 431 itself to somewhere between 500 and 1,000 such headers (Node 20 took 3,000):
+    // 500 reach the service on both.
+    const headers = Array.from({ length: 500 }, (_, i) => `x${i % 10}:a\r\n`).join("");
     const out = await rawExchange(svc.port, raw("/studies", headers));
     // An empty body: no multipart delimiter, the service's own 400 with a Store Instances Response.
     expect(out.statuses).toEqual([400]);
