@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { descendants, isRunning } from "../../app/test/support/process-tree";
-import { endLeftovers } from "./leftovers";
+import { endLeftovers, isLoaderService } from "./leftovers";
 
 describe("endLeftovers", () => {
   it("ends every process below the rehearsal, with SIGKILL for one that ignores SIGTERM, and says which", async () => {
@@ -20,5 +20,11 @@ describe("endLeftovers", () => {
 
   it("says so when nothing is left", async () => {
     expect(await endLeftovers(process.pid, 100)).toBe("every process the rehearsal started has ended");
+  });
+
+  it("leaves alone the esbuild service of the TypeScript loader that runs the rehearsal", () => {
+    expect(isLoaderService("/repo/node_modules/@esbuild/linux-x64/bin/esbuild --service=0.28.2 --ping")).toBe(true);
+    expect(isLoaderService("/usr/bin/node --expose-gc app/dist/main.js")).toBe(false);
+    expect(isLoaderService("nginx: master process /usr/sbin/nginx -c /tmp/x/nginx.conf")).toBe(false);
   });
 });

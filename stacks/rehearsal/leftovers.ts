@@ -17,6 +17,11 @@ function commandOf(pid: number): string {
   }
 }
 
+/** esbuild's long-lived service process, as tsx starts it (`esbuild --service=<version> --ping`). */
+export function isLoaderService(command: string): boolean {
+  return /(^|\/)esbuild --service=/.test(command);
+}
+
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -30,7 +35,9 @@ function signal(pid: number, sig: NodeJS.Signals): void {
  * within the grace period. Returns one line for the output.
  */
 export async function endLeftovers(root = process.pid, graceMs = GRACE_MS): Promise<string> {
-  const left = descendants(root).filter(isRunning);
+  // tsx, which loads the rehearsal's TypeScript, keeps an esbuild service below it for as long as
+  // the process lives: that one is the loader's, not the rehearsal's, and goes with it.
+  const left = descendants(root).filter((pid) => isRunning(pid) && !isLoaderService(commandOf(pid)));
   if (left.length === 0) return "every process the rehearsal started has ended";
   const named = left.map((pid) => `${pid} (${commandOf(pid)})`);
   for (const pid of left) signal(pid, "SIGTERM");
