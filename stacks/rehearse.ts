@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { readOutputsFile } from "./certificate-renewal";
 import { takeOption } from "./cli-options";
-import { endLeftovers } from "./rehearsal/leftovers";
+import { endLeftovers, killLeftoversNow } from "./rehearsal/leftovers";
 import { rehearse, type RehearseOptions } from "./rehearsal/run";
 
 const USAGE =
@@ -75,7 +75,10 @@ if (require.main === module) {
     if (why) process.stderr.write(`rehearsal: ${why}: stopping everything it started\n`);
     process.stderr.write(`rehearsal: ${await endLeftovers()}\n`);
     // Exit once stdout has drained, so the summary is the last line even through a pipe.
-    process.stdout.write("", () => process.exit(code));
+    process.stdout.write("", () => {
+      killLeftoversNow();
+      process.exit(code);
+    });
   };
   process.once("SIGINT", () => void end(130, "interrupted (SIGINT)"));
   process.once("SIGTERM", () => void end(143, "stopped (SIGTERM)"));

@@ -30,20 +30,38 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/** Processes below `root` that still run, the loader's own service left out. */
+function running(root: number): number[] {
+  return descendants(root).filter((pid) => isRunning(pid) && !isLoaderService(commandOf(pid)));
+}
+
 /**
  * Ends every process still below this one: SIGTERM, then SIGKILL for those that did not exit
- * within the grace period. Returns one line for the output.
+ * within the grace period. The rehearsal may still be starting something meanwhile (an app
+ * after the build it was waiting for), so it looks again until nothing is left or time is up.
+ * Returns one line for the output.
  */
 export async function endLeftovers(root = process.pid, graceMs = GRACE_MS): Promise<string> {
-  // tsx, which loads the rehearsal's TypeScript, keeps an esbuild service below it for as long as
-  // the process lives: that one is the loader's, not the rehearsal's, and goes with it.
-  const left = descendants(root).filter((pid) => isRunning(pid) && !isLoaderService(commandOf(pid)));
-  if (left.length === 0) return "every process the rehearsal started has ended";
-  const named = left.map((pid) => `${pid} (${commandOf(pid)})`);
-  for (const pid of left) signal(pid, "SIGTERM");
+  const seen = new Map<number, string>();
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && left.some(isRunning)) await new Promise((r) => setTimeout(r, 100));
-  const killed = left.filter(isRunning);
+  for (;;) {
+    const left = running(root);
+    for (const pid of left) {
+      if (seen.has(pid)) continue;
+      seen.set(pid, commandOf(pid));
+      signal(pid, "SIGTERM");
+    }
+    if (left.length === 0 || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const killed = running(root);
   for (const pid of killed) signal(pid, "SIGKILL");
-  return `ended ${left.length} process(es) still running: ${named.join(", ")}${killed.length ? `; ${killed.length} needed SIGKILL` : ""}`;
+  if (seen.size === 0) return "every process the rehearsal started has ended";
+  const named = [...seen].map(([pid, command]) => `${pid} (${command})`);
+  return `ended ${seen.size} process(es) still running: ${named.join(", ")}${killed.length ? `; ${killed.length} needed SIGKILL` : ""}`;
+}
+
+/** The last sweep, right before exiting: SIGKILL for anything started since. */
+export function killLeftoversNow(root = process.pid): void {
+  for (const pid of running(root)) signal(pid, "SIGKILL");
 }

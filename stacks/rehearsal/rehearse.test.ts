@@ -35,6 +35,21 @@ async function cli(target: string, options: string[] = [], env: Record<string, s
   }
 }
 
+/** Apps the rehearsals run, from their build directory (with the pid of each). */
+function rehearsalApps(): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return fs.readlinkSync(`/proc/${d}/cwd`).startsWith(path.join(REPO, "node_modules", ".cache", "stowrs-rehearsal"));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 function lastLine(text: string): string {
   return text.trimEnd().split("\n").at(-1) ?? "";
 }
@@ -194,7 +209,10 @@ describe("npm run rehearse", () => {
 
 describe("npm run rehearse, cut short", () => {
   it("past REHEARSE_TIMEOUT_SECONDS fails, ends every process it had started and says which", async () => {
+    const before = new Set(rehearsalApps());
     const { code, stderr } = await cli(ANONYMOUS, [], cleanEnv({ REHEARSE_TIMEOUT_SECONDS: "1" }));
+    // Nothing it started runs on: not even an app it started while it was being stopped.
+    expect(rehearsalApps().filter((pid) => !before.has(pid))).toEqual([]);
     expect(code).toBe(1);
     expect(stderr).toContain("rehearsal: FAILED: not done after 1 s (REHEARSE_TIMEOUT_SECONDS): stopping everything it started");
     expect(stderr).toMatch(/rehearsal: (ended \d+ process\(es\) still running: \d+ \(.+\)|every process the rehearsal started has ended)/);
