@@ -3,10 +3,9 @@
 // (service-scaling.ts) are components of their own; createService puts the three together.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { AppSettings, CertificateConfig, FargateConfig, OidcConfig, UploadSettings } from "./config";
-import { PORTS, type ContainerBehaviour } from "./containers";
+import { PORTS } from "./containers";
 import { createServiceScaling, scalesAutomatically } from "./service-scaling";
-import { createTaskDefinition } from "./task-definition";
+import { createTaskDefinition, type TaskDefinitionArgs } from "./task-definition";
 
 /**
  * How long `pulumi up` waits for the service to reach a steady state. Longer than the
@@ -16,10 +15,8 @@ import { createTaskDefinition } from "./task-definition";
  */
 export const STEADY_STATE_TIMEOUT = "20m";
 
-export interface ServiceArgs {
-  appName: string;
-  region: string;
-  accountId: pulumi.Input<string>;
+/** What the task definition needs (createService makes it), and where the service runs it. */
+export interface ServiceArgs extends TaskDefinitionArgs {
   vpcId: pulumi.Input<string>;
   privateSubnetIds: pulumi.Input<string>[];
   loadBalancer: {
@@ -27,27 +24,10 @@ export interface ServiceArgs {
     targetGroupArn: pulumi.Input<string>;
     listener: pulumi.Resource;
   };
-  images: { app: pulumi.Input<string>; nginx: pulumi.Input<string>; ecrRepositoryArns: pulumi.Input<string>[] };
-  dicomBucket: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
-  kmsKeyArn?: pulumi.Input<string>;
-  certificate: {
-    mode: CertificateConfig["mode"];
-    authMode: CertificateConfig["authMode"];
-    bucketName?: pulumi.Input<string>;
-    /** An external certificate bucket's own KMS key; the task role may decrypt with it. */
-    kmsKeyArn?: string;
-    objectArns: pulumi.Input<string>[];
+  certificate: TaskDefinitionArgs["certificate"] & {
     /** Objects the stack writes; tasks must not start before they exist. */
     objects: pulumi.Resource[];
-    contentSha256?: pulumi.Input<string>;
   };
-  fargate: FargateConfig;
-  app: AppSettings;
-  oidc?: OidcConfig;
-  upload: UploadSettings;
-  logRetentionDays: number;
-  upstreamTimeoutSeconds: number;
-  behaviour: ContainerBehaviour;
 }
 
 export interface Service {
